@@ -1,0 +1,111 @@
+# Greedy layer-wise autoencoder pretraining on mel spectrograms: the whole pipeline as file targets.
+#   make pretrain classify     everything, from a fresh clone (venv, corpus, features, AE1-3, classifiers, plots)
+#   make test                  the test suite
+# Variables: EPOCHS (both AE and classifier epochs), AE_EPOCHS, CLF_EPOCHS, DEVICE, SEED, SEEDS, JOBS,
+#            WAV_DIR (your own {digit}_{speaker}_*.wav folder), SPEAKERS, RATES, SPLIT, FEATURES.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+SHELL := bash
+.SHELLFLAGS := -eo pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+DEVICE ?= -1
+SEED ?= 0
+SEEDS ?= 1 2 3
+EPOCHS ?=
+AE_EPOCHS ?= $(or $(EPOCHS),30)
+CLF_EPOCHS ?= $(or $(EPOCHS),10)
+BATCH ?= 30
+WAV_DIR ?= wav
+SPEAKERS ?= 48
+RATES ?= 10
+SPLIT ?= speaker
+FEATURES ?=
+SPEC_DIR := spectrogram
+DATA_DIR := DataSet
+RESULT := result
+
+# A stamp file per group of variables: rewritten only when their values change, so that changing
+# SPEAKERS or FEATURES reruns exactly the stages that depend on them.
+stamp = $(shell mkdir -p .make && (echo '$(2)' | cmp -s - .make/$(1) || echo '$(2)' > .make/$(1))).make/$(1)
+
+WAV_STAMP := $(if $(filter wav,$(WAV_DIR)),wav/.complete,$(WAV_DIR))
+TRAIN_FLAGS := --device $(DEVICE) --batchsize $(BATCH) --dataset $(DATA_DIR)
+
+.PHONY: all venv data pretrain classify test bench clean distclean help
+all: pretrain classify
+help:
+	@sed -n '1,5p' Makefile
+
+venv: $(INSTALLED)
+$(INSTALLED): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "setuptools<70" wheel
+	$(PY) -m pip install -q --no-build-isolation -r requirements.txt
+	touch $@
+
+# ---- data --------------------------------------------------------------------------------------
+wav/.complete: make_wav.py specae/synth.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(SEED)) | $(INSTALLED)
+	rm -rf wav
+	$(PY) make_wav.py --out wav --speakers $(SPEAKERS) --rates $(RATES) --seed $(SEED) --jobs $(JOBS)
+	touch $@
+
+$(SPEC_DIR)/index.json: $(WAV_STAMP) make_spectrogram.py melbank.py specae/features.py specae/audio.py \
+		$(call stamp,features,$(WAV_DIR) $(FEATURES)) | $(INSTALLED)
+	$(PY) make_spectrogram.py --wav $(WAV_DIR) --out $(SPEC_DIR) --jobs $(JOBS) $(FEATURES)
+
+$(DATA_DIR)/manifest.json: $(SPEC_DIR)/index.json make_dataset.py specae/dataset.py \
+		$(call stamp,split,$(SPLIT) $(SEED)) | $(INSTALLED)
+	$(PY) make_dataset.py --spec $(SPEC_DIR) --out $(DATA_DIR) --split $(SPLIT) --seed $(SEED)
+
+data: $(DATA_DIR)/manifest.json
+
+# ---- greedy layer-wise pretraining ---------------------------------------------------------------
+TRAIN_CODE := specae/models.py specae/training.py specae/dataset.py specae/plots.py specae/fastconv.py
+AE_STAMP = $(call stamp,autoencoder,$(AE_EPOCHS) $(BATCH) $(SEED))
+
+$(RESULT)/autoencoder1/model.npz: $(DATA_DIR)/manifest.json cnn_autoencoder1.py $(TRAIN_CODE) $(AE_STAMP)
+	$(PY) cnn_autoencoder1.py $(TRAIN_FLAGS) --epoch $(AE_EPOCHS) --seed $(SEED) --out $(@D)
+
+$(RESULT)/autoencoder2/model.npz: $(RESULT)/autoencoder1/model.npz cnn_autoencoder2.py
+	$(PY) cnn_autoencoder2.py $(TRAIN_FLAGS) --epoch $(AE_EPOCHS) --seed $(SEED) --init $< --out $(@D)
+
+$(RESULT)/autoencoder3/model.npz: $(RESULT)/autoencoder2/model.npz cnn_autoencoder3.py
+	$(PY) cnn_autoencoder3.py $(TRAIN_FLAGS) --epoch $(AE_EPOCHS) --seed $(SEED) --init $< --out $(@D)
+
+pretrain: $(RESULT)/autoencoder3/model.npz
+
+# ---- classifiers over several seeds ------------------------------------------------------------
+CLF_STAMP = $(call stamp,classifier,$(CLF_EPOCHS) $(BATCH))
+MODELS_2CNN := $(foreach s,$(SEEDS),$(RESULT)/classifier_2cnn/seed$(s)/model.npz)
+MODELS_3CNN := $(foreach s,$(SEEDS),$(RESULT)/classifier_3cnn/seed$(s)/model.npz)
+MODELS_PRETRAINED := $(foreach s,$(SEEDS),$(RESULT)/classifier_pretrained/seed$(s)/model.npz)
+seed_of = $(patsubst seed%,%,$(notdir $(1)))
+
+$(RESULT)/classifier_2cnn/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classifier1.py $(TRAIN_CODE) $(CLF_STAMP)
+	$(PY) cnn_classifier1.py --layers 2 $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
+
+$(RESULT)/classifier_3cnn/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classifier1.py $(TRAIN_CODE) $(CLF_STAMP)
+	$(PY) cnn_classifier1.py --layers 3 $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
+
+$(RESULT)/classifier_pretrained/seed%/model.npz: $(RESULT)/autoencoder3/model.npz cnn_classifier2.py $(CLF_STAMP)
+	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
+
+$(RESULT)/comparison.md: $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED) plot_comparison.py specae/plots.py
+	$(PY) plot_comparison.py --result $(RESULT) --seeds $(SEEDS)
+
+classify: $(RESULT)/comparison.md
+
+# ---- checks --------------------------------------------------------------------------------------
+test: $(INSTALLED)
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(RESULT) $(DATA_DIR) $(SPEC_DIR) .make
+distclean: clean
+	rm -rf wav $(VENV)

@@ -1,0 +1,1 @@
+"""Shared code of the spectrogram autoencoder pipeline: one module per concept."""

@@ -1,0 +1,65 @@
+"""Audio input and output: any WAV in, float32 mono at the pipeline's rate out."""
+import math
+import os
+
+import numpy as np
+import scipy.signal
+import soundfile
+
+from specae.files import atomic_path
+
+
+class AudioError(Exception):
+    """A file that cannot be used as audio; the message is the one-line reason."""
+
+
+def read_audio(path):
+    """Read a WAV (any bit depth, any channel count) as float32 mono samples in [-1, 1].
+
+    Returns ``(samples, sample_rate_hz)``. Raises AudioError with a one-line reason for anything
+    that is not usable audio: a missing, unreadable or empty file, a file that is not audio, no
+    samples, or samples that are not finite.
+    """
+    if os.path.islink(path) and not os.path.exists(path):
+        raise AudioError("broken symbolic link")
+    if os.path.isdir(path):
+        raise AudioError("is a directory")
+    if not os.path.exists(path):
+        raise AudioError("no such file")
+    if not os.access(path, os.R_OK):
+        raise AudioError("permission denied")
+    if os.path.getsize(path) == 0:
+        raise AudioError("empty file")
+    try:
+        samples, sample_rate_hz = soundfile.read(path, dtype="float32", always_2d=True)
+    except (soundfile.SoundFileError, RuntimeError, ValueError, TypeError) as error:
+        raise AudioError("not a readable audio file ({})".format(str(error).strip().splitlines()[-1]))
+    except OSError as error:
+        raise AudioError(error.strerror or str(error))
+    if samples.shape[0] == 0:
+        raise AudioError("no samples")
+    if not np.isfinite(samples).all():
+        raise AudioError("contains NaN or infinite samples")
+    return samples.mean(axis=1, dtype=np.float32), int(sample_rate_hz)
+
+
+def resample(samples, from_hz, to_hz):
+    """Polyphase resampling (scipy.signal.resample_poly) between integer rates, float32 out."""
+    if from_hz == to_hz:
+        return samples
+    divisor = math.gcd(int(from_hz), int(to_hz))
+    resampled = scipy.signal.resample_poly(samples, int(to_hz) // divisor, int(from_hz) // divisor)
+    return resampled.astype(np.float32, copy=False)
+
+
+def load_audio(path, sample_rate_hz):
+    """read_audio followed by resampling to ``sample_rate_hz``."""
+    samples, file_rate_hz = read_audio(path)
+    return resample(samples, file_rate_hz, sample_rate_hz)
+
+
+def write_wav(path, samples, sample_rate_hz, subtype="PCM_16"):
+    """Write mono float samples as a WAV file, atomically."""
+    clipped = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    with atomic_path(path) as temporary:
+        soundfile.write(temporary, clipped, int(sample_rate_hz), subtype=subtype, format="WAV")

@@ -1,0 +1,90 @@
+"""DataSet/: train and test arrays with a manifest, and the speaker-disjoint split."""
+import math
+import os
+
+import numpy as np
+
+from specae.features import FeatureParams
+from specae.files import load_json, load_npy, save_json, save_npy
+
+SPLITS = ("speaker", "random")
+ARRAYS = ("train_data", "train_label", "test_data", "test_label")
+MANIFEST = "manifest.json"
+
+
+def split_indices(speakers, split, test_ratio, seed):
+    """Indices of the train and test examples.
+
+    ``split="speaker"`` puts every example of a speaker on one side, so the test set measures voices
+    the model has never heard; ``"random"`` is the original's split by example.
+    """
+    if split not in SPLITS:
+        raise ValueError("split must be one of {}, not {!r}".format(SPLITS, split))
+    if not 0.0 < test_ratio < 1.0:
+        raise ValueError("test ratio must be between 0 and 1, not {}".format(test_ratio))
+    rng = np.random.default_rng(seed)
+    speakers = np.asarray(speakers)
+    if split == "random":
+        order = rng.permutation(len(speakers))
+        n_test = max(1, int(round(test_ratio * len(speakers))))
+        return np.sort(order[n_test:]), np.sort(order[:n_test])
+    voices = np.unique(speakers)
+    if len(voices) < 2:
+        raise ValueError("a speaker-disjoint split needs at least 2 speakers, found {}".format(len(voices)))
+    n_test = min(len(voices) - 1, max(1, int(math.ceil(test_ratio * len(voices)))))
+    test_voices = rng.permutation(voices)[:n_test]
+    is_test = np.isin(speakers, test_voices)
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
+
+
+def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, seed):
+    """Write the four arrays and the manifest (last, so its presence means the set is complete)."""
+    speakers = [entry["speaker"] for entry in entries]
+    train, test = split_indices(speakers, split, test_ratio, seed)
+    sides = {}
+    for side, indices in (("train", train), ("test", test)):
+        save_npy(os.path.join(out_dir, side + "_data.npy"), images[indices])
+        save_npy(os.path.join(out_dir, side + "_label.npy"), labels[indices].astype(np.int32))
+        sides[side] = {
+            "count": int(len(indices)),
+            "speakers": sorted({speakers[i] for i in indices}),
+            "files": [entries[i] for i in indices],
+        }
+    save_json(os.path.join(out_dir, MANIFEST), {
+        "params": params.to_dict(), "split": split, "test_ratio": test_ratio, "seed": seed,
+        "shape": list(images.shape[1:]), "train": sides["train"], "test": sides["test"]})
+    return sides
+
+
+class DataSetError(Exception):
+    """A DataSet directory that is missing, incomplete or made with other feature parameters."""
+
+
+def load_manifest(directory):
+    path = os.path.join(directory, MANIFEST)
+    if not os.path.exists(path):
+        raise DataSetError("{}: no {} (build it with make_dataset.py)".format(directory, MANIFEST))
+    return load_json(path)
+
+
+def check_params(params, expected, what):
+    """Refuse features made with other front-end parameters than ``expected``."""
+    differing = params.mismatch(expected)
+    if differing:
+        details = ", ".join("{}={!r} (expected {!r})".format(name, getattr(params, name), getattr(expected, name))
+                            for name in differing)
+        raise DataSetError("{} was made with other feature parameters: {}".format(what, details))
+
+
+def load_dataset(directory, expected_params=None, mmap=False):
+    """Return ``(arrays, manifest)``; arrays maps train_data/train_label/test_data/test_label."""
+    manifest = load_manifest(directory)
+    if expected_params is not None:
+        check_params(FeatureParams.from_dict(manifest["params"]), expected_params, directory)
+    arrays = {}
+    for name in ARRAYS:
+        path = os.path.join(directory, name + ".npy")
+        if not os.path.exists(path):
+            raise DataSetError("{}: {} is missing".format(directory, name + ".npy"))
+        arrays[name] = load_npy(path, mmap_mode="r" if mmap else None)
+    return arrays, manifest

@@ -1,0 +1,194 @@
+"""The front end: a waveform becomes one fixed-size log-mel image.
+
+One code path serves training (make_spectrogram.py) and inference (predict.py, evaluate.py); the
+parameters travel with every spectrogram set, data set and model as ``FeatureParams.to_dict()``.
+"""
+import dataclasses
+import multiprocessing
+
+import numpy as np
+
+import melbank
+from specae.audio import AudioError, load_audio
+
+LEVELS = ("clip_max", "fixed")
+FITS = ("resize", "pad")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureParams:
+    """Everything that decides what a spectrogram image looks like.
+
+    Defaults follow the original (22050 Hz, NFFT 1024, hop 256, hamming, 64 mel bands from 50 Hz,
+    20·log10 magnitude, 64×64) except where noted: the band stops at 4000 Hz because telephone audio
+    has nothing above it; the level is relative to each clip's own maximum (the original's fixed
+    ±45 dB window made the image depend on recording level); leading and trailing silence is trimmed
+    and the time axis resized to 64 frames instead of padding short clips with random noise.
+    """
+
+    sample_rate_hz: int = 22050
+    n_fft: int = 1024
+    hop_length: int = 256
+    window: str = "hamming"
+    n_mels: int = 64
+    fmin_hz: float = 50.0
+    fmax_hz: float = 4000.0
+    n_frames: int = 64
+    level: str = "clip_max"
+    floor_db: float = 80.0
+    fixed_range_db: tuple = (-45.0, 45.0)
+    trim_db: float = 40.0
+    fit: str = "resize"
+
+    def __post_init__(self):
+        if self.level not in LEVELS:
+            raise ValueError("level must be one of {}, not {!r}".format(LEVELS, self.level))
+        if self.fit not in FITS:
+            raise ValueError("fit must be one of {}, not {!r}".format(FITS, self.fit))
+        object.__setattr__(self, "fixed_range_db", tuple(float(v) for v in self.fixed_range_db))
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError("unknown feature parameters: {}".format(", ".join(unknown)))
+        return cls(**values)
+
+    def mismatch(self, other):
+        """Names of the parameters on which two parameter sets differ (empty when they agree)."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return sorted(name for name in mine if mine[name] != theirs[name])
+
+
+# Below this the clip is treated as silence rather than stretched up to full scale.
+_SILENCE_REFERENCE_DB = -60.0
+
+
+def log_mel(samples, params):
+    """(n_mels, n_frames) log-mel spectrogram in dB of mono samples at params.sample_rate_hz."""
+    centred = samples - samples.mean(dtype=np.float64).astype(np.float32)
+    return melbank.log_mel_spectrogram(
+        centred, sample_rate_hz=params.sample_rate_hz, n_fft=params.n_fft,
+        hop_length=params.hop_length, window=params.window, n_mels=params.n_mels,
+        fmin_hz=params.fmin_hz, fmax_hz=params.fmax_hz)
+
+
+def scale_level(log_mel_db, params):
+    """Map dB to [0, 1]; returns ``(image, reference_db)`` where 1 stands for ``reference_db``."""
+    if params.level == "clip_max":
+        reference_db = max(float(log_mel_db.max()), _SILENCE_REFERENCE_DB)
+        low_db = reference_db - params.floor_db
+    else:
+        low_db, reference_db = params.fixed_range_db
+    image = (log_mel_db - low_db) / (reference_db - low_db)
+    return np.clip(image, 0.0, 1.0).astype(np.float32), reference_db
+
+
+def voiced_span(image, params):
+    """``(start, stop)`` frames between the first and last frame within trim_db of the loudest."""
+    if params.trim_db is None or params.trim_db <= 0:
+        return 0, image.shape[1]
+    frame_peak = image.max(axis=0)
+    threshold = frame_peak.max() - params.trim_db / _span_db(params)
+    loud = np.flatnonzero(frame_peak > threshold)
+    if loud.size == 0:
+        return 0, image.shape[1]
+    return int(loud[0]), int(loud[-1]) + 1
+
+
+def _span_db(params):
+    if params.level == "clip_max":
+        return params.floor_db
+    low_db, high_db = params.fixed_range_db
+    return high_db - low_db
+
+
+def fit_frames(image, n_frames, fit):
+    """Bring the time axis to ``n_frames``: linear resize, or centre in silence (crop if longer)."""
+    n_bands, length = image.shape
+    if fit == "resize":
+        if length == n_frames:
+            return image
+        if length == 1:
+            return np.repeat(image, n_frames, axis=1)
+        position = np.linspace(0.0, length - 1, n_frames)
+        left = np.minimum(position.astype(np.int64), length - 2)
+        weight = (position - left).astype(np.float32)
+        return image[:, left] * (1.0 - weight) + image[:, left + 1] * weight
+    fitted = np.zeros((n_bands, n_frames), dtype=np.float32)
+    if length >= n_frames:
+        start = (length - n_frames) // 2
+        fitted[:] = image[:, start:start + n_frames]
+    else:
+        start = (n_frames - length) // 2
+        fitted[:, start:start + length] = image
+    return fitted
+
+
+def image_from_samples(samples, params):
+    """Mono samples at params.sample_rate_hz → ``(image, info)``.
+
+    ``image`` is float32 (n_mels, n_frames) in [0, 1], low frequencies first. ``info`` keeps what
+    is needed to map the image back to dB and to the clip's own duration: ``reference_db``,
+    ``span_frames`` (start and stop frame of the voiced part) and ``total_frames``.
+    """
+    log_mel_db = log_mel(samples, params)
+    image, reference_db = scale_level(log_mel_db, params)
+    start, stop = voiced_span(image, params)
+    fitted = fit_frames(image[:, start:stop], params.n_frames, params.fit)
+    info = {"reference_db": reference_db, "span_frames": [start, stop],
+            "total_frames": int(log_mel_db.shape[1])}
+    return np.ascontiguousarray(fitted, dtype=np.float32), info
+
+
+def image_from_file(path, params):
+    """Read any WAV, resample to params.sample_rate_hz and return ``(image, info)``."""
+    return image_from_samples(load_audio(path, params.sample_rate_hz), params)
+
+
+def add_feature_arguments(parser):
+    """Command-line options for the parameters a user may want to change."""
+    defaults = FeatureParams()
+    group = parser.add_argument_group("front end")
+    group.add_argument("--fmin-hz", type=float, default=defaults.fmin_hz)
+    group.add_argument("--fmax-hz", type=float, default=defaults.fmax_hz,
+                       help="top of the mel band (default %(default)s; the original used 5000)")
+    group.add_argument("--level", choices=LEVELS, default=defaults.level,
+                       help="dB relative to each clip's maximum, or the original's fixed window")
+    group.add_argument("--floor-db", type=float, default=defaults.floor_db,
+                       help="dynamic range below the clip maximum kept in the image")
+    group.add_argument("--trim-db", type=float, default=defaults.trim_db,
+                       help="frames this far below the loudest count as silence; 0 disables trimming")
+    group.add_argument("--fit", choices=FITS, default=defaults.fit,
+                       help="resize the time axis to 64 frames, or centre in silence and crop")
+
+
+def params_from_args(args):
+    return FeatureParams(fmin_hz=args.fmin_hz, fmax_hz=args.fmax_hz, level=args.level,
+                         floor_db=args.floor_db, trim_db=args.trim_db, fit=args.fit)
+
+
+def _image_or_reason(job):
+    path, params = job
+    try:
+        image, info = image_from_file(path, params)
+    except AudioError as error:
+        return path, None, str(error)
+    except ValueError as error:  # e.g. a malformed header that soundfile accepts but cannot decode
+        return path, None, str(error).splitlines()[0]
+    return path, image, info
+
+
+def images_from_files(paths, params, jobs=1):
+    """Yield ``(path, image, info)`` per path in order; ``image`` is None and ``info`` the reason
+    when the file cannot be used. ``jobs`` > 1 spreads the files over worker processes."""
+    work = [(path, params) for path in paths]
+    if jobs <= 1 or len(work) < 2 * jobs:
+        yield from map(_image_or_reason, work)
+        return
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        yield from pool.imap(_image_or_reason, work, chunksize=max(1, min(64, len(work) // (8 * jobs))))

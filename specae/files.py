@@ -1,0 +1,103 @@
+"""File names, labels and atomic output.
+
+Every output of the pipeline is written to a temporary file beside its target and renamed into place,
+so an interrupted stage never leaves a half-written file that a later stage would trust.
+"""
+import contextlib
+import json
+import os
+import re
+import tempfile
+
+import numpy as np
+
+# Pannous, Free Spoken Digit Dataset and AudioMNIST all name files "{digit}_{speaker}_{anything}.wav".
+_LABELLED_NAME = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[^_]+?)(?:_(?P<rest>.*))?$")
+AUDIO_SUFFIXES = (".wav", ".wave")
+
+
+class LabelError(ValueError):
+    """A file name that carries no ``{digit}_`` label."""
+
+
+def parse_name(path):
+    """Return ``(digit, speaker, rest)`` from a ``{digit}_{speaker}_{rest}.wav`` file name.
+
+    ``rest`` is ``None`` when the name has no third field; ``speaker`` is ``"unknown"`` for a bare
+    ``{digit}_.wav``. Raises LabelError when the name does not start with ``{digit}_``.
+    """
+    stem = os.path.splitext(os.path.basename(path))[0]
+    match = _LABELLED_NAME.match(stem)
+    if match is None:
+        raise LabelError("no '{digit}_' label at the start of the file name")
+    return int(match["digit"]), match["speaker"] or "unknown", match["rest"]
+
+
+def rate_of(rest):
+    """The speaking-rate field of a Pannous-style name as an int, or None when it is not a number."""
+    if rest is None:
+        return None
+    head = rest.split("_")[0]
+    return int(head) if head.isdigit() else None
+
+
+def list_audio_files(paths):
+    """Expand files and directories into a sorted list of candidate audio paths.
+
+    Directories are searched recursively for names ending in .wav; a path named explicitly is kept
+    even when it is not a regular file, so that the reader can say what is wrong with it.
+    """
+    found = []
+    for path in paths:
+        if os.path.isdir(path) and not path.lower().endswith(AUDIO_SUFFIXES):
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                found.extend(os.path.join(root, name) for name in names
+                             if name.lower().endswith(AUDIO_SUFFIXES))
+                found.extend(os.path.join(root, name) for name in dirs
+                             if name.lower().endswith(AUDIO_SUFFIXES))
+        else:
+            found.append(path)
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    suffix = os.path.splitext(path)[1]
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    os.close(handle)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def save_npy(path, array):
+    with atomic_path(path) as temporary:
+        np.save(temporary, array)
+
+
+def load_npy(path, mmap_mode=None):
+    return np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
+
+
+def save_json(path, obj):
+    with atomic_path(path) as temporary:
+        with open(temporary, "w") as stream:
+            json.dump(obj, stream, indent=1, sort_keys=True)
+            stream.write("\n")
+
+
+def load_json(path):
+    with open(path) as stream:
+        return json.load(stream)
+
+
+def save_figure(figure, path, **kwargs):
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, **kwargs)

@@ -1,0 +1,66 @@
+"""Figures: spectrogram grids, autoencoder in/out comparisons, training curves."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from specae.files import save_figure  # noqa: E402
+
+
+def spectrogram_grid(images, titles, path, suptitle=None, columns=4):
+    """A grid of (n_mels, n_frames) images, low frequencies at the bottom."""
+    rows = max(1, int(np.ceil(len(images) / columns)))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.2 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, title in zip(axes.flat, images, titles):
+        axis.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=0.0, vmax=1.0)
+        axis.set_title(title, fontsize=7)
+    if suptitle:
+        figure.suptitle(suptitle)
+    figure.tight_layout()
+    save_figure(figure, path, dpi=90)
+    plt.close(figure)
+
+
+def inout_comparison(inputs, outputs, path, title):
+    """Inputs on the top row, reconstructions below, on the same colour scale."""
+    count = len(inputs)
+    figure, axes = plt.subplots(2, count, figsize=(2.2 * count, 4.6), squeeze=False)
+    for column in range(count):
+        for row, image in enumerate((inputs[column], outputs[column])):
+            axis = axes[row, column]
+            axis.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=0.0, vmax=1.0)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[0, column].set_title("test {}".format(column), fontsize=8)
+    axes[0, 0].set_ylabel("input")
+    axes[1, 0].set_ylabel("reconstruction")
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    save_figure(figure, path, dpi=90)
+    plt.close(figure)
+
+
+def comparison_figure(runs, path, n_seeds):
+    """Validation loss and accuracy per epoch, mean line and ± std band per model."""
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, curves in runs.items():
+        epochs = curves["epochs"]
+        for axis, key in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+            mean, std = curves[key].mean(axis=0), curves[key].std(axis=0)
+            line, = axis.plot(epochs, mean, marker="o", markersize=3, label=name)
+            axis.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    loss_axis.set_ylabel("test loss (softmax cross-entropy)")
+    accuracy_axis.set_ylabel("test accuracy")
+    accuracy_axis.axhline(0.9, color="grey", linewidth=0.8, linestyle=":")
+    for axis in (loss_axis, accuracy_axis):
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle("{}: mean ± std over {} seeds, speaker-disjoint test set".format(
+        " vs ".join(runs), n_seeds), fontsize=10)
+    figure.tight_layout()
+    save_figure(figure, path, dpi=100)
+    plt.close(figure)
