@@ -1,0 +1,48 @@
+#!/usr/bin/env python
+"""Synthesise the spoken-digit corpus with espeak-ng: {digit}_{speaker}_{rate}.wav files."""
+import argparse
+import os
+import sys
+import time
+
+from specae import synth
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Synthesise spoken digits with espeak-ng: every speaker x rate x digit')
+    parser.add_argument('--out', '-o', default='wav',
+                        help='Directory to write the WAV files to')
+    parser.add_argument('--speakers', '-s', type=int, default=48,
+                        help='Number of synthetic speakers (voice x variant x pitch)')
+    parser.add_argument('--rates', '-r', type=int, default=10,
+                        help='Number of speaking rates, evenly spaced')
+    parser.add_argument('--min-rate', type=int, default=80,
+                        help='Slowest speaking rate in words per minute')
+    parser.add_argument('--max-rate', type=int, default=260,
+                        help='Fastest speaking rate in words per minute')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='Random seed for the speaker draw')
+    parser.add_argument('--jobs', '-j', type=int, default=os.cpu_count() or 1,
+                        help='Number of worker processes')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='Do not show a progress bar')
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    try:
+        speakers = synth.speaker_grid(args.speakers, args.seed)
+        rates = synth.speaking_rates(args.rates, args.min_rate, args.max_rate)
+        paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
+                                        progress=not args.no_progress)
+    except (RuntimeError, ValueError, OSError) as error:
+        print(f'make_wav.py: error: {error}', file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - start
+    print(f'wrote {len(paths)} files ({len(speakers)} speakers x {len(rates)} rates x '
+          f'{len(synth.DIGIT_WORDS)} digits) to {args.out} in {seconds:.1f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""espeak-ng synthesis (specae.synth) and the make_wav.py command line."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from specae import synth
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = re.compile(r"^[0-9]_[^_]+_[0-9]+\.wav$")
+
+
+def rms(samples):
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+
+
+def test_synthesize_gives_int16_speech():
+    samples = synth.synthesize("seven", "en-us+f3", rate_wpm=160, pitch=50, pitch_range=50)
+    assert synth.SAMPLE_RATE_HZ == 22050
+    assert samples.dtype == np.int16 and samples.ndim == 1
+    assert 0.2 * synth.SAMPLE_RATE_HZ < samples.size < 2 * synth.SAMPLE_RATE_HZ
+    assert rms(samples) > 500 and np.abs(samples.astype(np.int32)).max() > 5000
+
+
+def test_slower_rate_is_longer():
+    slow = synth.synthesize("seven", "en-us", rate_wpm=80)
+    fast = synth.synthesize("seven", "en-us", rate_wpm=260)
+    assert slow.size > 1.3 * fast.size
+
+
+def test_variants_and_pitch_change_the_audio():
+    base = synth.synthesize("four", "en+m1")
+    assert not np.array_equal(base, synth.synthesize("four", "en+f3"))
+    assert not np.array_equal(base, synth.synthesize("four", "en+m1", pitch=80))
+
+
+def test_output_does_not_depend_on_earlier_calls():
+    first = synth.synthesize("three", "en-gb-x-rp+whisper", rate_wpm=120)
+    synth.synthesize("hello world", "en-us+croak", rate_wpm=300, word_gap=20)
+    again = synth.synthesize("three", "en-gb-x-rp+whisper", rate_wpm=120)
+    assert np.array_equal(first, again)
+
+
+def test_word_gap_and_free_text():
+    plain = synth.synthesize("hello there", "en-us")
+    gapped = synth.synthesize("hello there", "en-us", word_gap=30)
+    assert gapped.size > plain.size + 0.2 * synth.SAMPLE_RATE_HZ
+
+
+@pytest.mark.parametrize("voice", ["xx-nolanguage", "en-us+novariant"])
+def test_unknown_voice_is_a_clear_error(voice):
+    with pytest.raises(RuntimeError, match="refused voice"):
+        synth.synthesize("one", voice)
+
+
+def test_voices_and_variants_are_available():
+    assert set(synth.english_voices()) == set(synth.ENGLISH_VOICES)
+    variants = synth.variants()
+    assert variants == sorted(variants) and {"f3", "m1", "whisper"} <= set(variants)
+
+
+def test_speaker_grid_is_deterministic_and_named_safely():
+    grid = synth.speaker_grid(48, seed=0)
+    assert grid == synth.speaker_grid(48, seed=0)
+    assert grid != synth.speaker_grid(48, seed=1)
+    assert synth.speaker_grid(5, seed=0) == grid[:5]
+    assert len(grid) == 48
+    names = [speaker.name for speaker in grid]
+    assert len(set(names)) == len(names)
+    for speaker in grid:
+        assert re.fullmatch(r"[A-Za-z0-9]+-[A-Za-z0-9]+-p[0-9]+r[0-9]+", speaker.name)
+        assert speaker.voice in synth.english_voices() and speaker.variant in synth.variants()
+        assert 30 <= speaker.pitch <= 70 and 30 <= speaker.pitch_range <= 90
+
+
+def test_speaker_grid_beyond_all_pairs_stays_unique():
+    n_pairs = len(synth.english_voices()) * len(synth.variants())
+    names = [speaker.name for speaker in synth.speaker_grid(n_pairs + 50, seed=3)]
+    assert len(names) == n_pairs + 50 and len({name.lower() for name in names}) == len(names)
+    assert all("_" not in name for name in names)
+
+
+def test_speaking_rates():
+    assert synth.speaking_rates() == [80, 100, 120, 140, 160, 180, 200, 220, 240, 260]
+    assert synth.speaking_rates(1, 150, 200) == [150]
+    with pytest.raises(ValueError):
+        synth.speaking_rates(500, 80, 100)
+
+
+def make_wav(out, *extra):
+    return subprocess.run([sys.executable, str(ROOT / "make_wav.py"), "--out", str(out),
+                           "--speakers", "2", "--rates", "2", "--seed", "5", "--jobs", "2",
+                           *extra], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def read_dir(directory):
+    return {path.name: path.read_bytes() for path in sorted(Path(directory).iterdir())}
+
+
+def test_make_wav_end_to_end(tmp_path):
+    first, second = make_wav(tmp_path / "a"), make_wav(tmp_path / "b", "--no-progress")
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert "40 files" in first.stdout and len(first.stdout.strip().splitlines()) == 1
+    files = read_dir(tmp_path / "a")
+    assert len(files) == 40
+    assert all(NAME.match(name) for name in files)
+    for name in list(files)[:5]:
+        info = soundfile.info(str(tmp_path / "a" / name))
+        assert (info.samplerate, info.channels, info.subtype) == (22050, 1, "PCM_16")
+    assert files == read_dir(tmp_path / "b")
+
+    # One process instead of a pool gives the same bytes: nothing depends on worker scheduling.
+    speakers = synth.speaker_grid(2, seed=5)
+    rates = synth.speaking_rates(2, 80, 260)
+    paths = synth.synthesize_corpus(tmp_path / "c", speakers, rates, jobs=1, seed=5,
+                                    progress=False)
+    assert paths == sorted(paths) and len(paths) == 40
+    assert files == read_dir(tmp_path / "c")
+
+
+def test_make_wav_reports_errors_in_one_line(tmp_path):
+    result = make_wav(tmp_path / "bad", "--min-rate", "10")
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1 and "error" in result.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+def test_make_wav_help():
+    result = subprocess.run([sys.executable, str(ROOT / "make_wav.py"), "--help"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0 and "--speakers" in result.stdout
