@@ -48,7 +48,10 @@ class FeatureParams:
         object.__setattr__(self, "fixed_range_db", tuple(float(v) for v in self.fixed_range_db))
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        """The JSON form stored in index.json, manifest.json and model.json."""
+        values = dataclasses.asdict(self)
+        values["fixed_range_db"] = list(self.fixed_range_db)
+        return values
 
     @classmethod
     def from_dict(cls, values):

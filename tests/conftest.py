@@ -6,3 +6,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+import subprocess  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+def run_script(script, *args, check=True):
+    """Run a top-level script as a user would; returns the CompletedProcess (text output)."""
+    result = subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError("{} failed ({}):\n{}\n{}".format(script, result.returncode, result.stdout, result.stderr))
+    return result
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """80 espeak clips (4 speakers × 2 rates × 10 digits) → spectrograms → DataSet/."""
+    root = tmp_path_factory.mktemp("tiny")
+    run_script("make_wav.py", "--out", root / "wav", "--speakers", 4, "--rates", 2, "--jobs", 2)
+    run_script("make_spectrogram.py", "--wav", root / "wav", "--out", root / "spectrogram", "--jobs", 2)
+    run_script("make_dataset.py", "--spec", root / "spectrogram", "--out", root / "DataSet", "--test-ratio", 0.25)
+    return root

@@ -1,0 +1,30 @@
+#!/usr/bin/env python
+"""Digit classifier from random initialisation: 2 or 3 convolutions (16/32[/32] filters, kernel 6,
+stride 2, ReLU) and one fully connected layer to the ten digits, trained with Adam.
+"""
+import sys
+
+from specae import training
+from specae.dataset import DataSetError, load_dataset
+from specae.models import classifier
+
+
+def main():
+    parser = training.argument_parser(__doc__, epochs=10)
+    parser.add_argument("--layers", type=int, choices=(2, 3), default=3, help="convolution layers")
+    args = parser.parse_args()
+    device = training.get_device(args.device)
+    try:
+        arrays, manifest = load_dataset(args.dataset)
+    except DataSetError as error:
+        training.fail(error)
+    training.seed_everything(args.seed, device)
+    model = classifier(args.layers, input_size=arrays["train_data"].shape[-1])
+    info = {"kind": "cnn", "n_layers": args.layers, "input_size": arrays["train_data"].shape[-1],
+            "init": "random"}
+    training.train_classifier(model, args, device, arrays, manifest, info)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+#!/usr/bin/env python
+"""Digit classifier initialised from greedy pretraining: the 3-layer CNN takes its convolutions from the
+encoders of autoencoders 1–3, then trains (all layers, with a fresh fully connected layer) like
+cnn_classifier1.py. It refuses to start when the pretrained weights are missing or do not fit.
+"""
+import sys
+
+from specae import training
+from specae.dataset import DataSetError, load_dataset
+from specae.models import GreedyStack, classifier
+
+
+def main():
+    parser = training.argument_parser(__doc__, epochs=10)
+    parser.add_argument("--init", default="result/autoencoder3/model.npz",
+                        help="model.npz written by cnn_autoencoder3.py")
+    args = parser.parse_args()
+    device = training.get_device(args.device)
+    try:
+        arrays, manifest = load_dataset(args.dataset)
+    except DataSetError as error:
+        training.fail(error)
+    input_size = arrays["train_data"].shape[-1]
+    stack = GreedyStack(3, input_size=input_size)
+    try:
+        training.load_weights(args.init, stack)
+    except (FileNotFoundError, ValueError) as error:
+        training.fail("cannot initialise from pretrained weights: {} (run make pretrain)".format(error))
+    training.seed_everything(args.seed, device)
+    model = classifier(3, input_size=input_size)
+    model.predictor.load_encoders(stack)
+    info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": "pretrained", "init_from": args.init}
+    training.train_classifier(model, args, device, arrays, manifest, info)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

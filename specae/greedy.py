@@ -1,0 +1,84 @@
+"""Greedy layer-wise pretraining: train autoencoder layer k on the frozen layers 1..k-1.
+
+The frozen layers' output does not change during training, so by default it is computed once and
+the new layer trains on the cached features (``--no-cache`` recomputes it at every step, as the
+original did); either way the frozen weights are excluded from updates with ``disable_update``.
+"""
+import os
+
+import chainer
+import numpy as np
+
+from specae import plots, training
+from specae.dataset import DataSetError, load_dataset
+from specae.models import GreedyStack
+
+EXAMPLES_SHOWN = 5
+
+
+def encode_in_batches(stack, data, device, batchsize=256):
+    """The frozen layers' output for all of ``data``, computed once."""
+    outputs = []
+    for start in range(0, len(data), batchsize):
+        batch = device.send(np.asarray(data[start:start + batchsize]))
+        outputs.append(chainer.backend.CpuDevice().send(stack.encode_frozen(batch)))
+    return np.concatenate(outputs)
+
+
+def reconstruct(stack, images, device):
+    """Spectrograms encoded through every layer and decoded back to 64×64."""
+    with chainer.no_backprop_mode(), chainer.using_config("train", False):
+        rebuilt = stack.decode(stack.encode(device.send(images)))
+    return chainer.backend.CpuDevice().send(rebuilt.array)
+
+
+def main(layer, description):
+    parser = training.argument_parser(description, epochs=30)
+    if layer > 1:
+        parser.add_argument("--init", required=True,
+                            help="model.npz of autoencoder {} (its layers are loaded and frozen)".format(layer - 1))
+    parser.add_argument("--no-cache", action="store_true",
+                        help="run the frozen layers at every step instead of once (the original's way)")
+    args = parser.parse_args()
+    device = training.get_device(args.device)
+    try:
+        arrays, manifest = load_dataset(args.dataset)
+    except DataSetError as error:
+        training.fail(error)
+
+    training.seed_everything(args.seed, device)
+    stack = GreedyStack(layer, input_size=arrays["train_data"].shape[-1])
+    if layer > 1:
+        previous = GreedyStack(layer - 1, input_size=stack.input_size)
+        try:
+            training.load_weights(args.init, previous)
+        except (FileNotFoundError, ValueError) as error:
+            training.fail("{} (run cnn_autoencoder{}.py first)".format(error, layer - 1))
+        for source, target in zip(previous, stack.frozen_layers):
+            target.copyparams(source)
+    stack.to_device(device)
+
+    train, test = arrays["train_data"], arrays["test_data"]
+    if layer > 1 and not args.no_cache:
+        train, test = (encode_in_batches(stack, data, device) for data in (train, test))
+        stack.input_level = layer - 1
+    print("autoencoder {}: {} → {} channels, training on {} examples of shape {}".format(
+        layer, stack.top.encoder.W.shape[1], stack.top.encoder.W.shape[0], len(train), train.shape[1:]))
+
+    trainer = training.make_trainer(stack, train, test, args, device,
+                                    ["main/loss", "validation/main/loss"],
+                                    [(["main/loss", "validation/main/loss"], "loss.png")])
+    training.run(trainer)
+
+    stack.to_cpu()
+    examples = np.asarray(arrays["test_data"][:EXAMPLES_SHOWN])
+    rebuilt = reconstruct(stack, examples, chainer.backend.CpuDevice())
+    plots.inout_comparison(examples[:, 0], rebuilt[:, 0],
+                           os.path.join(args.out, "inout-comparison_autoencoder{}.png".format(layer)),
+                           "autoencoder {}: test inputs (top) and their reconstruction through layers 1–{}"
+                           .format(layer, layer))
+    info = {"kind": "greedy_stack", "n_layers": layer, "channels": list(stack.channels),
+            "input_size": stack.input_size, "epochs": args.epoch, "seed": args.seed}
+    training.save_model(args.out, stack, training.add_features_to_info(info, manifest))
+    print("saved {}".format(os.path.join(args.out, training.MODEL_FILE)))
+    return 0

@@ -1,0 +1,218 @@
+"""Training set-up shared by the five training scripts: arguments, device, trainer, model files."""
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import chainer
+import numpy as np
+from chainer import training
+from chainer.training import extensions
+
+from specae.files import atomic_path, load_json, save_json
+
+MODEL_FILE = "model.npz"
+MODEL_INFO = "model.json"
+RUN_FILE = "run.json"
+
+
+def argument_parser(description, epochs):
+    """The options of Chainer's examples/mnist/train_mnist.py, plus the data set and the seed."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="DataSet", help="directory written by make_dataset.py")
+    parser.add_argument("--batchsize", "-b", type=int, default=30, help="examples per mini-batch")
+    parser.add_argument("--epoch", "-e", type=int, default=epochs, help="sweeps over the training set")
+    parser.add_argument("--device", "-d", default="-1",
+                        help="-1 or @numpy for the CPU, 0 or @cupy:0 for the first GPU")
+    parser.add_argument("--out", "-o", required=True, help="directory for the log, plots, snapshots and model")
+    parser.add_argument("--resume", "-r", help="trainer snapshot to continue from")
+    parser.add_argument("--autoload", action="store_true",
+                        help="continue from the newest snapshot in --out left by an interrupted identical run")
+    parser.add_argument("--seed", type=int, default=0, help="seed for initial weights and shuffling")
+    return parser
+
+
+def fail(message):
+    """Stop the script with a one-line error (no traceback)."""
+    print("error: {}".format(message), file=sys.stderr)
+    sys.exit(1)
+
+
+def get_device(spec):
+    """chainer.get_device, refusing a GPU at once and clearly when CUDA cannot be used."""
+    try:
+        device = chainer.get_device(spec)
+        if device.xp is not np:
+            import chainer.backends.cuda as cuda
+            if not cuda.available:
+                raise RuntimeError("CuPy cannot reach a CUDA device")
+    except Exception as error:  # chainer raises several types for a malformed or unusable spec
+        reason = " ".join(str(error).split())
+        fail("--device {} cannot be used: {}. A GPU needs CUDA and CuPy (pip install 'cupy-cuda12x<14'); "
+             "use --device -1 for the CPU".format(spec, reason))
+    device.use()
+    return device
+
+
+def seed_everything(seed, device):
+    """Weights are drawn from NumPy's global generator by Chainer's initialisers."""
+    np.random.seed(seed)
+    if device.xp is not np:
+        device.xp.random.seed(seed)
+
+
+class EpochShuffler:
+    """An order sampler whose next permutation is a function of the seed and the previous order.
+
+    Chainer does not save an order sampler's random state in a snapshot, but it does save the
+    iterator's current order; deriving the next order from it makes a resumed run draw exactly
+    the batches the uninterrupted run would have drawn.
+    """
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def __call__(self, current_order, current_position):
+        length = len(current_order)
+        digest = hashlib.sha256(np.asarray(current_order, dtype=np.int64).tobytes()).digest()
+        rng = np.random.default_rng([self.seed, int.from_bytes(digest[:8], "little")])
+        return rng.permutation(length)
+
+
+class DivergenceError(Exception):
+    pass
+
+
+@training.make_extension(trigger=(1, "iteration"), priority=training.PRIORITY_READER)
+def stop_on_divergence(trainer):
+    """A NaN or infinite loss stops training before a broken model is written."""
+    loss = trainer.observation.get("main/loss")
+    if loss is not None and not np.isfinite(float(chainer.backend.CpuDevice().send(loss.array)
+                                                  if isinstance(loss, chainer.Variable) else loss)):
+        raise DivergenceError("training diverged: loss is {} at epoch {} iteration {}".format(
+            float(loss.array if isinstance(loss, chainer.Variable) else loss),
+            trainer.updater.epoch, trainer.updater.iteration))
+
+
+def prepare_output(out, args):
+    """Record the run's settings; snapshots of a run with other settings are removed, not resumed."""
+    settings = {key: value for key, value in sorted(vars(args).items())
+                if key not in ("resume", "autoload", "out")}
+    path = os.path.join(out, RUN_FILE)
+    if os.path.exists(path) and load_json(path) != settings:
+        for name in os.listdir(out):
+            if name.startswith("snapshot_"):
+                os.remove(os.path.join(out, name))
+    save_json(path, settings)
+
+
+def make_trainer(model, train, test, args, device, report_keys, plots):
+    """Adam, a seeded iterator, and the usual extensions: evaluator, log, prints, plots, snapshots.
+
+    Seed (seed_everything) before building ``model``: its initial weights come from the global generator.
+    """
+    model.to_device(device)
+    optimizer = chainer.optimizers.Adam()
+    optimizer.setup(model)
+    prepare_output(args.out, args)
+
+    train_iter = chainer.iterators.SerialIterator(train, args.batchsize, order_sampler=EpochShuffler(args.seed))
+    test_iter = chainer.iterators.SerialIterator(test, args.batchsize, repeat=False, shuffle=False)
+    updater = training.updaters.StandardUpdater(train_iter, optimizer, device=device)
+    trainer = training.Trainer(updater, (args.epoch, "epoch"), out=args.out)
+
+    trainer.extend(stop_on_divergence)
+    trainer.extend(extensions.Evaluator(test_iter, model, device=device), call_before_training=True)
+    trainer.extend(extensions.snapshot(filename="snapshot_epoch_{.updater.epoch}", autoload=args.autoload),
+                   trigger=(1, "epoch"))
+    trainer.extend(extensions.LogReport(), call_before_training=True)
+    for keys, file_name in plots:
+        trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name), call_before_training=True)
+    trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"]), call_before_training=True)
+    trainer.extend(extensions.ProgressBar())
+    if args.resume:
+        chainer.serializers.load_npz(args.resume, trainer)
+    return trainer
+
+
+def run(trainer):
+    """trainer.run(), turning divergence into a one-line error; nothing is written after a failure.
+
+    Zero epochs (--epoch 0) skips training, so the initial model itself can be saved and inspected.
+    """
+    if trainer.stop_trigger.period == 0:
+        return
+    try:
+        trainer.run()
+    except DivergenceError as error:
+        fail(str(error))
+
+
+def save_model(out, model, info):
+    """Weights as model.npz and what is needed to rebuild and feed the model as model.json."""
+    with atomic_path(os.path.join(out, MODEL_FILE)) as temporary:
+        chainer.serializers.save_npz(temporary, model)
+    save_json(os.path.join(out, MODEL_INFO), info)
+
+
+def load_model_info(directory):
+    path = os.path.join(directory, MODEL_INFO)
+    if not os.path.exists(path):
+        raise FileNotFoundError("{}: no {} (train a model there first)".format(directory, MODEL_INFO))
+    return load_json(path)
+
+
+def json_safe(obj):
+    return json.loads(json.dumps(obj, default=str))
+
+
+def check_npz_matches(path, link):
+    """Refuse a weights file whose arrays are missing or shaped differently from ``link``'s."""
+    if not os.path.exists(path):
+        raise FileNotFoundError("{}: no such weights file".format(path))
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            shapes = {name: stored[name].shape for name in stored.files}
+    except (OSError, ValueError) as error:
+        raise ValueError("{}: not a weights file ({})".format(path, error))
+    for name, param in sorted(link.namedparams()):
+        key = name.lstrip("/")
+        if key not in shapes:
+            raise ValueError("{}: has no weights for {}".format(path, key))
+        if shapes[key] != param.shape:
+            raise ValueError("{}: {} has shape {}, expected {}".format(path, key, shapes[key], param.shape))
+
+
+def load_weights(path, link):
+    check_npz_matches(path, link)
+    chainer.serializers.load_npz(path, link)
+    return link
+
+
+def add_features_to_info(info, manifest):
+    """What a model directory must carry so that inference uses the training front end."""
+    info = dict(info)
+    info["feature_params"] = manifest["params"]
+    info["dataset"] = {"split": manifest["split"], "seed": manifest["seed"],
+                       "train_speakers": len(manifest["train"]["speakers"]),
+                       "test_speakers": len(manifest["test"]["speakers"])}
+    return info
+
+
+CLASSIFIER_REPORT = ["main/loss", "validation/main/loss", "main/accuracy", "validation/main/accuracy"]
+CLASSIFIER_PLOTS = [(["main/loss", "validation/main/loss"], "loss.png"),
+                    (["main/accuracy", "validation/main/accuracy"], "accuracy.png")]
+
+
+def train_classifier(model, args, device, arrays, manifest, info):
+    """Train an L.Classifier on DataSet's train split, validate on its test split, save the model."""
+    train = chainer.datasets.TupleDataset(arrays["train_data"], arrays["train_label"])
+    test = chainer.datasets.TupleDataset(arrays["test_data"], arrays["test_label"])
+    trainer = make_trainer(model, train, test, args, device, CLASSIFIER_REPORT, CLASSIFIER_PLOTS)
+    run(trainer)
+    model.to_cpu()
+    info = dict(info, epochs=args.epoch, seed=args.seed, classes=list(range(10)))
+    save_model(args.out, model.predictor, add_features_to_info(info, manifest))
+    print("saved {}".format(os.path.join(args.out, MODEL_FILE)))

@@ -1,0 +1,133 @@
+"""Greedy pretraining, the classifiers and the comparison, on the tiny corpus with 1–2 epochs."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import run_script
+
+
+def weights(path):
+    with np.load(path, allow_pickle=False) as stored:
+        return {name: stored[name].copy() for name in stored.files}
+
+
+@pytest.fixture(scope="module")
+def pretrained(tiny_corpus):
+    """AE1 → AE2 → AE3, two epochs each."""
+    out = tiny_corpus / "result"
+    data = ("--dataset", tiny_corpus / "DataSet", "--epoch", 2, "--batchsize", 20)
+    run_script("cnn_autoencoder1.py", *data, "--out", out / "autoencoder1")
+    for layer in (2, 3):
+        run_script("cnn_autoencoder{}.py".format(layer), *data, "--out", out / "autoencoder{}".format(layer),
+                   "--init", out / "autoencoder{}".format(layer - 1) / "model.npz")
+    return out
+
+
+def test_autoencoders_write_their_outputs(pretrained):
+    for layer in (1, 2, 3):
+        directory = pretrained / "autoencoder{}".format(layer)
+        for name in ("log", "loss.png", "model.npz", "model.json", "snapshot_epoch_2",
+                     "inout-comparison_autoencoder{}.png".format(layer)):
+            assert (directory / name).exists(), name
+        log = json.loads((directory / "log").read_text())
+        assert [entry["epoch"] for entry in log] == [0, 1, 2]
+        assert log[-1]["validation/main/loss"] < log[0]["validation/main/loss"]
+        info = json.loads((directory / "model.json").read_text())
+        assert info["n_layers"] == layer and info["feature_params"]["n_mels"] == 64
+
+
+def test_frozen_layers_are_bit_identical_after_training(pretrained):
+    ae1, ae2, ae3 = (weights(pretrained / "autoencoder{}".format(k) / "model.npz") for k in (1, 2, 3))
+    assert sorted(ae2) == sorted(list(ae1) + ["1/encoder/W", "1/encoder/b", "1/decoder/W", "1/decoder/b"])
+    for name, value in ae1.items():
+        np.testing.assert_array_equal(ae2[name], value)
+    for name, value in ae2.items():
+        np.testing.assert_array_equal(ae3[name], value)
+    assert ae3["2/encoder/W"].shape == (32, 32, 6, 6)
+
+
+def test_cached_features_train_like_the_uncached_original(tiny_corpus, pretrained, tmp_path):
+    common = ("--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20,
+              "--init", pretrained / "autoencoder1" / "model.npz")
+    run_script("cnn_autoencoder2.py", *common, "--out", tmp_path / "cached")
+    run_script("cnn_autoencoder2.py", *common, "--out", tmp_path / "uncached", "--no-cache")
+    cached, uncached = weights(tmp_path / "cached" / "model.npz"), weights(tmp_path / "uncached" / "model.npz")
+    for name in cached:
+        np.testing.assert_allclose(cached[name], uncached[name], rtol=1e-4, atol=1e-6)
+
+
+def test_pretrained_classifier_starts_from_the_encoders_and_compares(tiny_corpus, pretrained):
+    data = ("--dataset", tiny_corpus / "DataSet", "--epoch", 2, "--batchsize", 20)
+    for seed in (1, 2):
+        run_script("cnn_classifier1.py", "--layers", 2, *data, "--seed", seed,
+                   "--out", pretrained / "classifier_2cnn" / "seed{}".format(seed))
+        run_script("cnn_classifier1.py", "--layers", 3, *data, "--seed", seed,
+                   "--out", pretrained / "classifier_3cnn" / "seed{}".format(seed))
+        run_script("cnn_classifier2.py", *data, "--seed", seed, "--init", pretrained / "autoencoder3" / "model.npz",
+                   "--epoch", 0, "--out", pretrained / "initial" / "seed{}".format(seed))
+        run_script("cnn_classifier2.py", *data, "--seed", seed, "--init", pretrained / "autoencoder3" / "model.npz",
+                   "--out", pretrained / "classifier_pretrained" / "seed{}".format(seed))
+    encoders = weights(pretrained / "autoencoder3" / "model.npz")
+    initial = weights(pretrained / "initial" / "seed1" / "model.npz")
+    for layer in range(3):
+        np.testing.assert_array_equal(initial["convs/{}/W".format(layer)], encoders["{}/encoder/W".format(layer)])
+    trained = weights(pretrained / "classifier_pretrained" / "seed1" / "model.npz")
+    assert not np.array_equal(trained["convs/0/W"], encoders["0/encoder/W"])
+    for model in ("classifier_2cnn", "classifier_3cnn", "classifier_pretrained"):
+        for name in ("accuracy.png", "loss.png", "log", "model.json"):
+            assert (pretrained / model / "seed1" / name).exists()
+
+    result = run_script("plot_comparison.py", "--result", pretrained, "--seeds", 1, 2)
+    summary = json.loads((pretrained / "comparison.json").read_text())
+    assert set(summary) == {"classifier_2cnn", "classifier_3cnn", "classifier_pretrained"}
+    logs = [json.loads((pretrained / "classifier_3cnn" / "seed{}".format(s) / "log").read_text()) for s in (1, 2)]
+    finals = [log[-1]["validation/main/accuracy"] for log in logs]
+    assert summary["classifier_3cnn"]["final_accuracy_mean"] == pytest.approx(np.mean(finals))
+    assert summary["classifier_3cnn"]["final_accuracy_std"] == pytest.approx(np.std(finals))
+    assert "| 3-CNN |" in (pretrained / "comparison.md").read_text() and "| 3-CNN |" in result.stdout
+    for figure in ("loss-accuracy_comparison.png", "loss-accuracy_comparison_pre-train.png"):
+        assert (pretrained / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_classifier2_refuses_missing_or_mismatched_weights(tiny_corpus, pretrained, tmp_path):
+    data = ("--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--out", tmp_path / "out")
+    missing = run_script("cnn_classifier2.py", *data, "--init", tmp_path / "none.npz", check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == ("error: cannot initialise from pretrained weights: {}: no such weights file "
+                                      "(run make pretrain)".format(tmp_path / "none.npz"))
+    too_shallow = run_script("cnn_classifier2.py", *data, "--init", pretrained / "autoencoder2" / "model.npz",
+                             check=False)
+    assert too_shallow.returncode == 1 and "has no weights for 2/decoder/W" in too_shallow.stderr
+    stored = weights(pretrained / "autoencoder3" / "model.npz")
+    stored["1/encoder/W"] = stored["1/encoder/W"][:16]
+    np.savez(tmp_path / "wrong.npz", **stored)
+    wrong = run_script("cnn_classifier2.py", *data, "--init", tmp_path / "wrong.npz", check=False)
+    assert wrong.returncode == 1
+    assert "1/encoder/W has shape (16, 16, 6, 6), expected (32, 16, 6, 6)" in wrong.stderr
+    assert "Traceback" not in wrong.stderr and not (tmp_path / "out" / "model.npz").exists()
+
+
+def test_resume_continues_bit_identically_and_seed_repeats(tiny_corpus, tmp_path):
+    data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--layers", 2, "--seed", 5)
+    run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "straight")
+    run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "again")
+    run_script("cnn_classifier1.py", *data, "--epoch", 1, "--out", tmp_path / "first")
+    run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "resumed",
+               "--resume", tmp_path / "first" / "snapshot_epoch_1")
+    straight = weights(tmp_path / "straight" / "model.npz")
+    for other in ("again", "resumed"):
+        for name, value in weights(tmp_path / other / "model.npz").items():
+            np.testing.assert_array_equal(value, straight[name], err_msg=other + " " + name)
+    resumed_log = json.loads((tmp_path / "resumed" / "log").read_text())
+    assert [entry["epoch"] for entry in resumed_log][-2:] == [2, 3]
+
+
+def test_gpu_request_without_cuda_fails_clearly(tiny_corpus, tmp_path):
+    result = run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--out", tmp_path,
+                        "--device", "@cupy:0", check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --device @cupy:0 cannot be used:")
+    assert "--device -1" in lines[0]
