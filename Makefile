@@ -109,3 +109,11 @@ clean:
 	rm -rf $(RESULT) $(DATA_DIR) $(SPEC_DIR) .make
 distclean: clean
 	rm -rf wav $(VENV)
+
+# ---- apply a trained model to any folder of WAVs ----------------------------------------------------
+MODEL ?= $(RESULT)/classifier_pretrained/seed$(firstword $(SEEDS))
+WAVS ?=
+.PHONY: evaluate
+evaluate: | $(INSTALLED)
+	@test -n "$(WAVS)" || { echo "usage: make evaluate WAVS=folder-of-{digit}_*.wav [MODEL=dir]" >&2; exit 2; }
+	$(PY) evaluate.py --model $(MODEL) --out $(RESULT)/evaluation/$(notdir $(abspath $(WAVS))) $(WAVS)

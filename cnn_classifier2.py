@@ -23,8 +23,8 @@ def main():
     input_size = arrays["train_data"].shape[-1]
     stack = GreedyStack(3, input_size=input_size)
     try:
-        training.load_weights(args.init, stack)
-    except (FileNotFoundError, ValueError) as error:
+        training.load_weights(args.init, stack, manifest)
+    except (FileNotFoundError, ValueError, DataSetError) as error:
         training.fail("cannot initialise from pretrained weights: {} (run make pretrain)".format(error))
     training.seed_everything(args.seed, device)
     model = classifier(3, input_size=input_size)

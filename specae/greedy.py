@@ -51,8 +51,8 @@ def main(layer, description):
     if layer > 1:
         previous = GreedyStack(layer - 1, input_size=stack.input_size)
         try:
-            training.load_weights(args.init, previous)
-        except (FileNotFoundError, ValueError) as error:
+            training.load_weights(args.init, previous, manifest)
+        except (FileNotFoundError, ValueError, DataSetError) as error:
             training.fail("{} (run cnn_autoencoder{}.py first)".format(error, layer - 1))
         for source, target in zip(previous, stack.frozen_layers):
             target.copyparams(source)

@@ -64,3 +64,21 @@ def comparison_figure(runs, path, n_seeds):
     figure.tight_layout()
     save_figure(figure, path, dpi=100)
     plt.close(figure)
+
+
+def confusion_matrix(confusion, path, title):
+    """Counts per (true digit, predicted digit), with the numbers written in the cells."""
+    figure, axis = plt.subplots(figsize=(5.5, 5))
+    axis.imshow(confusion, cmap="Blues")
+    for (row, column), count in np.ndenumerate(confusion):
+        if count:
+            axis.text(column, row, str(count), ha="center", va="center", fontsize=7,
+                      color="white" if count > confusion.max() / 2 else "black")
+    axis.set_xticks(range(10))
+    axis.set_yticks(range(10))
+    axis.set_xlabel("predicted digit")
+    axis.set_ylabel("spoken digit")
+    axis.set_title(title, fontsize=8)
+    figure.tight_layout()
+    save_figure(figure, path, dpi=100)
+    plt.close(figure)

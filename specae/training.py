@@ -10,6 +10,8 @@ import numpy as np
 from chainer import training
 from chainer.training import extensions
 
+from specae.dataset import check_params
+from specae.features import FeatureParams
 from specae.files import atomic_path, load_json, save_json
 
 MODEL_FILE = "model.npz"
@@ -81,6 +83,24 @@ class EpochShuffler:
         return rng.permutation(length)
 
 
+class ExampleWeightedEvaluator(extensions.Evaluator):
+    """Chainer's Evaluator averages batch means, so a short last batch counts as much as a full one;
+    this one weights each batch by its size, so the test accuracy is exactly correct / total."""
+
+    def evaluate(self):
+        iterator = self.get_iterator("main")
+        target = self.eval_func or self.get_target("main")
+        iterator.reset()
+        summary = chainer.reporter.DictSummary()
+        for batch in iterator:
+            observation = {}
+            with chainer.reporter.report_scope(observation), chainer.no_backprop_mode():
+                in_arrays = self.converter(batch, self.device)
+                target(*in_arrays) if isinstance(in_arrays, tuple) else target(in_arrays)
+            summary.add({key: (value, len(batch)) for key, value in observation.items()})
+        return summary.compute_mean()
+
+
 class DivergenceError(Exception):
     pass
 
@@ -124,7 +144,7 @@ def make_trainer(model, train, test, args, device, report_keys, plots):
     trainer = training.Trainer(updater, (args.epoch, "epoch"), out=args.out)
 
     trainer.extend(stop_on_divergence)
-    trainer.extend(extensions.Evaluator(test_iter, model, device=device), call_before_training=True)
+    trainer.extend(ExampleWeightedEvaluator(test_iter, model, device=device), call_before_training=True)
     trainer.extend(extensions.snapshot(filename="snapshot_epoch_{.updater.epoch}", autoload=args.autoload),
                    trigger=(1, "epoch"))
     trainer.extend(extensions.LogReport(), call_before_training=True)
@@ -185,8 +205,14 @@ def check_npz_matches(path, link):
             raise ValueError("{}: {} has shape {}, expected {}".format(path, key, shapes[key], param.shape))
 
 
-def load_weights(path, link):
+def load_weights(path, link, manifest=None):
+    """Load ``path`` into ``link``; with a data-set manifest, also refuse weights trained on features
+    made with other front-end parameters (model.json beside the weights says which)."""
     check_npz_matches(path, link)
+    if manifest is not None:
+        info = load_model_info(os.path.dirname(path) or ".")
+        check_params(FeatureParams.from_dict(info["feature_params"]), FeatureParams.from_dict(manifest["params"]),
+                     "{} (trained on other features than the data set)".format(path))
     chainer.serializers.load_npz(path, link)
     return link
 

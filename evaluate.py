@@ -1,0 +1,65 @@
+#!/usr/bin/env python
+"""Accuracy of a trained classifier on labelled WAV files (``{digit}_*.wav``).
+
+Prints per-digit accuracy and, last, ``accuracy 0.9731 (2919/3000)``; writes ``confusion.png`` and
+``report.json`` (per-file predictions and the confusion matrix) under ``--out``.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from specae import inference, plots
+from specae.files import LabelError, list_audio_files, parse_name, save_json
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
+    parser.add_argument("--model", default=inference.DEFAULT_MODEL, help="directory of a trained classifier")
+    parser.add_argument("--out", default=os.path.join("result", "evaluation"), help="where to write the report")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    try:
+        cnn, params = inference.load_classifier(args.model)
+    except inference.ModelError as error:
+        print("error: {}".format(error), file=sys.stderr)
+        return 1
+
+    labelled, skipped = {}, []
+    for path in list_audio_files(args.paths):
+        try:
+            labelled[path] = parse_name(path)[0]
+        except LabelError as error:
+            skipped.append((path, str(error)))
+    results, unusable = inference.classify_files(sorted(labelled), cnn, params, jobs=args.jobs)
+    inference.report_skipped(skipped + unusable)
+    if not results:
+        print("error: no usable labelled WAV file in {}".format(" ".join(args.paths)), file=sys.stderr)
+        return 1
+
+    truth = np.array([labelled[path] for path, _ in results])
+    predicted = np.array([int(probability.argmax()) for _, probability in results])
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+    plots.confusion_matrix(confusion, os.path.join(args.out, "confusion.png"),
+                           "{}: accuracy {:.2%} on {} files".format(args.model, (truth == predicted).mean(), len(truth)))
+    save_json(os.path.join(args.out, "report.json"), {
+        "model": args.model, "accuracy": float((truth == predicted).mean()),
+        "correct": int((truth == predicted).sum()), "total": len(truth), "confusion": confusion.tolist(),
+        "files": [{"path": path, "label": int(label), "predicted": int(guess),
+                   "confidence": float(probability[guess])}
+                  for (path, probability), label, guess in zip(results, truth, predicted)],
+        "skipped": [{"path": path, "reason": reason} for path, reason in skipped + unusable]})
+    print("skipped {} files".format(len(skipped) + len(unusable)))
+    for digit in range(10):
+        count = confusion[digit].sum()
+        if count:
+            print("digit {}: {:.4f} ({}/{})".format(digit, confusion[digit, digit] / count, confusion[digit, digit], count))
+    print("accuracy {:.4f} ({}/{})".format((truth == predicted).mean(), int((truth == predicted).sum()), len(truth)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Apply a trained classifier to audio files with the front end it was trained with."""
+import os
+import sys
+
+import chainer
+import chainer.functions as F
+import numpy as np
+
+from specae import features, training
+from specae.features import FeatureParams
+from specae.models import CNN
+
+DEFAULT_MODEL = os.path.join("result", "classifier_pretrained", "seed1")
+
+
+class ModelError(Exception):
+    pass
+
+
+def load_classifier(directory):
+    """Return ``(cnn, feature_params)`` from a directory written by cnn_classifier1/2.py."""
+    try:
+        info = training.load_model_info(directory)
+    except FileNotFoundError as error:
+        raise ModelError("{} (make classify trains the default model)".format(error))
+    if info.get("kind") != "cnn":
+        raise ModelError("{}: holds a {!r} model, not a digit classifier".format(directory, info.get("kind")))
+    cnn = CNN(info["n_layers"], input_size=info["input_size"])
+    try:
+        training.load_weights(os.path.join(directory, training.MODEL_FILE), cnn)
+    except (FileNotFoundError, ValueError) as error:
+        raise ModelError(str(error))
+    return cnn, FeatureParams.from_dict(info["feature_params"])
+
+
+def probabilities(cnn, images, batchsize=256):
+    """Softmax outputs (N, 10) for images (N, n_mels, n_frames)."""
+    outputs = []
+    with chainer.no_backprop_mode(), chainer.using_config("train", False):
+        for start in range(0, len(images), batchsize):
+            batch = np.asarray(images[start:start + batchsize], dtype=np.float32)[:, np.newaxis]
+            outputs.append(F.softmax(cnn(batch)).array)
+    return np.concatenate(outputs) if outputs else np.zeros((0, 10), np.float32)
+
+
+def classify_files(paths, cnn, params, jobs=1):
+    """``(usable, skipped)``: usable is [(path, probabilities)], skipped is [(path, reason)]."""
+    usable_paths, images, skipped = [], [], []
+    for path, image, info in features.images_from_files(paths, params, jobs=jobs):
+        if image is None:
+            skipped.append((path, info))
+        else:
+            usable_paths.append(path)
+            images.append(image)
+    return list(zip(usable_paths, probabilities(cnn, images))), skipped
+
+
+def report_skipped(skipped):
+    for path, reason in skipped:
+        print("skipped {}: {}".format(path, reason), file=sys.stderr)
