@@ -2,7 +2,8 @@
 #   make pretrain classify     everything, from a fresh clone (venv, corpus, features, AE1-3, classifiers, plots)
 #   make test                  the test suite
 # Variables: EPOCHS (both AE and classifier epochs), AE_EPOCHS, CLF_EPOCHS, DEVICE, SEED, SEEDS, JOBS,
-#            WAV_DIR (your own {digit}_{speaker}_*.wav folder), SPEAKERS, RATES, SPLIT, FEATURES.
+#            WAV_DIR (your own {digit}_{speaker}_*.wav folder), SPEAKERS, RATES, SPLIT, FEATURES,
+#            and the output folders CORPUS, SPEC_DIR, DATA_DIR, RESULT, STAMPS.
 .DELETE_ON_ERROR:
 .SUFFIXES:
 SHELL := bash
@@ -21,21 +22,23 @@ EPOCHS ?=
 AE_EPOCHS ?= $(or $(EPOCHS),30)
 CLF_EPOCHS ?= $(or $(EPOCHS),10)
 BATCH ?= 30
-WAV_DIR ?= wav
+CORPUS ?= wav
+WAV_DIR ?= $(CORPUS)
 SPEAKERS ?= 48
 RATES ?= 10
 SPLIT ?= speaker
 FEATURES ?=
-SPEC_DIR := spectrogram
-DATA_DIR := DataSet
-RESULT := result
+SPEC_DIR ?= spectrogram
+DATA_DIR ?= DataSet
+RESULT ?= result
+STAMPS ?= .make
 
 # A stamp file per group of variables: rewritten only when their values change, so that changing
 # SPEAKERS or FEATURES reruns exactly the stages that depend on them.
-stamp = $(shell mkdir -p .make && (echo '$(2)' | cmp -s - .make/$(1) || echo '$(2)' > .make/$(1))).make/$(1)
+stamp = $(shell mkdir -p $(STAMPS) && (echo '$(2)' | cmp -s - $(STAMPS)/$(1) || echo '$(2)' > $(STAMPS)/$(1)))$(STAMPS)/$(1)
 
-WAV_STAMP := $(if $(filter wav,$(WAV_DIR)),wav/.complete,$(WAV_DIR))
-TRAIN_FLAGS := --device $(DEVICE) --batchsize $(BATCH) --dataset $(DATA_DIR)
+WAV_STAMP := $(if $(filter $(CORPUS),$(WAV_DIR)),$(CORPUS)/.complete,$(WAV_DIR))
+TRAIN_FLAGS := --device $(DEVICE) --batchsize $(BATCH) --dataset $(DATA_DIR) --autoload
 
 .PHONY: all venv data pretrain classify test bench clean distclean help
 all: pretrain classify
@@ -50,9 +53,9 @@ $(INSTALLED): requirements.txt
 	touch $@
 
 # ---- data --------------------------------------------------------------------------------------
-wav/.complete: make_wav.py specae/synth.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(SEED)) | $(INSTALLED)
-	rm -rf wav
-	$(PY) make_wav.py --out wav --speakers $(SPEAKERS) --rates $(RATES) --seed $(SEED) --jobs $(JOBS)
+$(CORPUS)/.complete: make_wav.py specae/synth.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(SEED)) | $(INSTALLED)
+	rm -rf $(CORPUS)
+	$(PY) make_wav.py --out $(CORPUS) --speakers $(SPEAKERS) --rates $(RATES) --seed $(SEED) --jobs $(JOBS)
 	touch $@
 
 $(SPEC_DIR)/index.json: $(WAV_STAMP) make_spectrogram.py melbank.py specae/features.py specae/audio.py \
@@ -106,9 +109,9 @@ test: $(INSTALLED)
 	$(PY) -m pytest -q tests
 
 clean:
-	rm -rf $(RESULT) $(DATA_DIR) $(SPEC_DIR) .make
+	rm -rf $(RESULT) $(DATA_DIR) $(SPEC_DIR) $(STAMPS)
 distclean: clean
-	rm -rf wav $(VENV)
+	rm -rf $(CORPUS) $(VENV)
 
 # ---- apply a trained model to any folder of WAVs ----------------------------------------------------
 MODEL ?= $(RESULT)/classifier_pretrained/seed$(firstword $(SEEDS))
