@@ -36,6 +36,7 @@ def main():
     results, unusable = inference.classify_files(sorted(labelled), cnn, params, jobs=args.jobs)
     inference.report_skipped(skipped + unusable)
     if not results:
+        print("processed 0 files, skipped {}".format(len(skipped) + len(unusable)))
         print("error: no usable labelled WAV file in {}".format(" ".join(args.paths)), file=sys.stderr)
         return 1
 
@@ -52,7 +53,7 @@ def main():
                    "confidence": float(probability[guess])}
                   for (path, probability), label, guess in zip(results, truth, predicted)],
         "skipped": [{"path": path, "reason": reason} for path, reason in skipped + unusable]})
-    print("skipped {} files".format(len(skipped) + len(unusable)))
+    print("processed {} files, skipped {}".format(len(results), len(skipped) + len(unusable)))
     for digit in range(10):
         count = confusion[digit].sum()
         if count:

@@ -14,7 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 from specae import features, plots
-from specae.files import LabelError, list_audio_files, parse_name, rate_of, save_json, save_npy
+from specae.files import (LabelError, list_audio_files, load_npy, parse_name, rate_of, remove_stale_temporaries,
+                          save_json, save_npy)
 
 INDEX_NAME = "index.json"
 PREVIEWS_PER_DIGIT = 16
@@ -47,7 +48,7 @@ def write_previews(entries, out_dir):
     for digit, group in sorted(by_digit.items()):
         step = max(1, len(group) // PREVIEWS_PER_DIGIT)
         shown = group[::step][:PREVIEWS_PER_DIGIT]
-        images = [np.load(os.path.join(out_dir, entry["npy"]))[0] for entry in shown]
+        images = [load_npy(os.path.join(out_dir, entry["npy"]))[0] for entry in shown]
         titles = ["{} {}".format(entry["speaker"], entry["rate"] or "") for entry in shown]
         plots.spectrogram_grid(images, titles, os.path.join(out_dir, "preview", "digit_{}.png".format(digit)),
                                suptitle="digit {}: log-mel, 64 bands × 64 frames".format(digit))
@@ -68,6 +69,10 @@ def main():
     params = features.params_from_args(args)
 
     started = time.time()
+    for directory in (args.out, os.path.join(args.out, "preview")):
+        remove_stale_temporaries(directory)  # left by a run that was killed
+    if os.path.exists(os.path.join(args.out, INDEX_NAME)):  # it would describe a mix of old and new images
+        os.remove(os.path.join(args.out, INDEX_NAME))
     chosen, skipped = select(list_audio_files(args.wav), args)
     labels = {path: (digit, speaker, rate) for path, digit, speaker, rate in chosen}
     entries = []
@@ -82,9 +87,11 @@ def main():
         save_npy(os.path.join(args.out, name), image[np.newaxis])
         entries.append(dict(info, wav=os.path.abspath(path), npy=name, digit=digit, speaker=speaker, rate=rate))
 
+    skipped.sort()
     for path, reason in skipped:
         print("skipped {}: {}".format(path, reason), file=sys.stderr)
     if not entries:
+        print("processed 0 files, skipped {}".format(len(skipped)))
         print("error: no usable labelled WAV file in {}".format(" ".join(args.wav)), file=sys.stderr)
         return 1
     duplicates = collections.Counter(entry["npy"] for entry in entries)

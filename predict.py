@@ -28,8 +28,11 @@ def main():
         digit = int(probability.argmax())
         print("{}\t{}\t{:.4f}".format(path, digit, probability[digit]))
     inference.report_skipped(skipped)
-    print("{} files recognised, {} skipped".format(len(results), len(skipped)), file=sys.stderr)
-    return 0 if results else 1
+    print("processed {} files, skipped {}".format(len(results), len(skipped)), file=sys.stderr)
+    if not results:
+        print("error: no usable WAV file in {}".format(" ".join(args.paths)), file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

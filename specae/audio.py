@@ -33,14 +33,22 @@ def read_audio(path):
     try:
         samples, sample_rate_hz = soundfile.read(path, dtype="float32", always_2d=True)
     except (soundfile.SoundFileError, RuntimeError, ValueError, TypeError) as error:
-        raise AudioError("not a readable audio file ({})".format(str(error).strip().splitlines()[-1]))
+        raise AudioError("not a readable audio file ({})".format(_library_message(error)))
     except OSError as error:
         raise AudioError(error.strerror or str(error))
+    except MemoryError:
+        raise AudioError("too large to read into memory")
     if samples.shape[0] == 0:
         raise AudioError("no samples")
     if not np.isfinite(samples).all():
         raise AudioError("contains NaN or infinite samples")
     return samples.mean(axis=1, dtype=np.float32), int(sample_rate_hz)
+
+
+def _library_message(error):
+    """libsndfile's own reason, without the "Error opening '<path>': " prefix that repeats the path."""
+    message = getattr(error, "error_string", None) or (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    return " ".join(message.split()).rstrip(".")
 
 
 def resample(samples, from_hz, to_hz):

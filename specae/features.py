@@ -182,8 +182,15 @@ def _image_or_reason(job):
     except AudioError as error:
         return path, None, str(error)
     except ValueError as error:  # e.g. a malformed header that soundfile accepts but cannot decode
-        return path, None, str(error).splitlines()[0]
+        return path, None, _one_line(error)
+    except Exception as error:  # one strange file must not end a run over thousands: name it and go on
+        return path, None, "cannot be processed ({}: {})".format(type(error).__name__, _one_line(error))
     return path, image, info
+
+
+def _one_line(error):
+    lines = str(error).strip().splitlines()
+    return " ".join(lines[0].split()) if lines else type(error).__name__
 
 
 def images_from_files(paths, params, jobs=1):

@@ -14,6 +14,7 @@ import numpy as np
 # Pannous, Free Spoken Digit Dataset and AudioMNIST all name files "{digit}_{speaker}_{anything}.wav".
 _LABELLED_NAME = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[^_]+?)(?:_(?P<rest>.*))?$")
 AUDIO_SUFFIXES = (".wav", ".wave")
+TEMPORARY_PREFIX = ".tmp-"  # atomic_path's temporaries; a file with it is never an output
 
 
 class LabelError(ValueError):
@@ -67,7 +68,7 @@ def atomic_path(path):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     suffix = os.path.splitext(path)[1]
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    handle, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=suffix, dir=directory)
     os.close(handle)
     try:
         yield temporary
@@ -75,6 +76,22 @@ def atomic_path(path):
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def remove_stale_temporaries(directory):
+    """Delete the ``.tmp-*`` files that a killed run of the stage writing ``directory`` left behind.
+
+    Call it when a stage starts, before it writes anything: only one process writes a stage's folder.
+    """
+    if not os.path.isdir(directory):
+        return []
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.startswith(TEMPORARY_PREFIX) and os.path.isfile(path) and not os.path.islink(path):
+            os.unlink(path)
+            removed.append(name)
+    return removed
 
 
 def save_npy(path, array):

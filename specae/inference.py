@@ -56,5 +56,6 @@ def classify_files(paths, cnn, params, jobs=1):
 
 
 def report_skipped(skipped):
-    for path, reason in skipped:
+    """One line per unusable file on stderr, in path order: ``skipped PATH: REASON``."""
+    for path, reason in sorted(skipped):
         print("skipped {}: {}".format(path, reason), file=sys.stderr)
