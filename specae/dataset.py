@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from specae.features import FeatureParams
-from specae.files import load_json, load_npy, save_json, save_npy
+from specae.files import load_json, load_npy, remove_stale_temporaries, save_json, save_npy
 
 SPLITS = ("speaker", "random")
 ARRAYS = ("train_data", "train_label", "test_data", "test_label")
@@ -41,6 +41,9 @@ def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, s
     """Write the four arrays and the manifest (last, so its presence means the set is complete)."""
     speakers = [entry["speaker"] for entry in entries]
     train, test = split_indices(speakers, split, test_ratio, seed)
+    remove_stale_temporaries(out_dir)  # left by a run that was killed
+    if os.path.exists(os.path.join(out_dir, MANIFEST)):  # until the new one is written, the set is incomplete
+        os.remove(os.path.join(out_dir, MANIFEST))
     sides = {}
     for side, indices in (("train", train), ("test", test)):
         save_npy(os.path.join(out_dir, side + "_data.npy"), images[indices])
@@ -64,7 +67,10 @@ def load_manifest(directory):
     path = os.path.join(directory, MANIFEST)
     if not os.path.exists(path):
         raise DataSetError("{}: no {} (build it with make_dataset.py)".format(directory, MANIFEST))
-    return load_json(path)
+    try:
+        return load_json(path)
+    except (OSError, ValueError) as error:
+        raise DataSetError("{}: cannot be read ({})".format(path, " ".join(str(error).split())))
 
 
 def check_params(params, expected, what):
@@ -86,5 +92,16 @@ def load_dataset(directory, expected_params=None, mmap=False):
         path = os.path.join(directory, name + ".npy")
         if not os.path.exists(path):
             raise DataSetError("{}: {} is missing".format(directory, name + ".npy"))
-        arrays[name] = load_npy(path, mmap_mode="r" if mmap else None)
+        try:  # without pickle: an array file never runs code when it is loaded
+            arrays[name] = load_npy(path, mmap_mode="r" if mmap else None)
+        except (OSError, ValueError, EOFError) as error:
+            raise DataSetError("{}: not a plain numeric array ({})".format(path, " ".join(str(error).split())))
+        kinds, dims = ("f", 4) if name.endswith("_data") else ("iu", 1)
+        if arrays[name].dtype.kind not in kinds or arrays[name].ndim != dims:
+            raise DataSetError("{}: holds {} of shape {}, expected {} with {} dimensions".format(
+                path, arrays[name].dtype, arrays[name].shape, "floats" if kinds == "f" else "integers", dims))
+    for side in ("train", "test"):
+        if len(arrays[side + "_data"]) != len(arrays[side + "_label"]):
+            raise DataSetError("{}: {} examples but {} labels in the {} split".format(
+                directory, len(arrays[side + "_data"]), len(arrays[side + "_label"]), side))
     return arrays, manifest

@@ -3,6 +3,8 @@ import argparse
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 
 import chainer
@@ -12,7 +14,7 @@ from chainer.training import extensions
 
 from specae.dataset import check_params
 from specae.features import FeatureParams
-from specae.files import atomic_path, load_json, save_json
+from specae.files import atomic_path, load_json, remove_stale_temporaries, save_json
 
 MODEL_FILE = "model.npz"
 MODEL_INFO = "model.json"
@@ -111,9 +113,39 @@ def stop_on_divergence(trainer):
     loss = trainer.observation.get("main/loss")
     if loss is not None and not np.isfinite(float(chainer.backend.CpuDevice().send(loss.array)
                                                   if isinstance(loss, chainer.Variable) else loss)):
-        raise DivergenceError("training diverged: loss is {} at epoch {} iteration {}".format(
-            float(loss.array if isinstance(loss, chainer.Variable) else loss),
-            trainer.updater.epoch, trainer.updater.iteration))
+        raise DivergenceError("training diverged: the loss is {} at iteration {} (epoch {:.2f}); no model was written"
+                              .format(float(loss.array if isinstance(loss, chainer.Variable) else loss),
+                                      trainer.updater.iteration, trainer.updater.epoch_detail))
+
+
+SNAPSHOT_PREFIX = "snapshot_epoch_"
+# What chainer's snapshot writer and LogReport leave in ``out`` when killed while writing:
+# tempfile.mkdtemp directories named after the file they were writing.
+_CHAINER_TEMPORARY = re.compile(r"^(tmp{}.+|log[a-z0-9_]{{8}})$".format(SNAPSHOT_PREFIX))
+
+
+def remove_stale_output(out):
+    """Remove the temporary files and directories that a killed run left in its output directory."""
+    if not os.path.isdir(out):
+        return
+    remove_stale_temporaries(out)
+    for name in os.listdir(out):
+        path = os.path.join(out, name)
+        if _CHAINER_TEMPORARY.match(name) and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+
+
+def latest_snapshot(out):
+    """The snapshot of the highest epoch in ``out``, or None."""
+    epochs = [int(name[len(SNAPSHOT_PREFIX):]) for name in os.listdir(out)
+              if name.startswith(SNAPSHOT_PREFIX) and name[len(SNAPSHOT_PREFIX):].isdigit()]
+    return os.path.join(out, SNAPSHOT_PREFIX + str(max(epochs))) if epochs else None
+
+
+def load_npz(path, target):
+    """chainer.serializers.load_npz without pickle (chainer's own allows it): loading never runs code."""
+    with np.load(path, allow_pickle=False) as stored:
+        chainer.serializers.NpzDeserializer(stored).load(target)
 
 
 def prepare_output(out, args):
@@ -121,6 +153,7 @@ def prepare_output(out, args):
     settings = {key: value for key, value in sorted(vars(args).items())
                 if key not in ("resume", "autoload", "out")}
     path = os.path.join(out, RUN_FILE)
+    remove_stale_output(out)
     if os.path.exists(path) and load_json(path) != settings:
         for name in os.listdir(out):
             if name.startswith("snapshot_"):
@@ -145,15 +178,18 @@ def make_trainer(model, train, test, args, device, report_keys, plots):
 
     trainer.extend(stop_on_divergence)
     trainer.extend(ExampleWeightedEvaluator(test_iter, model, device=device), call_before_training=True)
-    trainer.extend(extensions.snapshot(filename="snapshot_epoch_{.updater.epoch}", autoload=args.autoload),
-                   trigger=(1, "epoch"))
+    trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + "{.updater.epoch}"), trigger=(1, "epoch"))
     trainer.extend(extensions.LogReport(), call_before_training=True)
     for keys, file_name in plots:
         trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name), call_before_training=True)
     trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"]), call_before_training=True)
     trainer.extend(extensions.ProgressBar())
-    if args.resume:
-        chainer.serializers.load_npz(args.resume, trainer)
+    resume = args.resume or (args.autoload and latest_snapshot(args.out))
+    if resume:
+        try:
+            load_npz(resume, trainer)
+        except (OSError, ValueError, KeyError) as error:
+            fail("cannot resume from {}: {}".format(resume, " ".join(str(error).split())))
     return trainer
 
 
@@ -165,7 +201,7 @@ def run(trainer):
     if trainer.stop_trigger.period == 0:
         return
     try:
-        trainer.run()
+        trainer.run(show_loop_exception_msg=False)
     except DivergenceError as error:
         fail(str(error))
 
@@ -213,7 +249,7 @@ def load_weights(path, link, manifest=None):
         info = load_model_info(os.path.dirname(path) or ".")
         check_params(FeatureParams.from_dict(info["feature_params"]), FeatureParams.from_dict(manifest["params"]),
                      "{} (trained on other features than the data set)".format(path))
-    chainer.serializers.load_npz(path, link)
+    load_npz(path, link)
     return link
 
 
