@@ -234,6 +234,51 @@ def test_float64_matches_stock():
         atol=1e-12)
 
 
+def test_backward_twice_and_interleaved_graphs():
+    """Columns are dropped after the first backward (recomputed on a second
+    one) and pooled buffers are not shared between live graphs."""
+    rng = np.random.default_rng(11)
+    stock, fast = _link_pair(L.Convolution2D, fastconv.Convolution2D,
+                             16, 32, 6, 2)
+    xs = [_x(rng, (4, 16, 30, 30)) for _ in range(2)]
+    fast.cleargrads()
+    ys = [fast(chainer.Variable(x)) for x in xs]     # two live graphs
+    gys = [_x(rng, ys[0].shape) for _ in range(2)]
+    for y, gy in reversed(list(zip(ys, gys))):
+        y.grad = gy
+        y.backward()
+    first = fast.W.grad.copy()
+    fast.cleargrads()
+    for y, gy in zip(ys, gys):                        # second backward
+        y.grad = gy
+        y.backward()
+    np.testing.assert_array_equal(fast.W.grad, first)
+    stock.cleargrads()
+    for x, gy in zip(xs, gys):
+        y = stock(x)
+        y.grad = gy
+        y.backward()
+    np.testing.assert_allclose(first, stock.W.grad, atol=1e-4, rtol=1e-4)
+
+
+def test_buffer_pool_reuses_only_unreferenced_buffers():
+    shape = (1000, 300)
+    a = fastconv._empty(shape, np.float32)
+    b = fastconv._empty(shape, np.float32)
+    assert not np.shares_memory(a, b)
+    view = a.T                                 # a view keeps a in use
+    a_id = id(a)
+    del a
+    c = fastconv._empty(shape, np.float32)
+    assert not np.shares_memory(c, view) and not np.shares_memory(c, b)
+    del view
+    d = fastconv._empty(shape, np.float32)
+    assert id(d) == a_id                       # the released one comes back
+    small = fastconv._empty((3, 4), np.float32)
+    assert small.shape == (3, 4)
+    fastconv.release_buffers()
+
+
 # --------------------------------------------------------------------------
 # serialisation
 # --------------------------------------------------------------------------
