@@ -2,22 +2,29 @@
 
 Stock Chainer 7.8.1 on CPU builds the im2col columns twice per layer and step
 (the weight gradient recomputes the forward's columns), moves data through
-``tensordot``/``rollaxis`` copies and runs ``col2im`` with a 6-d layout.  This
-module implements the same operators with
+``tensordot``/``rollaxis`` copies and runs a slow ``col2im``.  This module
+implements the same operators with
 
 * a channels-last (NHWC) internal layout: the im2col columns of a layer are
   built with ONE strided copy whose innermost run is ``kw * C`` contiguous
-  elements, and the columns form a C-contiguous ``(B*oh*ow, kh*kw*C)``
-  matrix, so each of forward, grad-W and grad-x is a single 2-d GEMM;
+  elements (one-channel images: the transposed columns, runs of ``ow``), and
+  form a ``(B*oh*ow, kh*kw*C)`` matrix, so forward and grad-W are one GEMM
+  each;
 * the forward columns kept on the function node and reused by the weight
-  gradient (no recomputation);
-* ``col2im`` as ``kh*kw`` whole-array strided adds.
+  gradient (no recomputation), then released;
+* grad-x (= the transposed convolution, i.e. the deconvolution forward)
+  decomposed into the ``sy*sx`` output phases, each a stride-1 convolution
+  of ``gy`` with a sub-kernel, all in one im2col + one GEMM, so no
+  overlapping col2im adds are needed; for one output channel it is a GEMM
+  and ``kh*kw`` strided whole-array adds (col2im);
+* large work buffers recycled (avoids page faults on fresh memory), and
+  per-sample GEMMs where OpenBLAS threads a skinny product badly.
 
 Outputs are returned as NCHW-shaped arrays that are *views* of the NHWC
 result buffer (``transpose(0, 3, 1, 2)`` of a C-contiguous NHWC array),
-exactly like stock Chainer whose CPU convolution also returns a
-non-contiguous ``rollaxis`` view.  Element-wise functions (ReLU, ...) keep
-that memory layout, so the next layer gets its NHWC input for free.
+like stock Chainer whose CPU convolution also returns a non-contiguous
+``rollaxis`` view.  Element-wise functions (ReLU, ...) keep that memory
+layout, so the next layer gets its NHWC input without a copy.
 
 Only numpy arrays (float32 / float64) take the fast path.  Everything else
 (cupy, chainerx, ideep arrays, other dtypes) and the features not
@@ -29,10 +36,12 @@ Public API
 ``convolution_2d(x, W, b=None, stride=1, pad=0)``
 ``deconvolution_2d(x, W, b=None, stride=1, pad=0, outsize=None)``
 ``Convolution2D`` / ``Deconvolution2D``: subclasses of the stock links (same
-parameters, initialisers and serialisation), only ``forward`` differs.
+constructor, parameters, initialisers and serialisation); only ``forward``
+differs.
 ``Convolution2DFunction`` / ``Deconvolution2DFunction`` /
-``Convolution2DGradW``: the function nodes (double backprop works, as every
-backward is expressed with these nodes).
+``Convolution2DGradW``: the function nodes (numpy only).  Every backward is
+expressed with these nodes, so double backprop works too.
+``release_buffers()``: drops the recycled work buffers.
 """
 
 import sys
@@ -352,6 +361,14 @@ def _conv_backward_weight(gyh, col, g, C):
 # Function nodes
 # ---------------------------------------------------------------------------
 
+def _require_numpy(inputs):
+    if not all(type(a) is numpy.ndarray for a in inputs):
+        raise TypeError(
+            'specae.fastconv function nodes take numpy arrays only; use '
+            'convolution_2d / deconvolution_2d, which dispatch other arrays '
+            'to the stock Chainer functions')
+
+
 def _check_bias(in_types, x_type, n_out):
     if type_check.eval(in_types.size()) == 3:
         b_type = in_types[2]
@@ -389,6 +406,7 @@ class Convolution2DFunction(function_node.FunctionNode):
         _check_bias(in_types, x_type, w_type.shape[0])
 
     def forward(self, inputs):
+        _require_numpy(inputs)
         self.retain_inputs((0, 1))
         x, W = inputs[:2]
         b = inputs[2] if len(inputs) == 3 else None
@@ -465,6 +483,7 @@ class Deconvolution2DFunction(function_node.FunctionNode):
         _check_bias(in_types, x_type, w_type.shape[1])
 
     def forward(self, inputs):
+        _require_numpy(inputs)
         self.retain_inputs((0, 1))
         x, W = inputs[:2]
         b = inputs[2] if len(inputs) == 3 else None
@@ -512,6 +531,7 @@ class Convolution2DGradW(function_node.FunctionNode):
         self.col = col
 
     def forward(self, inputs):
+        _require_numpy(inputs)
         self.retain_inputs((0, 1))
         x, gy = inputs
         g = _Geometry(self.ksize[0], self.ksize[1], self.stride, self.pad)
