@@ -17,6 +17,16 @@ AUDIO_SUFFIXES = (".wav", ".wave")
 TEMPORARY_PREFIX = ".tmp-"  # atomic_path's temporaries; a file with it is never an output
 
 
+def _file_mode():
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+# mkstemp makes its file private (0600); an output gets the mode that open() would have given it.
+_FILE_MODE = _file_mode()
+
+
 class LabelError(ValueError):
     """A file name that carries no ``{digit}_`` label."""
 
@@ -70,6 +80,7 @@ def atomic_path(path):
     suffix = os.path.splitext(path)[1]
     handle, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=suffix, dir=directory)
     os.close(handle)
+    os.chmod(temporary, _FILE_MODE)
     try:
         yield temporary
         os.replace(temporary, path)
