@@ -25,6 +25,12 @@ def encode_in_batches(stack, data, device, batchsize=256):
     return np.concatenate(outputs)
 
 
+def example_indices(labels):
+    """One test example each of several different digits, the same ones for every layer."""
+    first_of_digit = np.unique(labels, return_index=True)[1]
+    return np.sort(first_of_digit[::2][:EXAMPLES_SHOWN])
+
+
 def reconstruct(stack, images, device):
     """Spectrograms encoded through every layer and decoded back to 64×64."""
     with chainer.no_backprop_mode(), chainer.using_config("train", False):
@@ -71,12 +77,14 @@ def main(layer, description):
     training.run(trainer)
 
     stack.to_cpu()
-    examples = np.asarray(arrays["test_data"][:EXAMPLES_SHOWN])
+    shown = example_indices(arrays["test_label"])
+    examples = np.asarray(arrays["test_data"][shown])
     rebuilt = reconstruct(stack, examples, chainer.backend.CpuDevice())
     plots.inout_comparison(examples[:, 0], rebuilt[:, 0],
                            os.path.join(args.out, "inout-comparison_autoencoder{}.png".format(layer)),
-                           "autoencoder {}: test inputs (top) and their reconstruction through layers 1–{}"
-                           .format(layer, layer))
+                           "autoencoder {}: test inputs (top) and their reconstruction through {}".format(
+                               layer, "layer 1" if layer == 1 else "layers 1–{}".format(layer)),
+                           ["digit {}".format(arrays["test_label"][i]) for i in shown])
     info = {"kind": "greedy_stack", "n_layers": layer, "channels": list(stack.channels),
             "input_size": stack.input_size, "epochs": args.epoch, "seed": args.seed}
     training.save_model(args.out, stack, training.add_features_to_info(info, manifest))

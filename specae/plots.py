@@ -24,7 +24,7 @@ def spectrogram_grid(images, titles, path, suptitle=None, columns=4):
     plt.close(figure)
 
 
-def inout_comparison(inputs, outputs, path, title):
+def inout_comparison(inputs, outputs, path, title, labels):
     """Inputs on the top row, reconstructions below, on the same colour scale."""
     count = len(inputs)
     figure, axes = plt.subplots(2, count, figsize=(2.2 * count, 4.6), squeeze=False)
@@ -34,7 +34,7 @@ def inout_comparison(inputs, outputs, path, title):
             axis.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=0.0, vmax=1.0)
             axis.set_xticks([])
             axis.set_yticks([])
-        axes[0, column].set_title("test {}".format(column), fontsize=8)
+        axes[0, column].set_title(labels[column], fontsize=8)
     axes[0, 0].set_ylabel("input")
     axes[1, 0].set_ylabel("reconstruction")
     figure.suptitle(title, fontsize=9)
