@@ -22,6 +22,10 @@ def main():
     parser.add_argument("--split", choices=SPLITS, default="speaker")
     parser.add_argument("--test-ratio", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment", type=int, default=0, metavar="COPIES",
+                        help="degraded copies of each training example (speed, EQ, reverb, noise, telephone, "
+                             "vocal-tract warp, masks); the test split is never augmented")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
 
     index_path = os.path.join(args.spec, "index.json")
@@ -34,7 +38,8 @@ def main():
     images = np.stack([np.load(os.path.join(args.spec, entry["npy"]), allow_pickle=False) for entry in entries])
     labels = np.array([entry["digit"] for entry in entries], dtype=np.int32)
     try:
-        sides = write_dataset(args.out, images, labels, entries, params, args.split, args.test_ratio, args.seed)
+        sides = write_dataset(args.out, images, labels, entries, params, args.split, args.test_ratio, args.seed,
+                              augment_copies=args.augment, jobs=args.jobs)
     except ValueError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1

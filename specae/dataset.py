@@ -1,10 +1,13 @@
 """DataSet/: train and test arrays with a manifest, and the speaker-disjoint split."""
 import math
+import multiprocessing
 import os
 
 import numpy as np
 
-from specae.features import FeatureParams
+from specae import augment
+from specae.audio import load_audio
+from specae.features import FeatureParams, image_from_samples
 from specae.files import load_json, load_npy, remove_stale_temporaries, save_json, save_npy
 
 SPLITS = ("speaker", "random")
@@ -37,8 +40,12 @@ def split_indices(speakers, split, test_ratio, seed):
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
-def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, seed):
-    """Write the four arrays and the manifest (last, so its presence means the set is complete)."""
+def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, seed, augment_copies=0, jobs=1):
+    """Write the four arrays and the manifest (last, so its presence means the set is complete).
+
+    With ``augment_copies`` > 0 the training side also gets that many degraded copies of each of its
+    examples (appended after the originals); the test side is never augmented.
+    """
     speakers = [entry["speaker"] for entry in entries]
     train, test = split_indices(speakers, split, test_ratio, seed)
     remove_stale_temporaries(out_dir)  # left by a run that was killed
@@ -46,15 +53,20 @@ def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, s
         os.remove(os.path.join(out_dir, MANIFEST))
     sides = {}
     for side, indices in (("train", train), ("test", test)):
-        save_npy(os.path.join(out_dir, side + "_data.npy"), images[indices])
-        save_npy(os.path.join(out_dir, side + "_label.npy"), labels[indices].astype(np.int32))
+        data, data_labels = images[indices], labels[indices]
+        if side == "train" and augment_copies > 0:
+            extra, sources = augmented_copies(entries, indices, params, augment_copies, seed, jobs)
+            data, data_labels = np.concatenate([data, extra]), np.concatenate([data_labels, labels[sources]])
+        save_npy(os.path.join(out_dir, side + "_data.npy"), data)
+        save_npy(os.path.join(out_dir, side + "_label.npy"), data_labels.astype(np.int32))
         sides[side] = {
-            "count": int(len(indices)),
+            "count": int(len(data)),
             "speakers": sorted({speakers[i] for i in indices}),
             "files": [entries[i] for i in indices],
         }
     save_json(os.path.join(out_dir, MANIFEST), {
         "params": params.to_dict(), "split": split, "test_ratio": test_ratio, "seed": seed,
+        "augment_copies": augment_copies,
         "shape": list(images.shape[1:]), "train": sides["train"], "test": sides["test"]})
     return sides
 
@@ -105,3 +117,31 @@ def load_dataset(directory, expected_params=None, mmap=False):
             raise DataSetError("{}: {} examples but {} labels in the {} split".format(
                 directory, len(arrays[side + "_data"]), len(arrays[side + "_label"]), side))
     return arrays, manifest
+
+
+BABBLE_POOL = 64
+
+
+def _augmented_image(job):
+    wav, params, seed, index, copy, babble = job
+    rng = np.random.default_rng([seed, index, copy])
+    samples = augment.degrade(load_audio(wav, params.sample_rate_hz), params.sample_rate_hz, rng, babble)
+    image, _ = image_from_samples(samples, params)
+    image = augment.warp_frequency(image, rng.uniform(0.85, 1.15))
+    return augment.mask(image, rng) if rng.random() < 0.5 else image
+
+
+def augmented_copies(entries, indices, params, copies, seed, jobs=1):
+    """``copies`` degraded versions of each listed example: speed, EQ, reverb, noise (babble made from
+    other listed examples only) and telephone on the waveform, then a vocal-tract-length warp and
+    sometimes a SpecAugment mask on the image. Deterministic for a seed; returns (images, indices)."""
+    rng = np.random.default_rng(seed)
+    pool = rng.choice(indices, size=min(BABBLE_POOL, len(indices)), replace=False)
+    babble = [load_audio(entries[i]["wav"], params.sample_rate_hz) for i in pool]
+    work = [(entries[i]["wav"], params, seed, int(i), copy, babble) for copy in range(copies) for i in indices]
+    if jobs > 1:
+        with multiprocessing.get_context("fork").Pool(jobs) as workers:
+            images = workers.map(_augmented_image, work, chunksize=32)
+    else:
+        images = list(map(_augmented_image, work))
+    return np.stack(images)[:, np.newaxis], np.tile(np.asarray(indices), copies)

@@ -7,6 +7,7 @@ import dataclasses
 import multiprocessing
 
 import numpy as np
+import scipy.fft
 
 import melbank
 from specae.audio import AudioError, load_audio
@@ -39,6 +40,8 @@ class FeatureParams:
     fixed_range_db: tuple = (-45.0, 45.0)
     trim_db: float = 40.0
     fit: str = "resize"
+    lifter: int = 0
+    band_norm: bool = False
 
     def __post_init__(self):
         if self.level not in LEVELS:
@@ -132,6 +135,19 @@ def fit_frames(image, n_frames, fit):
     return fitted
 
 
+def smooth_envelope(image, n_coefficients):
+    """Keep the first ``n_coefficients`` cepstral coefficients of every frame (DCT over the bands):
+    the spectral envelope stays, the harmonics of the voice's pitch go."""
+    cepstrum = scipy.fft.dct(image, axis=0, norm="ortho")
+    cepstrum[n_coefficients:] = 0.0
+    return np.clip(scipy.fft.idct(cepstrum, axis=0, norm="ortho"), 0.0, 1.0).astype(np.float32)
+
+
+def normalise_bands(image):
+    """Subtract each band's mean over time (a fixed channel colour is a constant per band), centre at 0.5."""
+    return np.clip(image - image.mean(axis=1, keepdims=True) + 0.5, 0.0, 1.0).astype(np.float32)
+
+
 def image_from_samples(samples, params):
     """Mono samples at params.sample_rate_hz → ``(image, info)``.
 
@@ -143,6 +159,10 @@ def image_from_samples(samples, params):
     image, reference_db = scale_level(log_mel_db, params)
     start, stop = voiced_span(image, params)
     fitted = fit_frames(image[:, start:stop], params.n_frames, params.fit)
+    if params.lifter:
+        fitted = smooth_envelope(fitted, params.lifter)
+    if params.band_norm:
+        fitted = normalise_bands(fitted)
     info = {"reference_db": reference_db, "span_frames": [start, stop],
             "total_frames": int(log_mel_db.shape[1])}
     return np.ascontiguousarray(fitted, dtype=np.float32), info
@@ -168,11 +188,15 @@ def add_feature_arguments(parser):
                        help="frames this far below the loudest count as silence; 0 disables trimming")
     group.add_argument("--fit", choices=FITS, default=defaults.fit,
                        help="resize the time axis to 64 frames, or centre in silence and crop")
+    group.add_argument("--lifter", type=int, default=defaults.lifter, metavar="N",
+                       help="keep N cepstral coefficients per frame (spectral envelope only); 0 keeps all")
+    group.add_argument("--band-norm", action="store_true", help="subtract each band's mean over time")
 
 
 def params_from_args(args):
     return FeatureParams(fmin_hz=args.fmin_hz, fmax_hz=args.fmax_hz, level=args.level,
-                         floor_db=args.floor_db, trim_db=args.trim_db, fit=args.fit)
+                         floor_db=args.floor_db, trim_db=args.trim_db, fit=args.fit,
+                         lifter=args.lifter, band_norm=args.band_norm)
 
 
 def _image_or_reason(job):

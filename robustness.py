@@ -1,0 +1,53 @@
+#!/usr/bin/env python
+"""Accuracy of classifiers on the held-out espeak voices, clean and degraded: the table that stands in
+for real recordings. Rows are model directories, columns the clean test split of each model's DataSet
+and each condition folder written by make_degraded.py.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from specae import inference
+from specae.dataset import load_manifest
+from specae.files import list_audio_files, parse_name, save_json
+
+CONDITIONS = ("telephone", "noise", "reverb", "voice", "mixed")
+
+
+def accuracy(cnn, params, paths):
+    results, skipped = inference.classify_files(paths, cnn, params, jobs=os.cpu_count())
+    truth = np.array([parse_name(path)[0] for path, _ in results])
+    guesses = np.array([int(probability.argmax()) for _, probability in results])
+    return float((truth == guesses).mean())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("models", nargs="+", help="classifier run directories")
+    parser.add_argument("--dataset", default="DataSet", help="DataSet whose test split is the clean column")
+    parser.add_argument("--degraded", default="degraded", help="output folder of make_degraded.py")
+    parser.add_argument("--out", help="write the figures as JSON here")
+    args = parser.parse_args()
+    clean = [entry["wav"] for entry in load_manifest(args.dataset)["test"]["files"]]
+    columns = {"clean": clean}
+    for condition in CONDITIONS:
+        columns[condition] = list_audio_files([os.path.join(args.degraded, condition)])
+    rows = {}
+    print("| model | " + " | ".join(columns) + " | mean degraded |")
+    print("|---" * (len(columns) + 2) + "|")
+    for model in args.models:
+        cnn, params = inference.load_classifier(model)
+        row = {name: accuracy(cnn, params, paths) for name, paths in columns.items()}
+        row["mean_degraded"] = float(np.mean([row[c] for c in CONDITIONS]))
+        rows[model] = row
+        print("| {} | ".format(model) + " | ".join("{:.1f} %".format(100 * row[c]) for c in columns) +
+              " | {:.1f} % |".format(100 * row["mean_degraded"]))
+    if args.out:
+        save_json(args.out, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Augmentation and degradation: the channel, noise, room and voice changes that real recordings
+bring and the espeak corpus lacks. Every function takes a numpy Generator, so a seed fixes the result.
+
+Waveform functions take and return float32 mono samples at ``rate_hz``; image functions take and
+return a (n_mels, n_frames) image in [0, 1].
+"""
+import math
+
+import numpy as np
+import scipy.signal
+
+from specae.audio import resample
+
+TELEPHONE_RATE_HZ = 8000
+TELEPHONE_BAND_HZ = (300.0, 3400.0)
+NOISE_KINDS = ("white", "pink", "babble")
+
+
+def power(samples):
+    return float(np.mean(np.square(samples, dtype=np.float64))) + 1e-20
+
+
+def telephone(samples, rate_hz, mu_law=True):
+    """Down to 8 kHz, the 300–3400 Hz band of a phone line, optionally 8-bit G.711 μ-law, and back."""
+    narrow = resample(samples, rate_hz, TELEPHONE_RATE_HZ)
+    sos = scipy.signal.butter(4, TELEPHONE_BAND_HZ, btype="bandpass", fs=TELEPHONE_RATE_HZ, output="sos")
+    narrow = scipy.signal.sosfilt(sos, narrow).astype(np.float32)
+    if mu_law:
+        peak = max(float(np.abs(narrow).max()), 1e-9)
+        x = narrow / peak
+        encoded = np.sign(x) * np.log1p(255.0 * np.abs(x)) / math.log(256.0)
+        quantised = np.round(encoded * 127.0) / 127.0
+        narrow = (np.sign(quantised) * np.expm1(np.abs(quantised) * math.log(256.0)) / 255.0 * peak).astype(np.float32)
+    return resample(narrow, TELEPHONE_RATE_HZ, rate_hz)
+
+
+def coloured_noise(length, kind, rng, babble_sources=()):
+    """White, pink (−3 dB per octave) or babble (a sum of other utterances) noise of unit power."""
+    if kind == "white":
+        noise = rng.standard_normal(length)
+    elif kind == "pink":
+        spectrum = np.fft.rfft(rng.standard_normal(length))
+        spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1.0))
+        noise = np.fft.irfft(spectrum, n=length)
+    elif kind == "babble":
+        if len(babble_sources) == 0:
+            raise ValueError("babble noise needs other utterances to mix")
+        noise = np.zeros(length)
+        for index in rng.choice(len(babble_sources), size=min(5, len(babble_sources)), replace=False):
+            source = np.asarray(babble_sources[index], dtype=np.float64)
+            source = np.tile(source, int(math.ceil(length / len(source))))
+            start = int(rng.integers(0, len(source) - length + 1))
+            noise += source[start:start + length] / math.sqrt(power(source))
+    else:
+        raise ValueError("noise kind must be one of {}, not {!r}".format(NOISE_KINDS, kind))
+    return (noise / math.sqrt(power(noise))).astype(np.float32)
+
+
+def add_noise(samples, snr_db, kind, rng, babble_sources=()):
+    """Add noise scaled so that signal power / noise power is ``snr_db``."""
+    noise = coloured_noise(len(samples), kind, rng, babble_sources)
+    scale = math.sqrt(power(samples) / 10.0 ** (snr_db / 10.0))
+    return (samples + scale * noise).astype(np.float32)
+
+
+def reverb(samples, rate_hz, rt60_s, rng, direct_to_reverb_db=3.0):
+    """Convolve with a synthetic room: a direct path plus exponentially decaying noise (60 dB in rt60_s)."""
+    length = max(1, int(rt60_s * rate_hz))
+    t = np.arange(length) / rate_hz
+    tail = rng.standard_normal(length) * np.exp(-6.9078 * t / rt60_s)
+    tail *= math.sqrt(10.0 ** (-direct_to_reverb_db / 10.0) / power(tail))
+    response = tail
+    response[0] += 1.0
+    wet = scipy.signal.fftconvolve(samples, response)[:len(samples)]
+    return (wet * math.sqrt(power(samples) / power(wet))).astype(np.float32)
+
+
+def random_eq(samples, rate_hz, rng, max_db=9.0):
+    """A smooth random gain curve over log-frequency (microphone and loudspeaker colour)."""
+    spectrum = np.fft.rfft(samples)
+    freqs = np.fft.rfftfreq(len(samples), 1.0 / rate_hz)
+    octave = np.log2(np.maximum(freqs, 50.0) / 50.0) / np.log2(rate_hz / 2.0 / 50.0)
+    curve_db = np.zeros_like(octave)
+    for k in range(1, 4):
+        curve_db += rng.uniform(-1, 1) * np.cos(math.pi * k * octave + rng.uniform(0, 2 * math.pi))
+    curve_db *= max_db / max(np.abs(curve_db).max(), 1e-9)
+    return np.fft.irfft(spectrum * 10.0 ** (curve_db / 20.0), n=len(samples)).astype(np.float32)
+
+
+def change_speed(samples, factor):
+    """Play ``factor`` times faster (pitch and tempo together, like a tape), by resampling."""
+    up = 100
+    down = int(round(up * factor))
+    return scipy.signal.resample_poly(samples, up, down).astype(np.float32)
+
+
+def warp_frequency(image, alpha):
+    """Vocal-tract-length perturbation on the mel image: band b takes the value at band b·alpha."""
+    bands = image.shape[0]
+    source = np.clip(np.arange(bands) * alpha, 0, bands - 1)
+    low = np.minimum(source.astype(np.int64), bands - 2)
+    weight = (source - low)[:, np.newaxis].astype(np.float32)
+    return (image[low] * (1 - weight) + image[low + 1] * weight).astype(np.float32)
+
+
+def mask(image, rng, max_bands=8, max_frames=8):
+    """SpecAugment-style: one band range and one frame range set to the floor (0)."""
+    masked = image.copy()
+    width = int(rng.integers(0, max_bands + 1))
+    start = int(rng.integers(0, image.shape[0] - width + 1))
+    masked[start:start + width] = 0.0
+    width = int(rng.integers(0, max_frames + 1))
+    start = int(rng.integers(0, image.shape[1] - width + 1))
+    masked[:, start:start + width] = 0.0
+    return masked
+
+
+def degrade(samples, rate_hz, rng, babble_sources=()):
+    """A random chain of what a real recording may add; each step is applied with some probability."""
+    if rng.random() < 0.5:
+        samples = change_speed(samples, rng.uniform(0.88, 1.12))
+    if rng.random() < 0.5:
+        samples = random_eq(samples, rate_hz, rng)
+    if rng.random() < 0.3:
+        samples = reverb(samples, rate_hz, rng.uniform(0.15, 0.6), rng)
+    if rng.random() < 0.6:
+        kinds = NOISE_KINDS if len(babble_sources) else NOISE_KINDS[:2]
+        samples = add_noise(samples, rng.uniform(5.0, 30.0), kinds[int(rng.integers(len(kinds)))], rng,
+                            babble_sources)
+    if rng.random() < 0.4:
+        samples = telephone(samples, rate_hz)
+    return samples

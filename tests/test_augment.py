@@ -1,0 +1,128 @@
+"""Augmentation and degradation: each transform does what its name says, to a measured tolerance."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_script
+from specae import augment, features
+from specae.dataset import augmented_copies
+
+RATE = 22050
+
+
+def tone(freq_hz, seconds=0.5, rate=RATE):
+    return (0.5 * np.sin(2 * np.pi * freq_hz * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
+
+
+def band_power(samples, rate, low_hz, high_hz):
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(len(samples), 1.0 / rate)
+    return spectrum[(freqs >= low_hz) & (freqs < high_hz)].sum() / spectrum.sum()
+
+
+def peak_hz(samples, rate=RATE):
+    return np.fft.rfftfreq(len(samples), 1.0 / rate)[np.abs(np.fft.rfft(samples)).argmax()]
+
+
+@pytest.mark.parametrize("kind", augment.NOISE_KINDS)
+@pytest.mark.parametrize("snr_db", [0.0, 7.5, 20.0])
+def test_noise_is_added_at_the_requested_snr(kind, snr_db):
+    rng = np.random.default_rng(0)
+    clean = tone(440)
+    others = [tone(f, 0.3) for f in (200, 300, 500, 700, 900, 1100)]
+    noisy = augment.add_noise(clean, snr_db, kind, rng, others)
+    noise = noisy - clean
+    measured = 10 * np.log10(np.mean(clean.astype(np.float64) ** 2) / np.mean(noise.astype(np.float64) ** 2))
+    assert measured == pytest.approx(snr_db, abs=0.01)
+
+
+def test_pink_noise_falls_3_db_per_octave():
+    noise = augment.coloured_noise(2 ** 18, "pink", np.random.default_rng(1))
+    low, high = band_power(noise, RATE, 500, 1000), band_power(noise, RATE, 1000, 2000)
+    assert 10 * np.log10(low / high) == pytest.approx(0.0, abs=0.3)  # equal power per octave
+    white = augment.coloured_noise(2 ** 18, "white", np.random.default_rng(1))
+    assert 10 * np.log10(band_power(white, RATE, 1000, 2000) / band_power(white, RATE, 500, 1000)) == \
+        pytest.approx(3.0, abs=0.3)
+
+
+def test_telephone_keeps_only_the_phone_band():
+    sweep = np.random.default_rng(2).standard_normal(RATE).astype(np.float32) * 0.1
+    phone = augment.telephone(sweep, RATE)
+    assert len(phone) == len(sweep)
+    assert band_power(phone, RATE, 4000, RATE / 2) < 1e-3
+    assert band_power(phone, RATE, 0, 150) < 1e-2
+    assert band_power(phone, RATE, 400, 3300) > 0.9
+
+
+def test_speed_change_scales_pitch_and_length():
+    faster = augment.change_speed(tone(500, 1.0), 1.2)
+    assert len(faster) == pytest.approx(RATE / 1.2, abs=2)
+    assert peak_hz(faster) == pytest.approx(600, abs=2)
+
+
+def test_reverb_keeps_length_and_power_and_spreads_in_time():
+    click = np.zeros(RATE, np.float32)
+    click[1000] = 1.0
+    wet = augment.reverb(click, RATE, 0.5, np.random.default_rng(3))
+    assert len(wet) == len(click)
+    assert np.mean(wet ** 2) == pytest.approx(np.mean(click ** 2), rel=1e-4)
+    energy = np.cumsum(wet[1000:].astype(np.float64) ** 2)
+    assert energy[int(0.05 * RATE)] / energy[-1] < 0.95 and energy[int(0.5 * RATE)] / energy[-1] > 0.99
+
+
+def test_frequency_warp_moves_a_band_and_identity_at_one():
+    image = np.zeros((64, 8), np.float32)
+    image[40] = 1.0
+    np.testing.assert_array_equal(augment.warp_frequency(image, 1.0), image)
+    warped = augment.warp_frequency(image, 1.25)
+    assert warped[:, 0].argmax() == 32
+
+
+def test_mask_zeroes_one_band_range_and_one_frame_range():
+    masked = augment.mask(np.ones((64, 64), np.float32), np.random.default_rng(4), 8, 8)
+    zero_rows = np.flatnonzero((masked == 0).all(axis=1))
+    zero_columns = np.flatnonzero((masked == 0).all(axis=0))
+    for zeros in (zero_rows, zero_columns):
+        assert len(zeros) <= 8 and (len(zeros) == 0 or np.all(np.diff(zeros) == 1))
+    untouched = np.delete(np.delete(masked, zero_rows, axis=0), zero_columns, axis=1)
+    assert (untouched == 1).all()
+
+
+def test_envelope_smoothing_removes_harmonic_ripple():
+    bands = np.arange(64)
+    envelope = 0.5 + 0.3 * np.cos(2 * np.pi * bands / 64)
+    ripple = 0.1 * np.cos(2 * np.pi * bands / 3)
+    image = np.tile((envelope + ripple)[:, np.newaxis], (1, 4)).astype(np.float32)
+    smoothed = features.smooth_envelope(image, 12)
+    assert np.abs(smoothed[8:56, 0] - envelope[8:56]).max() < 0.03
+    np.testing.assert_allclose(features.smooth_envelope(image, 64), image, atol=1e-6)
+
+
+def test_augmented_copies_are_deterministic_and_differ_from_the_originals(tiny_corpus):
+    index = json.loads((tiny_corpus / "spectrogram" / "index.json").read_text())
+    entries, params = index["files"], features.FeatureParams()
+    first, sources = augmented_copies(entries, [0, 1, 2], params, copies=2, seed=7)
+    again, _ = augmented_copies(entries, [0, 1, 2], params, copies=2, seed=7, jobs=2)
+    assert first.shape == (6, 1, 64, 64) and sources.tolist() == [0, 1, 2, 0, 1, 2]
+    np.testing.assert_array_equal(first, again)
+    original = np.load(tiny_corpus / "spectrogram" / entries[0]["npy"])
+    assert not np.allclose(first[0], original, atol=0.05)
+
+
+def test_degraded_set_and_augmented_dataset(tiny_corpus, tmp_path):
+    run_script("make_degraded.py", "--dataset", tiny_corpus / "DataSet", "--out", tmp_path / "degraded")
+    manifest = json.loads((tiny_corpus / "DataSet" / "manifest.json").read_text())
+    names = sorted(entry["wav"].rsplit("/", 1)[1] for entry in manifest["test"]["files"])
+    for condition in ("telephone", "noise", "reverb", "voice", "mixed"):
+        assert sorted(p.name for p in (tmp_path / "degraded" / condition).iterdir()) == names
+    run_script("make_dataset.py", "--spec", tiny_corpus / "spectrogram", "--out", tmp_path / "DataSet",
+               "--test-ratio", 0.25, "--augment", 1, "--jobs", 1)
+    train = np.load(tmp_path / "DataSet" / "train_data.npy")
+    labels = np.load(tmp_path / "DataSet" / "train_label.npy")
+    plain = np.load(tiny_corpus / "DataSet" / "train_data.npy")
+    assert train.shape == (120, 1, 64, 64)
+    np.testing.assert_array_equal(train[:60], plain)
+    np.testing.assert_array_equal(labels[60:], labels[:60])
+    test = np.load(tmp_path / "DataSet" / "test_data.npy")
+    np.testing.assert_array_equal(test, np.load(tiny_corpus / "DataSet" / "test_data.npy"))
