@@ -12,7 +12,27 @@ import numpy as np
 
 from specae.dataset import SPLITS, write_dataset
 from specae.features import FeatureParams
-from specae.files import load_json
+from specae.files import load_json, load_npy
+
+
+class SpectrogramFiles:
+    """The images of make_spectrogram.py as a read-only sequence that loads each file when indexed,
+    so that the data set is written without ever being held in memory (it may not fit)."""
+
+    def __init__(self, paths):
+        self.paths = paths
+        first = load_npy(paths[0]) if paths else np.zeros((1, 0, 0), np.float32)
+        self.shape, self.dtype = (len(paths),) + first.shape, first.dtype
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        image = load_npy(self.paths[index])
+        if image.shape != self.shape[1:] or image.dtype != self.dtype:
+            raise ValueError("{}: holds {} {}, expected {} {} like the others".format(
+                self.paths[index], image.dtype, image.shape, self.dtype, self.shape[1:]))
+        return image
 
 
 def main():
@@ -35,7 +55,7 @@ def main():
     index = load_json(index_path)
     entries = index["files"]
     params = FeatureParams.from_dict(index["params"])
-    images = np.stack([np.load(os.path.join(args.spec, entry["npy"]), allow_pickle=False) for entry in entries])
+    images = SpectrogramFiles([os.path.join(args.spec, entry["npy"]) for entry in entries])
     labels = np.array([entry["digit"] for entry in entries], dtype=np.int32)
     try:
         sides = write_dataset(args.out, images, labels, entries, params, args.split, args.test_ratio, args.seed,

@@ -6,16 +6,21 @@ is named on stderr with its reason and skipped; the exit status is non-zero only
 """
 import argparse
 import collections
+import functools
 import os
 import sys
 import time
 
-import numpy as np
-from tqdm import tqdm
+# The mel projection is a small matrix product per file and the files are spread over processes:
+# BLAS threads only compete with the workers (and cost more than they save even in one process).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from specae import features, plots
-from specae.files import (LabelError, list_audio_files, load_npy, parse_name, rate_of, remove_stale_temporaries,
-                          save_json, save_npy)
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from specae import features, plots  # noqa: E402
+from specae.files import (LabelError, list_audio_files, load_npy, parse_name, rate_of,  # noqa: E402
+                          remove_stale_temporaries, save_json, write_npy)
 
 INDEX_NAME = "index.json"
 PREVIEWS_PER_DIGIT = 16
@@ -39,6 +44,17 @@ def select(paths, args):
             continue
         chosen.append((path, digit, speaker, rate))
     return chosen, skipped
+
+
+def write_image(out_dir, path, image):
+    """Write one image as ``{stem}.npy`` (in the worker that made it); returns the file name.
+
+    Not atomic per file: index.json, removed when the run starts and written last, is what says
+    that the images are complete (creating thousands of temporary files would cost more than
+    computing the images)."""
+    name = os.path.splitext(os.path.basename(path))[0] + ".npy"
+    write_npy(os.path.join(out_dir, name), image[np.newaxis])
+    return name
 
 
 def write_previews(entries, out_dir):
@@ -76,15 +92,15 @@ def main():
     chosen, skipped = select(list_audio_files(args.wav), args)
     labels = {path: (digit, speaker, rate) for path, digit, speaker, rate in chosen}
     entries = []
-    results = features.images_from_files([path for path, *_ in chosen], params, jobs=args.jobs)
-    for path, image, info in tqdm(results, total=len(chosen), desc="spectrograms", unit="file",
-                                  disable=None, file=sys.stderr):
-        if image is None:
+    os.makedirs(args.out, exist_ok=True)
+    results = features.images_from_files([path for path, *_ in chosen], params, jobs=args.jobs,
+                                         consume=functools.partial(write_image, args.out))
+    for path, name, info in tqdm(results, total=len(chosen), desc="spectrograms", unit="file",
+                                 disable=None, file=sys.stderr):
+        if name is None:
             skipped.append((path, info))
             continue
         digit, speaker, rate = labels[path]
-        name = os.path.splitext(os.path.basename(path))[0] + ".npy"
-        save_npy(os.path.join(args.out, name), image[np.newaxis])
         entries.append(dict(info, wav=os.path.abspath(path), npy=name, digit=digit, speaker=speaker, rate=rate))
 
     skipped.sort()

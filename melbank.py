@@ -453,7 +453,10 @@ def mel_spectrogram(signal, sample_rate_hz=22050, n_fft=1024, hop_length=256,
     Notes
     -----
     The filterbank weights the *magnitude* spectrum, not the power
-    spectrum, as in the original project.  ``n_frames`` follows
+    spectrum, as in the original project.  Only the bins inside the
+    filterbank's span are computed and multiplied (the others have zero
+    weight), so the result equals ``weights @ stft_magnitude(...).T`` up to
+    float32 rounding.  ``n_frames`` follows
     `frame_signal`: ``1 + (n_samples - n_fft) // hop_length``, and 1 for a
     signal shorter than ``n_fft``.
 
@@ -464,8 +467,38 @@ def mel_spectrogram(signal, sample_rate_hz=22050, n_fft=1024, hop_length=256,
     ((64, 83), dtype('float32'))
     """
     weights = mel_filterbank(sample_rate_hz, n_fft, n_mels, fmin_hz, fmax_hz)
-    magnitude = stft_magnitude(signal, n_fft, hop_length, window)
-    return weights @ magnitude.T
+    first, stop, band = _filterbank_support(weights)
+    signal = _as_mono(signal)
+    if np.iscomplexobj(signal):
+        raise ValueError("signal must be real-valued, got a complex array")
+    frames = frame_signal(signal.astype(np.float32, copy=False), n_fft,
+                          hop_length)
+    spectrum = scipy.fft.rfft(frames * _window_array(window, frames.shape[1]),
+                              axis=-1)
+    return band @ np.abs(spectrum[:, first:stop]).T
+
+
+_SUPPORTS = {}
+
+
+def _filterbank_support(weights):
+    """``(first, stop, weights[:, first:stop])``: the bins any band uses.
+
+    Bins outside every triangle (above ``fmax_hz``, below ``fmin_hz``)
+    contribute nothing, so `mel_spectrogram` takes the magnitude of and
+    multiplies only these (with the defaults: 183 of 513 bins).  Cached per
+    (read-only, cached) filterbank.
+    """
+    key = id(weights)
+    cached = _SUPPORTS.get(key)
+    if cached is None or cached[0] is not weights:
+        used = np.flatnonzero(weights.any(axis=0))
+        first, stop = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
+        band = _read_only(np.ascontiguousarray(weights[:, first:stop]))
+        if len(_SUPPORTS) >= 64:
+            _SUPPORTS.clear()
+        cached = _SUPPORTS[key] = (weights, first, stop, band)
+    return cached[1:]
 
 
 def amplitude_to_db(amplitude, amin=1e-10):

@@ -1,4 +1,5 @@
 """DataSet/: train and test arrays with a manifest, and the speaker-disjoint split."""
+import itertools
 import math
 import multiprocessing
 import os
@@ -8,7 +9,7 @@ import numpy as np
 from specae import augment
 from specae.audio import load_audio
 from specae.features import FeatureParams, image_from_samples
-from specae.files import load_json, load_npy, remove_stale_temporaries, save_json, save_npy
+from specae.files import load_json, load_npy, remove_stale_temporaries, save_json, save_npy, save_npy_rows
 
 SPLITS = ("speaker", "random")
 ARRAYS = ("train_data", "train_label", "test_data", "test_label")
@@ -53,14 +54,17 @@ def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, s
         os.remove(os.path.join(out_dir, MANIFEST))
     sides = {}
     for side, indices in (("train", train), ("test", test)):
-        data, data_labels = images[indices], labels[indices]
+        # Row by row from ``images`` (an array, or a sequence that reads each image on demand such
+        # as make_dataset.py's): the data set is never held in memory as a whole.
+        rows, count, data_labels = (images[i] for i in indices), len(indices), labels[indices]
         if side == "train" and augment_copies > 0:
             extra, sources = augmented_copies(entries, indices, params, augment_copies, seed, jobs)
-            data, data_labels = np.concatenate([data, extra]), np.concatenate([data_labels, labels[sources]])
-        save_npy(os.path.join(out_dir, side + "_data.npy"), data)
+            rows, count = itertools.chain(rows, extra), count + len(extra)
+            data_labels = np.concatenate([data_labels, labels[sources]])
+        save_npy_rows(os.path.join(out_dir, side + "_data.npy"), rows, count, images.shape[1:], images.dtype)
         save_npy(os.path.join(out_dir, side + "_label.npy"), data_labels.astype(np.int32))
         sides[side] = {
-            "count": int(len(data)),
+            "count": int(count),
             "speakers": sorted({speakers[i] for i in indices}),
             "files": [entries[i] for i in indices],
         }

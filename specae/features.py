@@ -4,6 +4,7 @@ One code path serves training (make_spectrogram.py) and inference (predict.py, e
 parameters travel with every spectrogram set, data set and model as ``FeatureParams.to_dict()``.
 """
 import dataclasses
+import functools
 import multiprocessing
 
 import numpy as np
@@ -217,12 +218,24 @@ def _one_line(error):
     return " ".join(lines[0].split()) if lines else type(error).__name__
 
 
-def images_from_files(paths, params, jobs=1):
+def _consumed(consume, job):
+    path, image, info = _image_or_reason(job)
+    if image is None:
+        return path, None, info
+    return path, consume(path, image), info
+
+
+def images_from_files(paths, params, jobs=1, consume=None):
     """Yield ``(path, image, info)`` per path in order; ``image`` is None and ``info`` the reason
-    when the file cannot be used. ``jobs`` > 1 spreads the files over worker processes."""
+    when the file cannot be used. ``jobs`` > 1 spreads the files over worker processes.
+
+    ``consume(path, image)``, when given, runs where the image was made (in the worker) and its
+    result, which must not be None, is yielded in place of the image: e.g. writing the image to a
+    file there, so that the parent process neither receives nor writes it."""
     work = [(path, params) for path in paths]
+    function = _image_or_reason if consume is None else functools.partial(_consumed, consume)
     if jobs <= 1 or len(work) < 2 * jobs:
-        yield from map(_image_or_reason, work)
+        yield from map(function, work)
         return
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        yield from pool.imap(_image_or_reason, work, chunksize=max(1, min(64, len(work) // (8 * jobs))))
+        yield from pool.imap(function, work, chunksize=max(1, min(64, len(work) // (8 * jobs))))

@@ -110,6 +110,39 @@ def save_npy(path, array):
         np.save(temporary, array)
 
 
+def write_npy(path, array):
+    """``np.save`` straight to ``path``, without the temporary file and rename of `save_npy`.
+
+    Creating a file costs more than writing a small array here, so a stage that writes thousands of
+    small arrays uses this and marks its completion otherwise: by an index it removes when it starts
+    and writes last (make_spectrogram.py's index.json), so a file of a killed run is never trusted.
+    """
+    with open(path, "wb") as stream:
+        np.save(stream, array)
+
+
+def save_npy_rows(path, rows, count, row_shape, dtype):
+    """Write ``count`` arrays of ``row_shape`` from the iterable ``rows`` as one ``.npy`` of shape
+    ``(count, *row_shape)``, atomically, one row at a time: the same file as ``np.save`` of the
+    stacked array, without ever holding it in memory."""
+    dtype = np.dtype(dtype)
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": (int(count),) + tuple(int(n) for n in row_shape)}
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as stream:
+            np.lib.format._write_array_header(stream, header, None)
+            written = 0
+            for row in rows:
+                row = np.asarray(row, dtype=dtype)
+                if row.shape != tuple(row_shape):
+                    raise ValueError("{}: row {} has shape {}, expected {}".format(path, written, row.shape,
+                                                                                 tuple(row_shape)))
+                stream.write(row.tobytes())
+                written += 1
+            if written != count:
+                raise ValueError("{}: {} rows written, {} announced".format(path, written, count))
+
+
 def load_npy(path, mmap_mode=None):
     return np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
 

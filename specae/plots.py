@@ -9,17 +9,26 @@ from specae.files import save_figure  # noqa: E402
 
 
 def spectrogram_grid(images, titles, path, suptitle=None, columns=4):
-    """A grid of (n_mels, n_frames) images, low frequencies at the bottom."""
+    """A grid of (n_mels, n_frames) images, low frequencies at the bottom.
+
+    Drawn as one image (the tiles pasted into a canvas, white between them) in one axes, with the
+    titles as text: a tenth of the time of a grid of subplots, which the spectrogram stage notices."""
     rows = max(1, int(np.ceil(len(images) / columns)))
-    figure, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.2 * rows), squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, image, title in zip(axes.flat, images, titles):
-        axis.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=0.0, vmax=1.0)
-        axis.set_title(title, fontsize=7)
+    height, width = np.shape(images[0])
+    gap_x, gap_y = max(2, width // 16), max(2, height // 4)  # room for a title above each tile
+    canvas = np.full((rows * (height + gap_y), columns * (width + gap_x) - gap_x), np.nan, dtype=np.float32)
+    figure = plt.figure(figsize=(2.2 * columns, 2.2 * rows))
+    axis = figure.add_axes([0.01, 0.01, 0.98, 0.97 - (0.25 / rows if suptitle else 0.0)])
+    for index, (image, title) in enumerate(zip(images, titles)):
+        row, column = divmod(index, columns)
+        bottom, left = (rows - 1 - row) * (height + gap_y), column * (width + gap_x)
+        canvas[bottom:bottom + height, left:left + width] = image
+        axis.text(left + width / 2, bottom + height + gap_y * 0.15, title, ha="center", va="bottom", fontsize=7)
+    colours = plt.get_cmap("magma").with_extremes(bad="white")
+    axis.imshow(canvas, origin="lower", aspect="auto", cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
+    axis.set_axis_off()
     if suptitle:
         figure.suptitle(suptitle)
-    figure.tight_layout()
     save_figure(figure, path, dpi=90)
     plt.close(figure)
 
