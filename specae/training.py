@@ -148,6 +148,15 @@ def load_npz(path, target):
         chainer.serializers.NpzDeserializer(stored).load(target)
 
 
+def _save_figure_atomically(figure, axes, summary):
+    """PlotReport's postprocess hook, called just before it saves its figure in place: make that save go to a
+    temporary file renamed into place, so that a kill never leaves a half-written PNG."""
+    def savefig(path, **kwargs):
+        with atomic_path(path) as temporary:
+            type(figure).savefig(figure, temporary, **kwargs)
+    figure.savefig = savefig
+
+
 def prepare_output(out, args):
     """Record the run's settings; snapshots of a run with other settings are removed, not resumed."""
     settings = {key: value for key, value in sorted(vars(args).items())
@@ -181,7 +190,8 @@ def make_trainer(model, train, test, args, device, report_keys, plots):
     trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + "{.updater.epoch}"), trigger=(1, "epoch"))
     trainer.extend(extensions.LogReport(), call_before_training=True)
     for keys, file_name in plots:
-        trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name), call_before_training=True)
+        trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name,
+                                             postprocess=_save_figure_atomically), call_before_training=True)
     trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"]), call_before_training=True)
     trainer.extend(extensions.ProgressBar())
     resume = args.resume or (args.autoload and latest_snapshot(args.out))
