@@ -13,7 +13,7 @@ def main():
     parser = training.argument_parser(__doc__, epochs=10)
     parser.add_argument("--layers", type=int, choices=(2, 3), default=3, help="convolution layers")
     args = parser.parse_args()
-    device = training.get_device(args.device)
+    device = training.get_device(args.device, training.communicator(args))
     try:
         arrays, manifest = load_dataset(args.dataset)
     except DataSetError as error:

@@ -15,7 +15,7 @@ def main():
     parser.add_argument("--init", default="result/autoencoder3/model.npz",
                         help="model.npz written by cnn_autoencoder3.py")
     args = parser.parse_args()
-    device = training.get_device(args.device)
+    device = training.get_device(args.device, training.communicator(args))
     try:
         arrays, manifest = load_dataset(args.dataset)
     except DataSetError as error:

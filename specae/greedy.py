@@ -46,7 +46,7 @@ def main(layer, description):
     parser.add_argument("--no-cache", action="store_true",
                         help="run the frozen layers at every step instead of once (the original's way)")
     args = parser.parse_args()
-    device = training.get_device(args.device)
+    device = training.get_device(args.device, training.communicator(args))
     try:
         arrays, manifest = load_dataset(args.dataset)
     except DataSetError as error:
@@ -68,13 +68,17 @@ def main(layer, description):
     if layer > 1 and not args.no_cache:
         train, test = (encode_in_batches(stack, data, device) for data in (train, test))
         stack.input_level = layer - 1
-    print("autoencoder {}: {} → {} channels, training on {} examples of shape {}".format(
-        layer, stack.top.encoder.W.shape[1], stack.top.encoder.W.shape[0], len(train), train.shape[1:]))
+    writer = training.is_writer(training.communicator(args))
+    if writer:
+        print("autoencoder {}: {} → {} channels, training on {} examples of shape {}".format(
+            layer, stack.top.encoder.W.shape[1], stack.top.encoder.W.shape[0], len(train), train.shape[1:]))
 
     trainer = training.make_trainer(stack, train, test, args, device,
                                     ["main/loss", "validation/main/loss"],
                                     [(["main/loss", "validation/main/loss"], "loss.png")])
     training.run(trainer)
+    if not writer:
+        return 0
 
     stack.to_cpu()
     shown = example_indices(arrays["test_label"])

@@ -35,19 +35,85 @@ def argument_parser(description, epochs):
     parser.add_argument("--autoload", action="store_true",
                         help="continue from the newest snapshot in --out left by an interrupted identical run")
     parser.add_argument("--seed", type=int, default=0, help="seed for initial weights and shuffling")
+    parser.add_argument("--communicator", choices=COMMUNICATORS,
+                        help="data-parallel training with ChainerMN, one process per core or GPU, started with "
+                             "mpiexec -n N (make mpi installs MPI): naive on CPUs, pure_nccl on GPUs. "
+                             "--batchsize stays the global batch, split over the processes")
     return parser
 
 
+COMMUNICATORS = ("naive", "flat", "hierarchical", "two_dimensional", "single_node", "non_cuda_aware", "pure_nccl")
+
+
+_COMMUNICATORS = {}
+
+
+def communicator(args):
+    """The process's ChainerMN communicator for ``args.communicator`` (created once), or None."""
+    name = getattr(args, "communicator", None)
+    if name not in _COMMUNICATORS:
+        _COMMUNICATORS[name] = create_communicator(args)
+    return _COMMUNICATORS[name]
+
+
+def create_communicator(args):
+    """The ChainerMN communicator of ``--communicator``, or None without it (one process)."""
+    if not getattr(args, "communicator", None):
+        return None
+    try:
+        import chainermn
+        from mpi4py import MPI  # noqa: F401  (chainermn needs it; say so plainly when it is missing)
+    except ImportError as error:
+        fail("--communicator needs MPI and mpi4py ({}): run make mpi, then mpiexec -n 2 .venv/bin/python ...".format(
+            error))
+    sys.excepthook = _abort_on_exception
+    return chainermn.create_communicator(args.communicator)
+
+
+def is_writer(comm):
+    """Only one process writes files and prints: the only one, or rank 0 of several."""
+    return comm is None or comm.rank == 0
+
+
+def shard(dataset, comm, shuffle, seed):
+    """This process's part of ``dataset`` (chainermn.scatter_dataset of the example indices: every
+    process has read the same data set, so only the indices travel)."""
+    import chainermn
+    indices = np.arange(len(dataset)) if comm.rank == 0 else None
+    mine = np.asarray(list(chainermn.scatter_dataset(indices, comm, shuffle=shuffle, seed=seed)), dtype=np.int64)
+    rest = np.setdiff1d(np.arange(len(dataset)), mine)
+    return chainer.datasets.SubDataset(dataset, 0, len(mine), order=np.concatenate([mine, rest]))
+
+
 def fail(message):
-    """Stop the script with a one-line error (no traceback)."""
+    """Stop the script with a one-line error (no traceback); under MPI, stop every process."""
     print("error: {}".format(message), file=sys.stderr)
+    _abort_other_processes()
     sys.exit(1)
 
 
-def get_device(spec):
-    """chainer.get_device, refusing a GPU at once and clearly when CUDA cannot be used."""
+def _abort_other_processes():
+    """With several MPI processes, one that stops alone leaves the others waiting in a collective
+    operation for ever: end them all."""
+    if any(comm is not None and comm.size > 1 for comm in _COMMUNICATORS.values()):
+        sys.stderr.flush()
+        from mpi4py import MPI
+        MPI.COMM_WORLD.Abort(1)
+
+
+def _abort_on_exception(kind, value, trace):
+    sys.__excepthook__(kind, value, trace)
+    _abort_other_processes()
+
+
+def get_device(spec, comm=None):
+    """chainer.get_device, refusing a GPU at once and clearly when CUDA cannot be used.
+
+    With a communicator, a GPU spec means one GPU per process: the process's rank within its node."""
     try:
         device = chainer.get_device(spec)
+        if comm is not None and device.xp is not np:
+            device = chainer.get_device("@cupy:{}".format(comm.intra_rank))
         if device.xp is not np:
             import chainer.backends.cuda as cuda
             if not cuda.available:
@@ -87,20 +153,46 @@ class EpochShuffler:
 
 class ExampleWeightedEvaluator(extensions.Evaluator):
     """Chainer's Evaluator averages batch means, so a short last batch counts as much as a full one;
-    this one weights each batch by its size, so the test accuracy is exactly correct / total."""
+    this one weights each batch by its size, so the test accuracy is exactly correct / total.
+
+    With a ChainerMN communicator it is the multi-node evaluator: every process evaluates its part of
+    the test set and the sums and counts are added over the processes (chainermn's own averages the
+    processes' means, which is inexact when the parts differ in size)."""
+
+    def __init__(self, *args, comm=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.comm = comm
 
     def evaluate(self):
+        result = self._local_evaluate()
+        if self.comm is None:
+            return result
+        totals = {}
+        for part in self.comm.mpi_comm.allgather({key: (float(mean) * count, count)
+                                             for key, (mean, count) in result.items()}):
+            for key, (total, count) in part.items():
+                previous = totals.get(key, (0.0, 0))
+                totals[key] = (previous[0] + total, previous[1] + count)
+        return {key: total / count for key, (total, count) in totals.items() if count}
+
+    def _local_evaluate(self):
         iterator = self.get_iterator("main")
         target = self.eval_func or self.get_target("main")
         iterator.reset()
         summary = chainer.reporter.DictSummary()
+        examples = 0
         for batch in iterator:
             observation = {}
             with chainer.reporter.report_scope(observation), chainer.no_backprop_mode():
                 in_arrays = self.converter(batch, self.device)
                 target(*in_arrays) if isinstance(in_arrays, tuple) else target(in_arrays)
             summary.add({key: (value, len(batch)) for key, value in observation.items()})
-        return summary.compute_mean()
+            examples += len(batch)
+        means = summary.compute_mean()
+        if self.comm is None:
+            return means
+        return {key: (float(chainer.backend.CpuDevice().send(getattr(value, "array", value))), examples)
+                for key, value in means.items()}
 
 
 class DivergenceError(Exception):
@@ -174,27 +266,48 @@ def make_trainer(model, train, test, args, device, report_keys, plots):
     """Adam, a seeded iterator, and the usual extensions: evaluator, log, prints, plots, snapshots.
 
     Seed (seed_everything) before building ``model``: its initial weights come from the global generator.
+    With ``--communicator`` (ChainerMN), every process trains on its part of ``train`` with its part of
+    the batch, the gradients are averaged over the processes (so a step is the one-process step on the
+    same examples), the test set is evaluated in parts and summed, and only rank 0 writes and prints.
     """
+    comm = communicator(args)
+    batchsize = args.batchsize
     model.to_device(device)
     optimizer = chainer.optimizers.Adam()
+    if comm is not None:
+        import chainermn
+        if args.batchsize % comm.size:
+            fail("--batchsize {} cannot be split evenly over {} processes".format(args.batchsize, comm.size))
+        batchsize = args.batchsize // comm.size
+        train, test = shard(train, comm, shuffle=True, seed=args.seed), shard(test, comm, shuffle=False, seed=None)
+        optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
     optimizer.setup(model)
-    prepare_output(args.out, args)
+    if comm is not None:
+        # Every process starts from rank 0's weights. ChainerMN would broadcast them at the first
+        # update instead of updating (a step lost); done here, the first update is a real one.
+        comm.bcast_data(model)
+        optimizer.is_changed(model)
+    writer = is_writer(comm)
+    if writer:
+        prepare_output(args.out, args)
 
-    train_iter = chainer.iterators.SerialIterator(train, args.batchsize, order_sampler=EpochShuffler(args.seed))
-    test_iter = chainer.iterators.SerialIterator(test, args.batchsize, repeat=False, shuffle=False)
+    train_iter = chainer.iterators.SerialIterator(train, batchsize, order_sampler=EpochShuffler(args.seed))
+    test_iter = chainer.iterators.SerialIterator(test, batchsize, repeat=False, shuffle=False)
     updater = training.updaters.StandardUpdater(train_iter, optimizer, device=device)
     trainer = training.Trainer(updater, (args.epoch, "epoch"), out=args.out)
 
     trainer.extend(stop_on_divergence)
-    trainer.extend(ExampleWeightedEvaluator(test_iter, model, device=device), call_before_training=True)
-    trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + "{.updater.epoch}"), trigger=(1, "epoch"))
-    trainer.extend(extensions.LogReport(), call_before_training=True)
-    for keys, file_name in plots:
-        trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name,
-                                             postprocess=_save_figure_atomically), call_before_training=True)
-    trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"]), call_before_training=True)
-    trainer.extend(extensions.ProgressBar())
-    resume = args.resume or (args.autoload and latest_snapshot(args.out))
+    trainer.extend(ExampleWeightedEvaluator(test_iter, model, device=device, comm=comm), call_before_training=True)
+    if writer:
+        trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + "{.updater.epoch}"), trigger=(1, "epoch"))
+        trainer.extend(extensions.LogReport(), call_before_training=True)
+        for keys, file_name in plots:
+            trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name), call_before_training=True)
+        trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"]), call_before_training=True)
+        trainer.extend(extensions.ProgressBar())
+    resume = args.resume or (args.autoload and writer and latest_snapshot(args.out))
+    if comm is not None:  # rank 0 decides (after removing snapshots of other settings); all load the same
+        resume = comm.mpi_comm.bcast(resume, root=0)
     if resume:
         try:
             load_npz(resume, trainer)
@@ -284,6 +397,8 @@ def train_classifier(model, args, device, arrays, manifest, info):
     test = chainer.datasets.TupleDataset(arrays["test_data"], arrays["test_label"])
     trainer = make_trainer(model, train, test, args, device, CLASSIFIER_REPORT, CLASSIFIER_PLOTS)
     run(trainer)
+    if not is_writer(communicator(args)):
+        return
     model.to_cpu()
     info = dict(info, epochs=args.epoch, seed=args.seed, classes=list(range(10)))
     save_model(args.out, model.predictor, add_features_to_info(info, manifest))
