@@ -302,7 +302,8 @@ def make_trainer(model, train, test, args, device, report_keys, plots):
         trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + "{.updater.epoch}"), trigger=(1, "epoch"))
         trainer.extend(extensions.LogReport(), call_before_training=True)
         for keys, file_name in plots:
-            trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name), call_before_training=True)
+            trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name,
+                                                 postprocess=_save_figure_atomically), call_before_training=True)
         trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"]), call_before_training=True)
         trainer.extend(extensions.ProgressBar())
     resume = args.resume or (args.autoload and writer and latest_snapshot(args.out))
