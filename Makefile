@@ -2,6 +2,7 @@
 #   make pretrain classify     everything, from a fresh clone (venv, corpus, features, AE1-3, classifiers, plots)
 #   make test                  the test suite
 # Variables: EPOCHS (both AE and classifier epochs), AE_EPOCHS, CLF_EPOCHS, DEVICE, SEED, SEEDS, JOBS,
+#            AUGMENT (degraded copies of each training clip, 0 = none),
 #            WAV_DIR (your own {digit}_{speaker}_*.wav folder), SPEAKERS, RATES, SPLIT, FEATURES,
 #            and the output folders CORPUS, SPEC_DIR, DATA_DIR, RESULT, STAMPS.
 .DELETE_ON_ERROR:
@@ -27,6 +28,7 @@ WAV_DIR ?= $(CORPUS)
 SPEAKERS ?= 48
 RATES ?= 10
 SPLIT ?= speaker
+AUGMENT ?= 1
 FEATURES ?=
 SPEC_DIR ?= spectrogram
 DATA_DIR ?= DataSet
@@ -62,9 +64,10 @@ $(SPEC_DIR)/index.json: $(WAV_STAMP) make_spectrogram.py melbank.py specae/featu
 		$(call stamp,features,$(WAV_DIR) $(FEATURES)) | $(INSTALLED)
 	$(PY) make_spectrogram.py --wav $(WAV_DIR) --out $(SPEC_DIR) --jobs $(JOBS) $(FEATURES)
 
-$(DATA_DIR)/manifest.json: $(SPEC_DIR)/index.json make_dataset.py specae/dataset.py \
-		$(call stamp,split,$(SPLIT) $(SEED)) | $(INSTALLED)
-	$(PY) make_dataset.py --spec $(SPEC_DIR) --out $(DATA_DIR) --split $(SPLIT) --seed $(SEED)
+$(DATA_DIR)/manifest.json: $(SPEC_DIR)/index.json make_dataset.py specae/dataset.py specae/augment.py \
+		$(call stamp,split,$(SPLIT) $(SEED) $(AUGMENT)) | $(INSTALLED)
+	$(PY) make_dataset.py --spec $(SPEC_DIR) --out $(DATA_DIR) --split $(SPLIT) --seed $(SEED) \
+		--augment $(AUGMENT) --jobs $(JOBS)
 
 data: $(DATA_DIR)/manifest.json
 
@@ -104,12 +107,28 @@ $(RESULT)/comparison.md: $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED) plot
 
 classify: $(RESULT)/comparison.md
 
+# ---- robustness: held-out voices, clean and degraded --------------------------------------------------
+DEGRADED ?= degraded
+$(DEGRADED)/.complete: $(DATA_DIR)/manifest.json make_degraded.py specae/augment.py
+	rm -rf $(DEGRADED)
+	$(PY) make_degraded.py --dataset $(DATA_DIR) --out $(DEGRADED)
+	touch $@
+
+$(RESULT)/robustness.md: $(DEGRADED)/.complete robustness.py $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED)
+	$(PY) robustness.py --dataset $(DATA_DIR) --degraded $(DEGRADED) --out $(RESULT)/robustness.json \
+		$(MODELS_2CNN:%/model.npz=%) $(MODELS_3CNN:%/model.npz=%) $(MODELS_PRETRAINED:%/model.npz=%) > $@.tmp
+	mv $@.tmp $@
+	cat $@
+
+.PHONY: robustness
+robustness: $(RESULT)/robustness.md
+
 # ---- checks --------------------------------------------------------------------------------------
 test: $(INSTALLED)
 	$(PY) -m pytest -q tests
 
 clean:
-	rm -rf $(RESULT) $(DATA_DIR) $(SPEC_DIR) $(STAMPS)
+	rm -rf $(RESULT) $(DATA_DIR) $(SPEC_DIR) $(DEGRADED) $(STAMPS)
 distclean: clean
 	rm -rf $(CORPUS) $(VENV)
 

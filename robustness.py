@@ -38,12 +38,29 @@ def main():
     print("| model | " + " | ".join(columns) + " | mean degraded |")
     print("|---" * (len(columns) + 2) + "|")
     for model in args.models:
-        cnn, params = inference.load_classifier(model)
+        try:
+            cnn, params = inference.load_classifier(model)
+        except inference.ModelError as error:
+            print("error: {}".format(error), file=sys.stderr)
+            return 1
         row = {name: accuracy(cnn, params, paths) for name, paths in columns.items()}
         row["mean_degraded"] = float(np.mean([row[c] for c in CONDITIONS]))
         rows[model] = row
         print("| {} | ".format(model) + " | ".join("{:.1f} %".format(100 * row[c]) for c in columns) +
               " | {:.1f} % |".format(100 * row["mean_degraded"]))
+    groups = {}
+    for model, row in rows.items():
+        groups.setdefault(os.path.dirname(os.path.normpath(model)), []).append(row)
+    if any(len(members) > 1 for members in groups.values()):
+        print("\nMean ± std over the runs in each folder:\n")
+        print("| models | runs | " + " | ".join(columns) + " | mean degraded |")
+        print("|---" * (len(columns) + 3) + "|")
+        for group, members in groups.items():
+            cells = []
+            for column in list(columns) + ["mean_degraded"]:
+                values = 100 * np.array([member[column] for member in members])
+                cells.append("{:.1f} ± {:.1f} %".format(values.mean(), values.std()))
+            print("| {} | {} | ".format(group, len(members)) + " | ".join(cells) + " |")
     if args.out:
         save_json(args.out, rows)
     return 0
