@@ -2,12 +2,23 @@
 """Digit classifier initialised from greedy pretraining: the 3-layer CNN takes its convolutions from the
 encoders of autoencoders 1–3, then trains (all layers, with a fresh fully connected layer) like
 cnn_classifier1.py. It refuses to start when the pretrained weights are missing or do not fit.
+--init may also name the weights of cnn_autoencoder_deep.py (its model.json says which it is).
 """
+import os
 import sys
 
 from specae import training
 from specae.dataset import DataSetError, load_dataset
-from specae.models import GreedyStack, classifier
+from specae.files import load_json
+from specae.models import DeepAutoencoder, GreedyStack, classifier
+
+
+def pretrained_kind(weights_path):
+    """The kind that model.json beside the weights names; None without one (load_weights then says so)."""
+    try:
+        return load_json(os.path.join(os.path.dirname(weights_path), training.MODEL_INFO)).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def main():
@@ -21,7 +32,8 @@ def main():
     except DataSetError as error:
         training.fail(error)
     input_size = arrays["train_data"].shape[-1]
-    stack = GreedyStack(3, input_size=input_size)
+    deep = pretrained_kind(args.init) == "deep_autoencoder"
+    stack = DeepAutoencoder(input_size=input_size) if deep else GreedyStack(3, input_size=input_size)
     try:
         training.load_weights(args.init, stack, manifest)
     except (FileNotFoundError, ValueError, DataSetError) as error:
@@ -29,7 +41,8 @@ def main():
     training.seed_everything(args.seed, device)
     model = classifier(3, input_size=input_size)
     model.predictor.load_encoders(stack)
-    info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": "pretrained", "init_from": args.init}
+    info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": "pretrained_deep" if deep else "pretrained",
+            "init_from": args.init}
     training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 

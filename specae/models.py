@@ -1,11 +1,14 @@
-"""The networks: one autoencoder layer, the greedy stack of them, and the CNN classifier.
+"""The networks: one autoencoder layer, the greedy stack of them, a deeper end-to-end autoencoder,
+and the CNN classifier.
 
 Geometry as the original: kernel 6, stride 2, no padding, 16/32/32 filters, so a 64×64 image
-becomes 30×30, 13×13, then 4×4; ReLU after every convolution and transposed convolution.
+becomes 30×30, 13×13, then 4×4; ReLU after every convolution and transposed convolution of the
+greedy stack and the classifier.
 """
 import chainer
 import chainer.functions as F
 import chainer.links as L
+import numpy as np
 
 from specae.fastconv import Convolution2D, Deconvolution2D
 
@@ -39,8 +42,9 @@ class AutoencoderLayer(chainer.Chain):
     def decode(self, h):
         return F.relu(self.decoder(h))
 
-    def reconstruction_loss(self, x):
-        return F.mean_squared_error(self.decode(self.encode(x)), x)
+    def reconstruction_loss(self, x, target=None):
+        """MSE to ``target``: ``x`` itself for a plain autoencoder, the clean version for a denoising one."""
+        return F.mean_squared_error(self.decode(self.encode(x)), x if target is None else target)
 
 
 class GreedyStack(chainer.ChainList):
@@ -79,17 +83,86 @@ class GreedyStack(chainer.ChainList):
             h = layer.decode(h)
         return h
 
+    def reconstruct(self, x, depth=None):
+        """Encode through the first ``depth`` layers (all by default) and decode back to the input."""
+        return self.decode(self.encode(x, depth), depth)
+
     def encode_frozen(self, x):
         with chainer.no_backprop_mode(), chainer.using_config("train", False):
             return self.encode(x, depth=len(self) - 1).array
 
-    def forward(self, x):
+    def encoder_weights(self):
+        """``(W, b)`` arrays of each encoder convolution, for `CNN.load_encoders`."""
+        return [(layer.encoder.W.array, layer.encoder.b.array) for layer in self]
+
+    def forward(self, x, target=None):
+        """The top layer's reconstruction loss; with ``target`` (denoising) it rebuilds the frozen
+        layers' features of ``target`` from those of ``x``."""
         with chainer.no_backprop_mode():
             for layer in self.frozen_layers[self.input_level:]:
                 x = layer.encode(x)
-        loss = self.top.reconstruction_loss(x)
+                target = None if target is None else layer.encode(target)
+        loss = self.top.reconstruction_loss(x, target)
         chainer.report({"loss": loss}, self)
         return loss
+
+
+class DeepAutoencoder(chainer.Chain):
+    """All layers trained together: convolutions with batch normalisation and LeakyReLU, a tanh
+    bottleneck, transposed convolutions back, a softplus output; MSE, trained with RMSprop.
+
+    The layout of the voice-conversion seed. The encoder keeps the classifier's geometry (kernel 6,
+    stride 2, 16/32/32 filters, 64 → 30 → 13 → 4) so that it can initialise the CNN like the
+    greedy stack does (`encoder_weights` folds the normalisation into the convolutions).
+    """
+
+    def __init__(self, input_size=64, channels=CHANNELS, slope=0.2):
+        super().__init__()
+        sizes = feature_sizes(input_size, len(channels))
+        widths = (1,) + tuple(channels)
+        depth = len(channels)
+        self.input_size, self.channels, self.slope = input_size, tuple(channels), slope
+        with self.init_scope():
+            self.encoders = chainer.ChainList(*[Convolution2D(widths[i], widths[i + 1], KERNEL, stride=STRIDE)
+                                                for i in range(depth)])
+            self.encoder_norms = chainer.ChainList(*[L.BatchNormalization(widths[i + 1]) for i in range(depth)])
+            self.decoders = chainer.ChainList(*[
+                Deconvolution2D(widths[i + 1], widths[i], KERNEL, stride=STRIDE, outsize=(sizes[i], sizes[i]))
+                for i in reversed(range(depth))])
+            # The output layer has none: normalising the image itself would fight the softplus.
+            self.decoder_norms = chainer.ChainList(*[L.BatchNormalization(widths[i])
+                                                     for i in reversed(range(1, depth))])
+
+    def encode(self, x):
+        last = len(self.encoders) - 1
+        for index, (conv, norm) in enumerate(zip(self.encoders, self.encoder_norms)):
+            h = norm(conv(x))
+            x = F.tanh(h) if index == last else F.leaky_relu(h, self.slope)
+        return x
+
+    def decode(self, h):
+        for deconv, norm in zip(self.decoders[:-1], self.decoder_norms):
+            h = F.leaky_relu(norm(deconv(h)), self.slope)
+        return F.softplus(self.decoders[-1](h))
+
+    def reconstruct(self, x, depth=None):
+        """Encode and decode (``depth`` is accepted for symmetry with GreedyStack; all layers are used)."""
+        return self.decode(self.encode(x))
+
+    def forward(self, x, target=None):
+        loss = F.mean_squared_error(self.reconstruct(x), x if target is None else target)
+        chainer.report({"loss": loss}, self)
+        return loss
+
+    def encoder_weights(self):
+        """``(W, b)`` of each convolution with its batch normalisation (running statistics) folded in:
+        ``conv`` then ``norm`` at inference equals one convolution with these weights."""
+        folded = []
+        for conv, norm in zip(self.encoders, self.encoder_norms):
+            scale = norm.gamma.array / self.xp.sqrt(norm.avg_var + norm.eps)
+            folded.append((conv.W.array * scale[:, None, None, None],
+                           (conv.b.array - norm.avg_mean) * scale + norm.beta.array))
+        return folded
 
 
 class CNN(chainer.Chain):
@@ -111,18 +184,31 @@ class CNN(chainer.Chain):
         return self.fc(x)
 
     def load_encoders(self, stack):
-        """Copy the stack's encoder weights into the convolutions (shapes must match)."""
-        if len(stack) != self.n_layers:
-            raise ValueError("the pretrained stack has {} layers, the classifier {}".format(len(stack), self.n_layers))
-        for index, (conv, layer) in enumerate(zip(self.convs, stack)):
-            for name in ("W", "b"):
-                source, target = getattr(layer.encoder, name), getattr(conv, name)
+        """Copy the encoder weights of a GreedyStack or DeepAutoencoder into the convolutions
+        (shapes must match)."""
+        pretrained = stack.encoder_weights()
+        if len(pretrained) != self.n_layers:
+            raise ValueError("the pretrained stack has {} layers, the classifier {}".format(len(pretrained),
+                                                                                          self.n_layers))
+        for index, (conv, weights) in enumerate(zip(self.convs, pretrained)):
+            for name, source in zip(("W", "b"), weights):
+                target = getattr(conv, name)
                 if source.shape != target.shape:
                     raise ValueError("layer {} {}: pretrained shape {} does not match the classifier's {}".format(
                         index + 1, name, source.shape, target.shape))
-                target.array[...] = source.array
+                target.array[...] = source
 
 
 def classifier(n_layers=3, input_size=64):
     """The CNN wrapped with softmax cross-entropy and accuracy reporting."""
     return L.Classifier(CNN(n_layers, input_size))
+
+
+def reconstruct_all(model, images, depth=None, batchsize=256):
+    """``model.reconstruct`` of (N, 1, H, W) CPU images in batches, in inference mode; numpy out."""
+    outputs = []
+    with chainer.no_backprop_mode(), chainer.using_config("train", False):
+        for start in range(0, len(images), batchsize):
+            batch = np.asarray(images[start:start + batchsize], dtype=np.float32)
+            outputs.append(model.reconstruct(batch, depth).array)
+    return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(np.shape(images)[1:]), np.float32)

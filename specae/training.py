@@ -262,8 +262,9 @@ def prepare_output(out, args):
     save_json(path, settings)
 
 
-def make_trainer(model, train, test, args, device, report_keys, plots):
-    """Adam, a seeded iterator, and the usual extensions: evaluator, log, prints, plots, snapshots.
+def make_trainer(model, train, test, args, device, report_keys, plots, optimizer=None):
+    """Adam (or ``optimizer``), a seeded iterator, and the usual extensions: evaluator, log, prints,
+    plots, snapshots.
 
     Seed (seed_everything) before building ``model``: its initial weights come from the global generator.
     With ``--communicator`` (ChainerMN), every process trains on its part of ``train`` with its part of
@@ -273,7 +274,7 @@ def make_trainer(model, train, test, args, device, report_keys, plots):
     comm = communicator(args)
     batchsize = args.batchsize
     model.to_device(device)
-    optimizer = chainer.optimizers.Adam()
+    optimizer = optimizer or chainer.optimizers.Adam()
     if comm is not None:
         import chainermn
         if args.batchsize % comm.size:
@@ -375,6 +376,25 @@ def load_weights(path, link, manifest=None):
                      "{} (trained on other features than the data set)".format(path))
     load_npz(path, link)
     return link
+
+
+AUTOENCODER_KINDS = ("greedy_stack", "deep_autoencoder")
+
+
+def load_autoencoder(directory, manifest=None):
+    """``(model, info)``: the GreedyStack or DeepAutoencoder saved in ``directory`` (its model.json
+    says which); with a data-set manifest, refused when trained on other features (see load_weights)."""
+    from specae.models import DeepAutoencoder, GreedyStack  # models does not need this module
+    info = load_model_info(directory)
+    if info.get("kind") == "greedy_stack":
+        model = GreedyStack(info["n_layers"], input_size=info["input_size"], channels=info["channels"])
+    elif info.get("kind") == "deep_autoencoder":
+        model = DeepAutoencoder(input_size=info["input_size"], channels=info["channels"], slope=info.get("slope", 0.2))
+    else:
+        raise ValueError("{}: holds a {!r} model, not one of the autoencoders {}".format(
+            directory, info.get("kind"), ", ".join(AUTOENCODER_KINDS)))
+    load_weights(os.path.join(directory, MODEL_FILE), model, manifest)
+    return model, info
 
 
 def add_features_to_info(info, manifest):

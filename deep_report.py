@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""The deep autoencoder against the greedy stack: reconstruction error on the held-out voices, and the
+classifiers they initialise (mean ± std over the runs in each folder, from their training logs).
+
+Reconstruction error is the mean squared error between each test image and its reconstruction
+through all of the autoencoder's layers (clipped to [0, 1], the range of an image). Writes
+report.json and report.md to --out.
+"""
+import argparse
+import collections
+import os
+import sys
+
+import chainer
+import numpy as np
+
+from specae import training
+from specae.dataset import DataSetError, load_dataset
+from specae.files import atomic_path, load_json, save_json
+from specae.models import reconstruct_all
+
+
+def bottleneck_shape(model, image):
+    """Shape of the code of one image, through all layers (inference mode: batch statistics stay)."""
+    with chainer.no_backprop_mode(), chainer.using_config("train", False):
+        return list(model.encode(image).shape[1:])
+
+
+def classifier_summary(directories):
+    """{folder: {"runs", "accuracy_epoch1", "final_accuracy", "final_loss"}: lists over the runs}."""
+    groups = collections.OrderedDict()
+    for directory in directories:
+        path = os.path.join(directory, "log")
+        try:
+            log = load_json(path)
+            first = next(entry for entry in log if entry["epoch"] == 1)
+            last = log[-1]
+            values = {"accuracy_epoch1": first["validation/main/accuracy"],
+                      "final_accuracy": last["validation/main/accuracy"],
+                      "final_loss": last["validation/main/loss"]}
+        except (OSError, ValueError, KeyError, StopIteration) as error:
+            training.fail("{}: not a classifier training log ({})".format(path, " ".join(str(error).split())))
+        group = groups.setdefault(os.path.dirname(os.path.normpath(directory)), collections.defaultdict(list))
+        for key, value in values.items():
+            group[key].append(float(value))
+    return groups
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="DataSet")
+    parser.add_argument("--autoencoders", nargs="+", default=["result/autoencoder3", "result/deep"], metavar="AE_DIR")
+    parser.add_argument("--classifiers", nargs="*", default=[], metavar="CLASSIFIER_DIR",
+                        help="classifier run directories, grouped by their parent folder")
+    parser.add_argument("--out", default="result/deep")
+    args = parser.parse_args()
+    try:
+        arrays, manifest = load_dataset(args.dataset)
+        models = [(os.path.normpath(d),) + training.load_autoencoder(d, manifest) for d in args.autoencoders]
+    except (DataSetError, FileNotFoundError, ValueError) as error:
+        training.fail(error)
+    test = np.asarray(arrays["test_data"])
+    reconstruction = {}
+    for name, model, info in models:
+        rebuilt = np.clip(reconstruct_all(model, test, info.get("n_layers")), 0.0, 1.0)
+        per_image = np.square(rebuilt - test).reshape(len(test), -1).mean(axis=1)
+        reconstruction[name] = {"kind": info["kind"], "test_mse": float(per_image.mean()),
+                                "parameters": int(sum(param.size for param in model.params())),
+                                "bottleneck": bottleneck_shape(model, test[:1])}
+    classifiers = classifier_summary(args.classifiers)
+
+    lines = ["| autoencoder | kind | parameters | bottleneck | test reconstruction MSE |", "|---|---|---|---|---|"]
+    for name, row in reconstruction.items():
+        lines.append("| {} | {} | {} | {} | {:.5f} |".format(name, row["kind"], row["parameters"],
+                                                           "×".join(map(str, row["bottleneck"])), row["test_mse"]))
+    if classifiers:
+        lines += ["", "| classifier | runs | accuracy after epoch 1 | final accuracy | final loss |",
+                  "|---|---|---|---|---|"]
+        for group, values in classifiers.items():
+            lines.append("| {} | {} | ".format(group, len(values["final_accuracy"])) + " | ".join(
+                "{:.1f} ± {:.1f} %".format(100 * np.mean(values[key]), 100 * np.std(values[key]))
+                for key in ("accuracy_epoch1", "final_accuracy")) +
+                " | {:.3f} ± {:.3f} |".format(np.mean(values["final_loss"]), np.std(values["final_loss"])))
+    table = "\n".join(lines) + "\n"
+    print(table, end="")
+    with atomic_path(os.path.join(args.out, "report.md")) as temporary:
+        with open(temporary, "w") as stream:
+            stream.write(table)
+    save_json(os.path.join(args.out, "report.json"), {
+        "test_clips": len(test), "reconstruction": reconstruction,
+        "classifiers": {group: dict(values) for group, values in classifiers.items()}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
