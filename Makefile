@@ -14,6 +14,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+MPI_INSTALLED := $(VENV)/.mpi-installed
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEVICE ?= -1
@@ -124,13 +125,13 @@ $(RESULT)/robustness.md: $(DEGRADED)/.complete robustness.py $(MODELS_2CNN) $(MO
 robustness: $(RESULT)/robustness.md
 
 # ---- checks --------------------------------------------------------------------------------------
-test: $(INSTALLED)
+test: $(INSTALLED) $(MPI_INSTALLED)
 	$(PY) -m pytest -q tests
 
 clean:
 	rm -rf $(RESULT) $(DATA_DIR) $(SPEC_DIR) $(DEGRADED) $(STAMPS)
 distclean: clean
-	rm -rf $(CORPUS) $(VENV)
+	rm -rf $(CORPUS) $(VENV) $(BENCH_VENV)
 
 # ---- apply a trained model to any folder of WAVs ----------------------------------------------------
 MODEL ?= $(RESULT)/classifier_pretrained/seed$(firstword $(SEEDS))
@@ -139,3 +140,37 @@ WAVS ?=
 evaluate: | $(INSTALLED)
 	@test -n "$(WAVS)" || { echo "usage: make evaluate WAVS=folder-of-{digit}_*.wav [MODEL=dir]" >&2; exit 2; }
 	$(PY) evaluate.py --model $(MODEL) --out $(RESULT)/evaluation/$(notdir $(abspath $(WAVS))) $(WAVS)
+
+# ---- speed and scale (docs/speed.md) ----------------------------------------------------------------
+#   make mpi      MPI from PyPI (mpich, mpi4py) into .venv for ChainerMN: mpiexec -n 2 .venv/bin/python
+#                 cnn_classifier1.py --communicator naive ...  (make test installs it too: its tests use it)
+#   make bench    the speed figures, each a ratio against a reference timed in the same run, with its goal
+#                 and PASS/FAIL; JSON in bench/out/. Benchmark-only packages (librosa, torch) go into
+#                 .venv-bench, never into .venv. About 10 minutes on 2 cores.
+#   make bench-scale   stage times and memory at 1x, 4x and 16x the corpus (long: half an hour or more)
+BENCH_VENV := .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_INSTALLED := $(BENCH_VENV)/.installed
+BENCH_ROUNDS ?= 3
+
+.PHONY: mpi bench-scale
+mpi: $(MPI_INSTALLED)
+$(MPI_INSTALLED): requirements-mpi.txt | $(INSTALLED)
+	$(PY) -m pip install -q -r requirements-mpi.txt
+	touch $@
+
+$(BENCH_INSTALLED): requirements.txt requirements-bench.txt requirements-bench-torch.txt
+	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install -q "setuptools<70" wheel
+	$(BENCH_PY) -m pip install -q --no-build-isolation -r requirements.txt -r requirements-bench.txt
+	$(BENCH_PY) -m pip install -q --no-deps -r requirements-bench-torch.txt
+	touch $@
+
+bench: $(BENCH_INSTALLED) $(MPI_INSTALLED) $(DATA_DIR)/manifest.json
+	$(BENCH_PY) bench/bench_frontend.py --wav $(WAV_DIR) --rounds $(BENCH_ROUNDS)
+	$(BENCH_PY) bench/bench_training.py --dataset $(DATA_DIR) --rounds $(BENCH_ROUNDS)
+	$(BENCH_PY) bench/bench_pipeline.py --scales 1 --epochs 2
+	$(BENCH_PY) bench/summary.py frontend training pipeline
+
+bench-scale: $(BENCH_INSTALLED) | $(INSTALLED)
+	$(BENCH_PY) bench/bench_pipeline.py --scales 1 4 16 --epochs 1 --name scaling

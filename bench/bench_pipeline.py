@@ -1,0 +1,183 @@
+"""Pipeline benchmark: wall time and peak memory of each stage of ``make pretrain classify``, and how they
+grow with the corpus (1×, 4×, 16× the default 48 speakers).
+
+Not a test. The stages are the Makefile's own recipes: ``make -n pretrain classify`` with scratch output
+folders (CORPUS, SPEC_DIR, DATA_DIR, RESULT, STAMPS under bench/out/pipeline/) prints them, and each
+is run as a whole process, its wall time and peak RSS taken from os.wait4 (the largest single
+process of the stage, as /usr/bin/time -v reports it; worker processes included).
+
+Training stages run ``--epochs`` epochs (default 2) and one classifier seed; their cost at the
+Makefile's epochs and seeds is extrapolated from the per-epoch times in their logs:
+stage(E) = fixed + E × epoch, fixed = wall − (time of the epochs run), and × the number of seeds for
+the classifiers. ``--full`` runs the real epochs and seeds instead (the figure for the README).
+
+    .venv-bench/bin/python bench/bench_pipeline.py [--scales 1] [--epochs 2] [--full] [--keep]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import OUT, ROOT, Report, run_timed  # noqa: E402
+
+DEFAULT_SPEAKERS = 48
+TRAINING = ("cnn_autoencoder", "cnn_classifier")
+GOAL_MINUTES, GOAL_GIB = 5.0, 2.0
+
+
+def clean_env():
+    """The environment without a parent make's flags (make bench runs this under make)."""
+    return {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
+def make_variables():
+    """The Makefile's defaults for epochs and seeds (make -p would print everything; ask for these)."""
+    output = subprocess.run(["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", "-",
+                             "print-bench-variables"], cwd=ROOT, capture_output=True, text=True, check=True, env=clean_env(),
+                            input="print-bench-variables:\n\t@echo $(AE_EPOCHS) $(CLF_EPOCHS) $(words $(SEEDS))\n")
+    ae, clf, seeds = output.stdout.split()
+    return int(ae), int(clf), int(seeds)
+
+
+def stage_commands(folders, speakers, ae_epochs, clf_epochs, seeds):
+    """The recipe lines of ``make pretrain classify`` for these folders, in order."""
+    variables = ["{}={}".format(key, value) for key, value in folders.items()]
+    variables += ["SPEAKERS={}".format(speakers), "AE_EPOCHS={}".format(ae_epochs),
+                  "CLF_EPOCHS={}".format(clf_epochs), "SEEDS={}".format(seeds)]
+    output = subprocess.run(["make", "-n", "--no-print-directory", "pretrain", "classify", *variables],
+                            cwd=ROOT, capture_output=True, text=True, check=True, env=clean_env()).stdout
+    lines, current = [], ""
+    for line in output.splitlines():
+        current += line.rstrip("\\").strip() + " " if line.endswith("\\") else line.strip()
+        if not line.endswith("\\"):
+            if current:
+                lines.append(" ".join(current.split()))
+            current = ""
+    return lines
+
+
+def stage_name(command):
+    match = re.search(r"(\w+\.py)", command)
+    if not match:
+        return None
+    name = match.group(1)
+    layers = re.search(r"--layers (\d)", command)
+    seed = re.search(r"--seed (\d+)", command)
+    if name == "cnn_classifier1.py" and layers:
+        name += " --layers " + layers.group(1)
+    if name.startswith("cnn_classifier") and seed:
+        name += " (seed {})".format(seed.group(1))
+    return name
+
+
+def log_epochs(command):
+    """(elapsed_time of the initial evaluation, [duration of each epoch]) from a training stage's log."""
+    out = re.search(r"--out (\S+)", command).group(1)
+    with open(os.path.join(ROOT, out, "log")) as stream:
+        log = json.load(stream)
+    times = [entry["elapsed_time"] for entry in log]
+    return times[0], [b - a for a, b in zip(times, times[1:])]
+
+
+def run_scale(scale, args, report, targets):
+    speakers = args.base_speakers * scale
+    root = os.path.join(OUT, "pipeline", "x{}".format(scale))
+    shutil.rmtree(root, ignore_errors=True)
+    folders = {key: os.path.relpath(os.path.join(root, name), ROOT) for key, name in
+               (("CORPUS", "wav"), ("SPEC_DIR", "spectrogram"), ("DATA_DIR", "DataSet"), ("RESULT", "result"),
+                ("STAMPS", "stamps"))}
+    ae_target, clf_target, seed_target = targets
+    if args.full and scale == 1:
+        ae_epochs, clf_epochs, seeds = ae_target, clf_target, " ".join(str(s) for s in range(1, seed_target + 1))
+    else:
+        ae_epochs = clf_epochs = args.epochs
+        seeds = "1"
+    commands = stage_commands(folders, speakers, ae_epochs, clf_epochs, seeds)
+    print("{}× corpus ({} speakers), {}: {} commands".format(
+        scale, speakers, "full epochs and seeds" if args.full and scale == 1 else
+        "{} epoch{} per training stage, 1 seed, extrapolated".format(args.epochs, "s" if args.epochs > 1 else ""),
+        len(commands)), flush=True)
+    stages, started = [], time.perf_counter()
+    for command in commands:
+        result = run_timed(["bash", "-eo", "pipefail", "-c", command], env=clean_env())
+        name = stage_name(command)
+        if name is None:  # rm, touch, mv, cat: bookkeeping of the recipes
+            continue
+        stage = {"stage": name, "command": command, "wall_s": result["wall_s"], "cpu_s": result["cpu_s"],
+                 "peak_rss_mib": result["peak_rss_mib"], "estimated_s": result["wall_s"]}
+        if name.startswith(TRAINING) and "--epoch 0" not in command:
+            initial, epochs = log_epochs(command)
+            fixed = result["wall_s"] - initial - sum(epochs)
+            per_epoch = sorted(epochs)[len(epochs) // 2]
+            target = ae_target if name.startswith("cnn_autoencoder") else clf_target
+            stage.update(epoch_s=per_epoch, fixed_s=fixed + initial, epochs_run=len(epochs))
+            if not (args.full and scale == 1):
+                stage["estimated_s"] = fixed + initial + target * per_epoch
+                if name.startswith("cnn_classifier"):
+                    stage["estimated_s"] *= seed_target  # the other seeds cost the same
+                    stage["stage"] = name.replace(" (seed 1)", " × {} seeds".format(seed_target))
+        stages.append(stage)
+        print("  {:<42s} {:>7.1f} s  {:>7.0f} MiB{}".format(
+            stage["stage"], stage["estimated_s"], stage["peak_rss_mib"],
+            "   (ran {:.1f} s: {} epoch{} of {:.2f} s + {:.1f} s fixed)".format(
+                stage["wall_s"], stage["epochs_run"], "s" if stage["epochs_run"] > 1 else "", stage["epoch_s"],
+                stage["fixed_s"]) if "epoch_s" in stage and stage["estimated_s"] != stage["wall_s"] else ""),
+            flush=True)
+    total = sum(stage["estimated_s"] for stage in stages)
+    peak = max(stage["peak_rss_mib"] for stage in stages)
+    with open(os.path.join(ROOT, folders["DATA_DIR"], "manifest.json")) as stream:
+        manifest = json.load(stream)
+    clips = manifest["train"]["count"] + manifest["test"]["count"]
+    summary = {"scale": scale, "speakers": speakers, "clips_in_dataset": clips, "stages": stages,
+               "total_s": total, "ran_s": time.perf_counter() - started, "peak_rss_mib": peak,
+               "full": bool(args.full and scale == 1)}
+    label = "{}x".format(scale)
+    report.figure("{} whole pipeline{}".format(label, "" if summary["full"] else " (extrapolated)"), total / 60, "min")
+    report.figure("{} largest peak RSS of a stage".format(label), peak / 1024, "GiB")
+    if scale == 1:
+        report.goal("default pipeline, minutes (from a built venv)", total / 60, GOAL_MINUTES, higher_is_better=False)
+        report.goal("default pipeline, largest peak RSS (GiB)", peak / 1024, GOAL_GIB, higher_is_better=False)
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", type=int, nargs="+", default=[1], help="corpus sizes, × 48 speakers")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per training stage (then extrapolated)")
+    parser.add_argument("--full", action="store_true", help="at 1×: the Makefile's epochs and seeds, no extrapolation")
+    parser.add_argument("--base-speakers", type=int, default=DEFAULT_SPEAKERS,
+                        help="speakers of the 1× corpus (48: the Makefile's default; fewer for a quick check)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folders")
+    parser.add_argument("--name", default="pipeline", help="bench/out/NAME.json")
+    args = parser.parse_args()
+    report = Report(args.name)
+    targets = make_variables()
+    report.data["makefile"] = {"AE_EPOCHS": targets[0], "CLF_EPOCHS": targets[1], "seeds": targets[2]}
+    scales = [run_scale(scale, args, report, targets) for scale in args.scales]
+    report.data["scales"] = scales
+    if len(scales) > 1:
+        base = scales[0]
+        print("growth per clip against {}× (1.0 = linear):".format(base["scale"]))
+        names = [stage["stage"] for stage in base["stages"]]
+        for other in scales[1:]:
+            factor = other["clips_in_dataset"] / base["clips_in_dataset"]
+            for name, first, later in zip(names, base["stages"], other["stages"]):
+                report.figure("{}x/{}x time per clip, {}".format(other["scale"], base["scale"], name),
+                              later["estimated_s"] / first["estimated_s"] / factor, "x")
+            for name, first, later in zip(names, base["stages"], other["stages"]):
+                report.figure("{}x/{}x peak RSS, {}".format(other["scale"], base["scale"], name),
+                              later["peak_rss_mib"] / first["peak_rss_mib"], "x")
+            report.figure("{}x/{}x whole pipeline per clip".format(other["scale"], base["scale"]),
+                          other["total_s"] / base["total_s"] / factor, "x")
+    report.write()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,385 @@
+"""Training benchmark: samples/s per model, stock Chainer links vs specae.fastconv vs PyTorch, against the
+machine's own float32 matrix-multiply rate; AE3 vs AE1 epochs; one 2-thread process vs two 1-thread ones.
+
+Not a test. Needs torch (the benchmark venv, ``make bench``). Everything judged is a ratio against a
+reference timed in the same run, in interleaved rounds (median of the pairwise ratios):
+
+1. One training step (forward, backward, Adam update) on a fixed batch of ``--batch`` examples, for
+   AE1, AE2 and AE3 on cached features, AE2 and AE3 recomputing the frozen layers (``--no-cache``),
+   the 2-CNN and the 3-CNN: stock ``L.Convolution2D``/``L.Deconvolution2D``, ``specae.fastconv`` and
+   the same model in PyTorch on the same CPU and threads. FLOPs per example are counted (multiply-adds
+   × 2 of every convolution, transposed convolution and linear layer, forward and the gradients that
+   backward computes); with numpy's sgemm GFLOP/s measured in the same run that gives the fraction of
+   the machine's matrix-multiply rate reached.
+2. ``cnn_autoencoder1.py`` and ``cnn_autoencoder3.py`` (cached, and ``--no-cache``) on DataSet/: the cost
+   of one epoch (training, evaluation, snapshot, log): the median of epochs 2 and 3 of a 3-epoch run.
+3. Two ``cnn_classifier1.py`` runs (3-CNN, different seeds): one after the other with 2 BLAS threads
+   each, or side by side with 1 thread each (OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=1).
+4. ChainerMN: ``cnn_classifier1.py`` (3-CNN) in one process against ``mpiexec -n 2 ... --communicator naive``
+   (1 thread per process), training samples/s from the epochs after the first (when .venv has MPI:
+   make mpi).
+
+    .venv-bench/bin/python bench/bench_training.py [--seconds 2] [--rounds 3] [--dataset DataSet]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import OUT, ROOT, Report, interleaved, median, paired_ratio, run_timed  # noqa: E402
+
+import chainer  # noqa: E402
+import chainer.functions as F  # noqa: E402
+import chainer.links as L  # noqa: E402
+
+from specae import fastconv  # noqa: E402
+
+KERNEL, STRIDE = 6, 2
+STOCK = (L.Convolution2D, L.Deconvolution2D)
+FAST = (fastconv.Convolution2D, fastconv.Deconvolution2D)
+
+
+def out_size(size):
+    return (size - KERNEL) // STRIDE + 1
+
+
+# ---- the models: (name, input shape, frozen layers, trained layer / classifier) -----------------------
+# An autoencoder layer k on cached features sees the frozen layers' output; without the cache it runs
+# the frozen encoders (no gradient) first. The CNNs are the classifiers of cnn_classifier1.py.
+AE_LAYERS = [(1, 16, 64), (16, 32, 30), (32, 32, 13)]  # (in channels, out channels, input size)
+MODELS = {
+    "AE1": {"kind": "ae", "layer": 0, "cached": True},
+    "AE2 cached": {"kind": "ae", "layer": 1, "cached": True},
+    "AE3 cached": {"kind": "ae", "layer": 2, "cached": True},
+    "AE2 --no-cache": {"kind": "ae", "layer": 1, "cached": False},
+    "AE3 --no-cache": {"kind": "ae", "layer": 2, "cached": False},
+    "2-CNN": {"kind": "cnn", "layers": 2},
+    "3-CNN": {"kind": "cnn", "layers": 3},
+}
+
+
+def conv_flops(c_in, c_out, size_out):
+    return 2 * c_in * c_out * KERNEL * KERNEL * size_out * size_out
+
+
+def flops_per_example(spec):
+    """Forward + backward FLOPs of one example. Backward: the weight gradient of every trained
+    layer (as costly as its forward) and the input gradient of every layer whose input needs one (not
+    the first trained layer's, whose input is data)."""
+    if spec["kind"] == "ae":
+        total = 0
+        for c_in, c_out, size in AE_LAYERS[:spec["layer"]] if not spec["cached"] else []:
+            total += conv_flops(c_in, c_out, out_size(size))  # frozen encoders, forward only
+        c_in, c_out, size = AE_LAYERS[spec["layer"]]
+        conv = conv_flops(c_in, c_out, out_size(size))  # the transposed conv costs the same
+        return total + conv * 2 + conv * 2 + conv  # forward both, grad W both, grad x of the deconv
+    total, first = 0, True
+    for c_in, c_out, size in AE_LAYERS[:spec["layers"]]:
+        conv = conv_flops(c_in, c_out, out_size(size))
+        total += conv + conv + (0 if first else conv)
+        first = False
+    features = AE_LAYERS[spec["layers"] - 1][1] * out_size(AE_LAYERS[spec["layers"] - 1][2]) ** 2
+    return total + 3 * 2 * features * 10
+
+
+class ChainerAE(chainer.Chain):
+    def __init__(self, links, layer, cached):
+        super().__init__()
+        conv, deconv = links
+        self.frozen = [] if cached else [conv(c_in, c_out, KERNEL, STRIDE) for c_in, c_out, _ in AE_LAYERS[:layer]]
+        c_in, c_out, size = AE_LAYERS[layer]
+        with self.init_scope():
+            self.encoder = conv(c_in, c_out, KERNEL, STRIDE)
+            self.decoder = deconv(c_out, c_in, KERNEL, STRIDE, outsize=(size, size))
+
+    def forward(self, x):
+        with chainer.no_backprop_mode():
+            for link in self.frozen:
+                x = F.relu(link(x))
+        return F.mean_squared_error(F.relu(self.decoder(F.relu(self.encoder(x)))), x)
+
+
+class ChainerCNN(chainer.Chain):
+    def __init__(self, links, layers):
+        super().__init__()
+        with self.init_scope():
+            self.convs = chainer.ChainList(*[links[0](c_in, c_out, KERNEL, STRIDE)
+                                             for c_in, c_out, _ in AE_LAYERS[:layers]])
+            self.fc = L.Linear(None, 10)
+
+    def forward(self, x, t):
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        return F.softmax_cross_entropy(self.fc(x), t)
+
+
+def input_shape(spec, batch):
+    if spec["kind"] == "ae" and spec["cached"]:
+        c_in, _, size = AE_LAYERS[spec["layer"]]
+        return (batch, c_in, size, size)
+    return (batch, 1, 64, 64)
+
+
+def chainer_step(spec, links, batch):
+    rng = np.random.RandomState(0)
+    x = rng.rand(*input_shape(spec, batch)).astype(np.float32)
+    t = rng.randint(0, 10, batch).astype(np.int32)
+    model = ChainerAE(links, spec["layer"], spec["cached"]) if spec["kind"] == "ae" else ChainerCNN(links, spec["layers"])
+    args = (x,) if spec["kind"] == "ae" else (x, t)
+    model(*args)  # initialise the lazy Linear
+    optimizer = chainer.optimizers.Adam()
+    optimizer.setup(model)
+
+    def step():
+        loss = model(*args)
+        model.cleargrads()
+        loss.backward()
+        optimizer.update()
+    return step
+
+
+def torch_step(spec, batch):
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    rng = np.random.RandomState(0)
+    x = torch.from_numpy(rng.rand(*input_shape(spec, batch)).astype(np.float32))
+    t = torch.from_numpy(rng.randint(0, 10, batch).astype(np.int64))
+    if spec["kind"] == "ae":
+        frozen = nn.Sequential(*[m for c_in, c_out, _ in AE_LAYERS[:spec["layer"]] if not spec["cached"]
+                                 for m in (nn.Conv2d(c_in, c_out, KERNEL, STRIDE), nn.ReLU())])
+        c_in, c_out, size = AE_LAYERS[spec["layer"]]
+        padding = size - ((out_size(size) - 1) * STRIDE + KERNEL)
+        model = nn.Sequential(nn.Conv2d(c_in, c_out, KERNEL, STRIDE), nn.ReLU(),
+                              nn.ConvTranspose2d(c_out, c_in, KERNEL, STRIDE, output_padding=padding), nn.ReLU())
+
+        def loss_fn():
+            with torch.no_grad():
+                h = frozen(x)
+            return nn.functional.mse_loss(model(h), h)
+    else:
+        layers = []
+        for c_in, c_out, _ in AE_LAYERS[:spec["layers"]]:
+            layers += [nn.Conv2d(c_in, c_out, KERNEL, STRIDE), nn.ReLU()]
+        c_out, size = AE_LAYERS[spec["layers"] - 1][1], out_size(AE_LAYERS[spec["layers"] - 1][2])
+        model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c_out * size * size, 10))
+
+        def loss_fn():
+            return nn.functional.cross_entropy(model(x), t)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn().backward()
+        optimizer.step()
+    return step
+
+
+def steps_per_second(step, seconds):
+    count, start = 0, time.perf_counter()
+    while True:
+        step()
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return elapsed / count  # seconds per step
+
+
+def sgemm_gflops(n=1024, seconds=1.0):
+    a = np.random.rand(n, n).astype(np.float32)
+    b = np.random.rand(n, n).astype(np.float32)
+    a @ b
+    best = 0.0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+# ---- whole scripts ----------------------------------------------------------------------------------
+def epoch_seconds(out):
+    """Median cost of the epochs after the first, from the elapsed_time of each epoch in the log."""
+    with open(os.path.join(out, "log")) as stream:
+        log = json.load(stream)
+    times = [entry["elapsed_time"] for entry in log]
+    return median([b - a for a, b in zip(times, times[1:])])
+
+
+RUNTIME_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
+MPIEXEC = os.path.join(ROOT, ".venv", "bin", "mpiexec")
+
+
+def step_rates(args, threads):
+    """Samples/s of every model and variant with ``threads`` BLAS / torch threads."""
+    print("training steps, batch {}, {} thread{}, {} rounds of {} s per variant".format(
+        args.batch, threads, "s" if threads > 1 else "", args.rounds, args.seconds))
+    gflops = [sgemm_gflops()]
+    results = {}
+    for name in args.models:
+        spec = MODELS[name]
+        steps = {"stock": chainer_step(spec, STOCK, args.batch), "fast": chainer_step(spec, FAST, args.batch),
+                 "torch": torch_step(spec, args.batch)}
+        for step in steps.values():
+            for _ in range(3):
+                step()
+        times = interleaved({label: (lambda step=step: steps_per_second(step, args.seconds))
+                             for label, step in steps.items()}, args.rounds, warmup=0)
+        gflops.append(sgemm_gflops(seconds=0.3))
+        flops = flops_per_example(spec)
+        rates = {label: args.batch / median(seconds) for label, seconds in times.items()}
+        results[name] = {"flops_per_example": flops, "samples_per_s": rates,
+                         "fast_over_stock": paired_ratio(times["stock"], times["fast"]),
+                         "fast_over_torch": paired_ratio(times["torch"], times["fast"])}
+    peak = median(gflops)
+    print("  numpy sgemm 1024x1024, {} thread{}: {:.1f} GFLOP/s (median of {} checks between the models)".format(
+        threads, "s" if threads > 1 else "", peak, len(gflops)))
+    print("  {:<15s} {:>8s} {:>9s} {:>9s} {:>9s} {:>10s} {:>10s} {:>7s}".format(
+        "model", "MFLOP/ex", "stock/s", "fast/s", "torch/s", "fast/stock", "fast/torch", "% sgemm"))
+    for name, result in results.items():
+        rates = result["samples_per_s"]
+        result["sgemm_gflops"] = peak
+        result["fraction_of_sgemm"] = {label: rate * result["flops_per_example"] / (peak * 1e9)
+                                       for label, rate in rates.items()}
+        print("  {:<15s} {:>8.2f} {:>9.0f} {:>9.0f} {:>9.0f} {:>10.2f} {:>10.2f} {:>6.0f}%".format(
+            name, result["flops_per_example"] / 1e6, rates["stock"], rates["fast"], rates["torch"],
+            result["fast_over_stock"], result["fast_over_torch"], 100 * result["fraction_of_sgemm"]["fast"]),
+            flush=True)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.7, help="per model, variant and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=30)
+    parser.add_argument("--dataset", default=os.path.join(ROOT, "DataSet"))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count()],
+                        help="BLAS and torch thread counts to measure")
+    parser.add_argument("--skip-scripts", action="store_true", help="only the step benchmark")
+    args = parser.parse_args()
+    import torch
+    report = Report("training")
+    report.data.update(torch=torch.__version__, chainer=chainer.__version__, numpy=np.__version__,
+                       threads=args.threads, batch=args.batch)
+
+    from threadpoolctl import threadpool_limits
+    results = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        with threadpool_limits(threads, user_api="blas"):
+            results[threads] = step_rates(args, threads)
+    report.data["models"] = {str(threads): models for threads, models in results.items()}
+    for threads, models in results.items():
+        if "3-CNN" in models:
+            report.goal("3-CNN training, specae.fastconv / PyTorch, {} thread{}".format(
+                threads, "s" if threads > 1 else ""), models["3-CNN"]["fast_over_torch"], 1.0)
+
+    if not args.skip_scripts:
+        scripts(args, report)
+    report.write()
+
+
+def scripts(args, report):
+    work = os.path.join(OUT, "training")
+    shutil.rmtree(work, ignore_errors=True)
+    # The scripts run in the project's own venv where it exists (the one make pretrain classify uses).
+    python = RUNTIME_PYTHON if os.path.exists(RUNTIME_PYTHON) else sys.executable
+    common = ["--dataset", args.dataset, "--batchsize", str(args.batch)]
+    quiet = dict(os.environ, PYTHONUNBUFFERED="1")
+
+    def script(name, out, *extra, env=None):
+        command = [python, name, *common, "--out", os.path.join(work, out), *extra]
+        return run_timed(command, env=env or quiet)
+
+    # Initial weights for AE2 and AE3 (untrained: the cost of an epoch does not depend on them).
+    script("cnn_autoencoder1.py", "init1", "--epoch", "0")
+    script("cnn_autoencoder2.py", "init2", "--epoch", "0", "--init", os.path.join(work, "init1", "model.npz"))
+    init3 = ("--init", os.path.join(work, "init2", "model.npz"))
+
+    def epoch(name, out, *extra):
+        def run():
+            script(name, out, "--epoch", "3", *extra)
+            return epoch_seconds(os.path.join(work, out))
+        return run
+
+    rounds = args.rounds
+    times = interleaved({"AE1": epoch("cnn_autoencoder1.py", "ae1"),
+                         "AE3 cached": epoch("cnn_autoencoder3.py", "ae3", *init3),
+                         "AE3 --no-cache": epoch("cnn_autoencoder3.py", "ae3nc", *init3, "--no-cache")},
+                        rounds, warmup=0)
+    print("one epoch on {} (training + evaluation + snapshot + log), whole scripts:".format(args.dataset))
+    for name, seconds in times.items():
+        report.figure("{} epoch".format(name), median(seconds), "s")
+    report.figure("AE3 --no-cache epoch / AE1 epoch", paired_ratio(times["AE3 --no-cache"], times["AE1"]), "x")
+    report.goal("AE3 epoch / AE1 epoch (cached features)", paired_ratio(times["AE3 cached"], times["AE1"]), 1.2,
+                higher_is_better=False)
+
+    # Two classifier runs: one after the other with 2 threads each, or side by side with 1 thread each.
+    def classifier(seed, threads):
+        env = dict(quiet, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+        command = [python, "cnn_classifier1.py", *common, "--layers", "3", "--epoch", "1", "--seed", str(seed),
+                   "--out", os.path.join(work, "clf{}_{}".format(seed, threads))]
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait(processes):
+        for process in processes:
+            _, error = process.communicate()
+            if process.returncode:
+                raise RuntimeError(error.decode(errors="replace")[-2000:])
+
+    def sequential():
+        for seed in (1, 2):
+            wait([classifier(seed, 2)])
+
+    def side_by_side():
+        wait([classifier(1, 1), classifier(2, 1)])
+
+    times = interleaved({"one 2-thread process at a time": sequential,
+                         "two 1-thread processes side by side": side_by_side}, rounds, warmup=0)
+    for name, seconds in times.items():
+        report.figure("two 3-CNN runs of 1 epoch, {}".format(name), median(seconds), "s")
+    report.figure("throughput, two 1-thread processes / one 2-thread process",
+                  paired_ratio(times["one 2-thread process at a time"], times["two 1-thread processes side by side"]),
+                  "x")
+    if os.path.exists(MPIEXEC):
+        chainermn(args, report, work, python, common, quiet, rounds)
+    else:
+        print("  (ChainerMN skipped: no {}; make mpi installs it)".format(os.path.relpath(MPIEXEC, ROOT)))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def chainermn(args, report, work, python, common, env, rounds):
+    """Training samples/s of the 3-CNN in one process and in two MPI processes (ChainerMN, naive)."""
+    train_examples = len(np.load(os.path.join(args.dataset, "train_label.npy"), mmap_mode="r"))
+    base = ["cnn_classifier1.py", *common, "--layers", "3", "--epoch", "3", "--seed", "1"]
+
+    def one():
+        run_timed([python, *base, "--out", os.path.join(work, "mn1")], env=env)
+        return epoch_seconds(os.path.join(work, "mn1"))
+
+    def two():
+        single = dict(env, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        run_timed([MPIEXEC, "-n", "2", python, *base, "--out", os.path.join(work, "mn2"), "--communicator", "naive"],
+                  env=single)
+        return epoch_seconds(os.path.join(work, "mn2"))
+
+    times = interleaved({"1 process": one, "2 processes": two}, rounds, warmup=0)
+    print("ChainerMN, 3-CNN, {} training examples, global batch {}:".format(train_examples, args.batch))
+    for name, seconds in times.items():
+        report.figure("ChainerMN {} epoch (training + evaluation)".format(name), median(seconds), "s")
+        report.figure("ChainerMN {} samples/s".format(name), train_examples / median(seconds), "samples/s")
+    report.figure("ChainerMN 2 processes / 1 process throughput", paired_ratio(times["1 process"], times["2 processes"]),
+                  "x")
+
+
+if __name__ == "__main__":
+    main()
