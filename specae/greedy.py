@@ -3,13 +3,17 @@
 The frozen layers' output does not change during training, so by default it is computed once and
 the new layer trains on the cached features (``--no-cache`` recomputes it at every step, as the
 original did); either way the frozen weights are excluded from updates with ``disable_update``.
+
+With ``--denoise`` the input is the noisy version of each spectrogram (make_noisy.py) and the target
+the clean one; layer k learns to give the frozen layers' features of the clean image from those of
+the noisy image (a stacked denoising autoencoder, with the noise made in the audio).
 """
 import os
 
 import chainer
 import numpy as np
 
-from specae import plots, training
+from specae import denoise, plots, training
 from specae.dataset import DataSetError, load_dataset
 from specae.models import GreedyStack
 
@@ -45,6 +49,9 @@ def main(layer, description):
                             help="model.npz of autoencoder {} (its layers are loaded and frozen)".format(layer - 1))
     parser.add_argument("--no-cache", action="store_true",
                         help="run the frozen layers at every step instead of once (the original's way)")
+    parser.add_argument("--denoise", metavar="NOISY_DIR",
+                        help="denoising autoencoder: rebuild the clean spectrogram from its noisy version in "
+                             "NOISY_DIR (written by make_noisy.py)")
     args = parser.parse_args()
     device = training.get_device(args.device, training.communicator(args))
     try:
@@ -65,14 +72,26 @@ def main(layer, description):
     stack.to_device(device)
 
     train, test = arrays["train_data"], arrays["test_data"]
+    if args.denoise:
+        try:
+            noisy, noisy_index = denoise.load_noisy(args.denoise, manifest)
+        except denoise.NoisyError as error:
+            training.fail(error)
+        # augmented copies (rows after the listed files) have no noisy version
+        train, test = train[:len(noisy["train_noisy"])], test[:len(noisy["test_noisy"])]
+        inputs = [noisy["train_noisy"], noisy["test_noisy"]]
     if layer > 1 and not args.no_cache:
         train, test = (encode_in_batches(stack, data, device) for data in (train, test))
+        if args.denoise:
+            inputs = [encode_in_batches(stack, data, device) for data in inputs]
         stack.input_level = layer - 1
     writer = training.is_writer(training.communicator(args))
     if writer:
         print("autoencoder {}: {} → {} channels, training on {} examples of shape {}".format(
             layer, stack.top.encoder.W.shape[1], stack.top.encoder.W.shape[0], len(train), train.shape[1:]))
 
+    if args.denoise:
+        train, test = (chainer.datasets.TupleDataset(x, t) for x, t in zip(inputs, (train, test)))
     trainer = training.make_trainer(stack, train, test, args, device,
                                     ["main/loss", "validation/main/loss"],
                                     [(["main/loss", "validation/main/loss"], "loss.png")])
@@ -82,15 +101,19 @@ def main(layer, description):
 
     stack.to_cpu()
     shown = example_indices(arrays["test_label"])
-    examples = np.asarray(arrays["test_data"][shown])
+    examples = np.asarray((noisy["test_noisy"] if args.denoise else arrays["test_data"])[shown])
     rebuilt = reconstruct(stack, examples, chainer.backend.CpuDevice())
     plots.inout_comparison(examples[:, 0], rebuilt[:, 0],
                            os.path.join(args.out, "inout-comparison_autoencoder{}.png".format(layer)),
-                           "autoencoder {}: test inputs (top) and their reconstruction through {}".format(
-                               layer, "layer 1" if layer == 1 else "layers 1–{}".format(layer)),
+                           "{}autoencoder {}: {}test inputs (top) and their reconstruction through {}".format(
+                               "denoising " if args.denoise else "", layer, "noisy " if args.denoise else "",
+                               "layer 1" if layer == 1 else "layers 1–{}".format(layer)),
                            ["digit {}".format(arrays["test_label"][i]) for i in shown])
     info = {"kind": "greedy_stack", "n_layers": layer, "channels": list(stack.channels),
             "input_size": stack.input_size, "epochs": args.epoch, "seed": args.seed}
+    if args.denoise:
+        info["denoise"] = {"noisy": os.path.abspath(args.denoise), "snr_db": noisy_index["snr_db"],
+                           "kinds": noisy_index["kinds"]}
     training.save_model(args.out, stack, training.add_features_to_info(info, manifest))
     print("saved {}".format(os.path.join(args.out, training.MODEL_FILE)))
     return 0
