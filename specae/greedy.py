@@ -9,6 +9,7 @@ the clean one; layer k learns to give the frozen layers' features of the clean i
 the noisy image (a stacked denoising autoencoder, with the noise made in the audio).
 """
 import os
+import tempfile
 
 import chainer
 import numpy as np
@@ -20,13 +21,28 @@ from specae.models import GreedyStack
 EXAMPLES_SHOWN = 5
 
 
+CACHE_IN_MEMORY_BYTES = 1 << 30
+
+
 def encode_in_batches(stack, data, device, batchsize=256):
-    """The frozen layers' output for all of ``data``, computed once."""
-    outputs = []
+    """The frozen layers' output for all of ``data``, computed once, into one preallocated array.
+
+    The cache can be larger than the data (layer 1's output has 16 × 30 × 30 values per 64 × 64 image):
+    above CACHE_IN_MEMORY_BYTES it is a memory-mapped temporary file (deleted when the process ends),
+    whose pages the system can write out and drop, so a corpus many times the default still trains."""
+    outputs = None
     for start in range(0, len(data), batchsize):
         batch = device.send(np.asarray(data[start:start + batchsize]))
-        outputs.append(chainer.backend.CpuDevice().send(stack.encode_frozen(batch)))
-    return np.concatenate(outputs)
+        encoded = chainer.backend.CpuDevice().send(stack.encode_frozen(batch))
+        if outputs is None:
+            shape = (len(data),) + encoded.shape[1:]
+            if encoded.dtype.itemsize * int(np.prod(shape)) > CACHE_IN_MEMORY_BYTES:
+                outputs = np.memmap(tempfile.TemporaryFile(prefix="specae-cache-"), dtype=encoded.dtype,
+                                    mode="w+", shape=shape)
+            else:
+                outputs = np.empty(shape, dtype=encoded.dtype)
+        outputs[start:start + len(encoded)] = encoded
+    return outputs
 
 
 def example_indices(labels):
