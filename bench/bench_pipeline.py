@@ -121,23 +121,27 @@ def run_scale(scale, args, report, targets):
                 if name.startswith("cnn_classifier"):
                     stage["estimated_s"] *= seed_target  # the other seeds cost the same
                     stage["stage"] = name.replace(" (seed 1)", " × {} seeds".format(seed_target))
+        stage["estimated_cpu_s"] = stage["cpu_s"] * stage["estimated_s"] / stage["wall_s"]
         stages.append(stage)
-        print("  {:<42s} {:>7.1f} s  {:>7.0f} MiB{}".format(
-            stage["stage"], stage["estimated_s"], stage["peak_rss_mib"],
+        print("  {:<42s} {:>7.1f} s {:>7.1f} s CPU {:>6.0f} MiB{}".format(
+            stage["stage"], stage["estimated_s"], stage["estimated_cpu_s"], stage["peak_rss_mib"],
             "   (ran {:.1f} s: {} epoch{} of {:.2f} s + {:.1f} s fixed)".format(
                 stage["wall_s"], stage["epochs_run"], "s" if stage["epochs_run"] > 1 else "", stage["epoch_s"],
                 stage["fixed_s"]) if "epoch_s" in stage and stage["estimated_s"] != stage["wall_s"] else ""),
             flush=True)
     total = sum(stage["estimated_s"] for stage in stages)
+    total_cpu = sum(stage["estimated_cpu_s"] for stage in stages)
     peak = max(stage["peak_rss_mib"] for stage in stages)
     with open(os.path.join(ROOT, folders["DATA_DIR"], "manifest.json")) as stream:
         manifest = json.load(stream)
     clips = manifest["train"]["count"] + manifest["test"]["count"]
     summary = {"scale": scale, "speakers": speakers, "clips_in_dataset": clips, "stages": stages,
-               "total_s": total, "ran_s": time.perf_counter() - started, "peak_rss_mib": peak,
+               "total_s": total, "total_cpu_s": total_cpu, "ran_s": time.perf_counter() - started, "peak_rss_mib": peak,
                "full": bool(args.full and scale == 1)}
     label = "{}x".format(scale)
     report.figure("{} whole pipeline{}".format(label, "" if summary["full"] else " (extrapolated)"), total / 60, "min")
+    report.figure("{} whole pipeline, CPU time (user + sys)".format(label), total_cpu / 60, "min",
+                  "what the stages would take on one free core")
     report.figure("{} largest peak RSS of a stage".format(label), peak / 1024, "GiB")
     if scale == 1:
         report.goal("default pipeline, minutes (from a built venv)", total / 60, GOAL_MINUTES, higher_is_better=False)
