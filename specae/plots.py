@@ -91,3 +91,25 @@ def confusion_matrix(confusion, path, title):
     figure.tight_layout()
     save_figure(figure, path, dpi=100)
     plt.close(figure)
+
+
+def roc_figure(curves, path, title, marks=()):
+    """ROC curves: ``curves`` maps a label to ``(false_positive_rate, true_positive_rate, auc)``;
+    ``marks`` are ``(label, fpr, tpr)`` points such as the chosen threshold."""
+    figure, axis = plt.subplots(figsize=(5.5, 5))
+    for label, (fpr, tpr, auc) in curves.items():
+        axis.plot(fpr, tpr, label="{} (AUC {:.3f})".format(label, auc))
+    for label, fpr, tpr in marks:
+        axis.plot([fpr], [tpr], "ko", markersize=5)
+        axis.annotate(label, (fpr, tpr), textcoords="offset points", xytext=(6, -12), fontsize=7)
+    axis.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
+    axis.set_xlabel("held-out digits rejected (false positive rate)")
+    axis.set_ylabel("other sounds rejected (true positive rate)")
+    axis.set_xlim(-0.01, 1.01)
+    axis.set_ylim(-0.01, 1.01)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="lower right")
+    axis.set_title(title, fontsize=8)
+    figure.tight_layout()
+    save_figure(figure, path, dpi=100)
+    plt.close(figure)

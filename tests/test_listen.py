@@ -15,7 +15,8 @@ def autoencoders(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("listen_ae")
     data = ("--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20)
     run_script("cnn_autoencoder1.py", *data, "--out", out / "autoencoder1")
-    run_script("cnn_autoencoder2.py", *data, "--out", out / "autoencoder2", "--init", out / "autoencoder1" / "model.npz")
+    run_script("cnn_autoencoder2.py", *data, "--out", out / "autoencoder2",
+               "--init", out / "autoencoder1" / "model.npz")
     return out
 
 
@@ -39,7 +40,8 @@ def test_listen_writes_audible_wavs_of_inputs_and_reconstructions(tiny_corpus, a
             assert np.abs(audio).max() > 1e-3
         # The input's WAV sounds like the clip: close log-mel, same level (within 2 dB) unless turned down.
         assert clip["versions"]["input"]["mel_spectral_convergence"] < 0.15
-        rebuilt = soundfile.read(clip["versions"]["input"]["wav"], dtype="float32")[0] / clip["versions"]["input"]["gain"]
+        version = clip["versions"]["input"]
+        rebuilt = soundfile.read(version["wav"], dtype="float32")[0] / version["gain"]
         assert log_mel(rebuilt, params).max() == pytest.approx(log_mel(original, params).max(), abs=2.0)
         assert clip["versions"]["autoencoder1"]["image_mse"] > 0.0
     assert (out / "listen.png").read_bytes()[:4] == b"\x89PNG"
