@@ -174,3 +174,71 @@ bench: $(BENCH_INSTALLED) $(MPI_INSTALLED) $(DATA_DIR)/manifest.json
 
 bench-scale: $(BENCH_INSTALLED) | $(INSTALLED)
 	$(BENCH_PY) bench/bench_pipeline.py --scales 1 4 16 --epochs 1 --name scaling
+
+# ---- look and listen (docs/look-and-listen.md) ----------------------------------------------------
+#   make listen    WAVs of held-out test clips and of their AE1/AE2/AE3 reconstructions, in result/listen/
+#   make denoise   denoising AEs 1-3 on noisy pairs: SNR and log-spectral distance gained on held-out voices,
+#                  and small classifier runs (scratch, pretrained, denoising-pretrained) on noisy test audio
+#   make anomaly   "is this a spoken digit?": ROC AUC against other sounds; the detector of predict.py --reject
+#   make deep      the deeper AE (BN, LeakyReLU, tanh bottleneck, softplus, RMSprop) against the greedy stack
+# Variables: NOISY (folder of the noisy arrays), SMALL_EPOCHS (3: epochs of the comparison classifiers),
+#            LISTEN_ITERATIONS (100: Griffin-Lim iterations).
+NOISY ?= noisy
+SMALL_EPOCHS ?= 3
+LISTEN_ITERATIONS ?= 100
+SMALL := $(RESULT)/small
+SMALL_STAMP = $(call stamp,small,$(SMALL_EPOCHS) $(BATCH))
+AE_DIRS := $(foreach k,1 2 3,$(RESULT)/autoencoder$(k))
+DAE_DIRS := $(foreach k,1 2 3,$(RESULT)/denoise/autoencoder$(k))
+small_models = $(foreach s,$(SEEDS),$(SMALL)/$(1)/seed$(s)/model.npz)
+small_dirs = $(patsubst %/model.npz,%,$(foreach m,$(1),$(call small_models,$(m))))
+
+.PHONY: listen denoise anomaly deep clean-look
+listen: $(RESULT)/listen/listen.json
+$(RESULT)/listen/listen.json: $(RESULT)/autoencoder3/model.npz listen.py specae/inversion.py
+	$(PY) listen.py --dataset $(DATA_DIR) --iterations $(LISTEN_ITERATIONS) --out $(@D) $(AE_DIRS)
+
+$(NOISY)/noisy.json: $(DATA_DIR)/manifest.json make_noisy.py specae/denoise.py specae/augment.py
+	$(PY) make_noisy.py --dataset $(DATA_DIR) --out $(NOISY) --seed $(SEED) --jobs $(JOBS)
+
+$(RESULT)/denoise/autoencoder1/model.npz: $(NOISY)/noisy.json cnn_autoencoder1.py specae/greedy.py $(TRAIN_CODE) $(AE_STAMP)
+	$(PY) cnn_autoencoder1.py $(TRAIN_FLAGS) --denoise $(NOISY) --epoch $(AE_EPOCHS) --seed $(SEED) --out $(@D)
+$(RESULT)/denoise/autoencoder2/model.npz: $(RESULT)/denoise/autoencoder1/model.npz cnn_autoencoder2.py
+	$(PY) cnn_autoencoder2.py $(TRAIN_FLAGS) --denoise $(NOISY) --epoch $(AE_EPOCHS) --seed $(SEED) --init $< --out $(@D)
+$(RESULT)/denoise/autoencoder3/model.npz: $(RESULT)/denoise/autoencoder2/model.npz cnn_autoencoder3.py
+	$(PY) cnn_autoencoder3.py $(TRAIN_FLAGS) --denoise $(NOISY) --epoch $(AE_EPOCHS) --seed $(SEED) --init $< --out $(@D)
+
+$(RESULT)/deep/model.npz: $(DATA_DIR)/manifest.json cnn_autoencoder_deep.py $(TRAIN_CODE) $(AE_STAMP)
+	$(PY) cnn_autoencoder_deep.py $(TRAIN_FLAGS) --epoch $(AE_EPOCHS) --seed $(SEED) --out $(@D)
+
+# Small classifier runs for the comparisons: the same epochs for every initialisation.
+$(SMALL)/scratch/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classifier1.py $(TRAIN_CODE) $(SMALL_STAMP)
+	$(PY) cnn_classifier1.py --layers 3 $(TRAIN_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
+$(SMALL)/pretrained/seed%/model.npz: $(RESULT)/autoencoder3/model.npz cnn_classifier2.py $(SMALL_STAMP)
+	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
+$(SMALL)/denoising/seed%/model.npz: $(RESULT)/denoise/autoencoder3/model.npz cnn_classifier2.py $(SMALL_STAMP)
+	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
+$(SMALL)/deep/seed%/model.npz: $(RESULT)/deep/model.npz cnn_classifier2.py $(SMALL_STAMP)
+	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
+
+denoise: $(RESULT)/denoise/report.md
+$(RESULT)/denoise/report.md: $(RESULT)/autoencoder3/model.npz $(RESULT)/denoise/autoencoder3/model.npz denoise_report.py \
+		$(foreach m,scratch pretrained denoising,$(call small_models,$(m)))
+	$(PY) denoise_report.py --dataset $(DATA_DIR) --noisy $(NOISY) --out $(@D) --autoencoders $(AE_DIRS) $(DAE_DIRS) \
+		--classifiers $(call small_dirs,scratch pretrained denoising)
+
+anomaly: $(RESULT)/anomaly/detector.json
+$(RESULT)/anomaly/detector.json: $(RESULT)/autoencoder3/model.npz $(RESULT)/deep/model.npz $(MODEL)/model.npz \
+		anomaly_report.py specae/anomaly.py
+	$(PY) anomaly_report.py --dataset $(DATA_DIR) --classifier $(MODEL) --seed $(SEED) --out $(@D) \
+		$(AE_DIRS) $(RESULT)/deep
+
+deep: $(RESULT)/deep/report.md
+$(RESULT)/deep/report.md: $(RESULT)/autoencoder3/model.npz $(RESULT)/deep/model.npz deep_report.py \
+		$(foreach m,scratch pretrained deep,$(call small_models,$(m)))
+	$(PY) deep_report.py --dataset $(DATA_DIR) --out $(@D) --autoencoders $(AE_DIRS) $(RESULT)/deep \
+		--classifiers $(call small_dirs,scratch pretrained deep)
+
+clean: clean-look
+clean-look:
+	rm -rf $(NOISY)
