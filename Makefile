@@ -182,9 +182,11 @@ bench-scale: $(BENCH_INSTALLED) | $(INSTALLED)
 #   make anomaly   "is this a spoken digit?": ROC AUC against other sounds; the detector of predict.py --reject
 #   make deep      the deeper AE (BN, LeakyReLU, tanh bottleneck, softplus, RMSprop) against the greedy stack
 # Variables: NOISY (folder of the noisy arrays), SMALL_EPOCHS (3: epochs of the comparison classifiers),
+#            DEEP_EPOCHS (8: an epoch of the deep AE costs about as much as 5 of each greedy layer),
 #            LISTEN_ITERATIONS (100: Griffin-Lim iterations).
 NOISY ?= noisy
-SMALL_EPOCHS ?= 3
+SMALL_EPOCHS ?= $(or $(EPOCHS),3)
+DEEP_EPOCHS ?= $(or $(EPOCHS),8)
 LISTEN_ITERATIONS ?= 100
 SMALL := $(RESULT)/small
 SMALL_STAMP = $(call stamp,small,$(SMALL_EPOCHS) $(BATCH))
@@ -208,8 +210,9 @@ $(RESULT)/denoise/autoencoder2/model.npz: $(RESULT)/denoise/autoencoder1/model.n
 $(RESULT)/denoise/autoencoder3/model.npz: $(RESULT)/denoise/autoencoder2/model.npz cnn_autoencoder3.py
 	$(PY) cnn_autoencoder3.py $(TRAIN_FLAGS) --denoise $(NOISY) --epoch $(AE_EPOCHS) --seed $(SEED) --init $< --out $(@D)
 
-$(RESULT)/deep/model.npz: $(DATA_DIR)/manifest.json cnn_autoencoder_deep.py $(TRAIN_CODE) $(AE_STAMP)
-	$(PY) cnn_autoencoder_deep.py $(TRAIN_FLAGS) --epoch $(AE_EPOCHS) --seed $(SEED) --out $(@D)
+$(RESULT)/deep/model.npz: $(DATA_DIR)/manifest.json cnn_autoencoder_deep.py $(TRAIN_CODE) \
+		$(call stamp,deep,$(DEEP_EPOCHS) $(BATCH) $(SEED))
+	$(PY) cnn_autoencoder_deep.py $(TRAIN_FLAGS) --epoch $(DEEP_EPOCHS) --seed $(SEED) --out $(@D)
 
 # Small classifier runs for the comparisons: the same epochs for every initialisation.
 $(SMALL)/scratch/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classifier1.py $(TRAIN_CODE) $(SMALL_STAMP)

@@ -107,6 +107,12 @@ class GreedyStack(chainer.ChainList):
         return loss
 
 
+def leaky_relu(x, slope):
+    """``max(x, slope·x)`` for slope < 1, as ``relu(x)·(1 − slope) + slope·x``: the same values as
+    F.leaky_relu, whose CPU code masks by boolean indexing and takes four times as long."""
+    return F.relu(x) * (1.0 - slope) + x * slope
+
+
 class DeepAutoencoder(chainer.Chain):
     """All layers trained together: convolutions with batch normalisation and LeakyReLU, a tanh
     bottleneck, transposed convolutions back, a softplus output; MSE, trained with RMSprop.
@@ -137,12 +143,12 @@ class DeepAutoencoder(chainer.Chain):
         last = len(self.encoders) - 1
         for index, (conv, norm) in enumerate(zip(self.encoders, self.encoder_norms)):
             h = norm(conv(x))
-            x = F.tanh(h) if index == last else F.leaky_relu(h, self.slope)
+            x = F.tanh(h) if index == last else leaky_relu(h, self.slope)
         return x
 
     def decode(self, h):
         for deconv, norm in zip(self.decoders[:-1], self.decoder_norms):
-            h = F.leaky_relu(norm(deconv(h)), self.slope)
+            h = leaky_relu(norm(deconv(h)), self.slope)
         return F.softplus(self.decoders[-1](h))
 
     def reconstruct(self, x, depth=None):

@@ -3,12 +3,13 @@ RMSprop through the Trainer, initialising cnn_classifier2.py, and the comparison
 import json
 
 import chainer
+import chainer.functions as F
 import numpy as np
 import pytest
 
 from conftest import run_script
 from specae import training
-from specae.models import CNN, DeepAutoencoder, GreedyStack, reconstruct_all
+from specae.models import CNN, DeepAutoencoder, GreedyStack, leaky_relu, reconstruct_all
 
 
 def weights(path):
@@ -93,3 +94,8 @@ def test_classifier_starts_from_the_folded_deep_encoder_and_report(tiny_corpus, 
     group = report["classifiers"][str(deep / "classifiers" / "deep")]
     assert group["final_accuracy"] == [pytest.approx(log[-1]["validation/main/accuracy"])]
     assert "| deep_autoencoder |" in result.stdout
+
+
+def test_leaky_relu_matches_chainers():
+    x = np.random.default_rng(2).normal(size=(2, 3, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(leaky_relu(x, 0.2).array, F.leaky_relu(x, 0.2).array, atol=1e-6)
