@@ -12,7 +12,8 @@ reference timed in the same run, in interleaved rounds (median of the pairwise r
    backward computes); with numpy's sgemm GFLOP/s measured in the same run that gives the fraction of
    the machine's matrix-multiply rate reached.
 2. ``cnn_autoencoder1.py`` and ``cnn_autoencoder3.py`` (cached, and ``--no-cache``) on DataSet/: the cost
-   of one epoch (training, evaluation, snapshot, log): the median of epochs 2 and 3 of a 3-epoch run.
+   of one epoch (training, evaluation, snapshot, log): the median of epochs 2 and 3 of a 3-epoch run,
+   one BLAS thread.
 3. Two ``cnn_classifier1.py`` runs (3-CNN, different seeds): one after the other with 2 BLAS threads
    each, or side by side with 1 thread each (OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=1).
 4. ChainerMN: ``cnn_classifier1.py`` (3-CNN) in one process against ``mpiexec -n 2 ... --communicator naive``
@@ -305,9 +306,13 @@ def scripts(args, report):
     script("cnn_autoencoder2.py", "init2", "--epoch", "0", "--init", os.path.join(work, "init1", "model.npz"))
     init3 = ("--init", os.path.join(work, "init2", "model.npz"))
 
+    # One BLAS thread: the question is what caching saves, and on a shared machine a second thread's
+    # waits for a busy core would blur it.
+    single = dict(quiet, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
     def epoch(name, out, *extra):
         def run():
-            script(name, out, "--epoch", "3", *extra)
+            script(name, out, "--epoch", "3", *extra, env=single)
             return epoch_seconds(os.path.join(work, out))
         return run
 
@@ -316,7 +321,7 @@ def scripts(args, report):
                          "AE3 cached": epoch("cnn_autoencoder3.py", "ae3", *init3),
                          "AE3 --no-cache": epoch("cnn_autoencoder3.py", "ae3nc", *init3, "--no-cache")},
                         rounds, warmup=0)
-    print("one epoch on {} (training + evaluation + snapshot + log), whole scripts:".format(args.dataset))
+    print("one epoch on {} (training + evaluation + snapshot + log), whole scripts, 1 thread:".format(args.dataset))
     for name, seconds in times.items():
         report.figure("{} epoch".format(name), median(seconds), "s")
     report.figure("AE3 --no-cache epoch / AE1 epoch", paired_ratio(times["AE3 --no-cache"], times["AE1"]), "x")
