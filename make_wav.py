@@ -17,6 +17,9 @@ def main(argv=None):
                         help='Number of synthetic speakers (voice x variant x pitch)')
     parser.add_argument('--rates', '-r', type=int, default=10,
                         help='Number of speaking rates, evenly spaced')
+    parser.add_argument('--rates-per-speaker', type=int,
+                        help='Each speaker uses only this many of the rates, drawn per speaker '
+                             '(default: all)')
     parser.add_argument('--min-rate', type=int, default=80,
                         help='Slowest speaking rate in words per minute')
     parser.add_argument('--max-rate', type=int, default=260,
@@ -34,12 +37,14 @@ def main(argv=None):
         speakers = synth.speaker_grid(args.speakers, args.seed)
         rates = synth.speaking_rates(args.rates, args.min_rate, args.max_rate)
         paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
-                                        progress=not args.no_progress)
+                                        progress=not args.no_progress,
+                                        rates_per_speaker=args.rates_per_speaker)
     except (RuntimeError, ValueError, OSError) as error:
         print(f'make_wav.py: error: {error}', file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start
-    print(f'wrote {len(paths)} files ({len(speakers)} speakers x {len(rates)} rates x '
+    per_speaker = min(args.rates_per_speaker or len(rates), len(rates))
+    print(f'wrote {len(paths)} files ({len(speakers)} speakers x {per_speaker} of {len(rates)} rates x '
           f'{len(synth.DIGIT_WORDS)} digits) to {args.out} in {seconds:.1f} s')
     return 0
 

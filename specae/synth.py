@@ -284,8 +284,19 @@ def _init_worker():
     initialise()
 
 
-def synthesize_corpus(out_dir, speakers, rates, jobs=None, seed=0, progress=True):
+def rates_of_speaker(speaker, rates, rates_per_speaker, seed):
+    """The rates one speaker uses: all of them, or ``rates_per_speaker`` drawn for that speaker."""
+    if rates_per_speaker is None or rates_per_speaker >= len(rates):
+        return list(rates)
+    rng = np.random.default_rng([seed, zlib.crc32(speaker.name.encode())])
+    return sorted(int(rate) for rate in rng.choice(rates, size=rates_per_speaker, replace=False))
+
+
+def synthesize_corpus(out_dir, speakers, rates, jobs=None, seed=0, progress=True, rates_per_speaker=None):
     """Write ``{digit}_{speaker}_{rate}.wav`` for every speaker x rate x digit into ``out_dir``.
+
+    With ``rates_per_speaker`` each speaker uses only that many of ``rates``, drawn per speaker:
+    for a fixed number of files, many speakers at few rates each give more voices to learn from.
 
     16-bit PCM mono WAV at 22050 Hz, each written atomically. ``jobs`` worker processes (default
     os.cpu_count(); 1 runs in this process) take one speaker each at a time. ``seed`` seeds the
@@ -308,7 +319,10 @@ def synthesize_corpus(out_dir, speakers, rates, jobs=None, seed=0, progress=True
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
     os.makedirs(out_dir, exist_ok=True)
-    tasks = [(out_dir, speaker, rates, seed) for speaker in speakers]
+    if rates_per_speaker is not None and rates_per_speaker < 1:
+        raise ValueError("rates per speaker must be at least 1")
+    tasks = [(out_dir, speaker, rates_of_speaker(speaker, rates, rates_per_speaker, seed), seed)
+             for speaker in speakers]
     jobs = min(jobs, len(tasks))
 
     from tqdm import tqdm

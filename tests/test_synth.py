@@ -135,3 +135,19 @@ def test_make_wav_help():
     result = subprocess.run([sys.executable, str(ROOT / "make_wav.py"), "--help"],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0 and "--speakers" in result.stdout
+
+
+def test_rates_per_speaker_draws_a_fixed_subset_per_speaker(tmp_path):
+    speakers = synth.speaker_grid(6, seed=0)
+    rates = synth.speaking_rates(10)
+    chosen = [synth.rates_of_speaker(speaker, rates, 2, seed=0) for speaker in speakers]
+    assert all(len(subset) == 2 and set(subset) <= set(rates) for subset in chosen)
+    assert chosen == [synth.rates_of_speaker(speaker, rates, 2, seed=0) for speaker in speakers]
+    assert len({tuple(subset) for subset in chosen}) > 1
+    assert synth.rates_of_speaker(speakers[0], rates, None, seed=0) == rates
+    paths = synth.synthesize_corpus(tmp_path, speakers[:3], rates, jobs=1, progress=False, rates_per_speaker=1)
+    assert len(paths) == 30
+    for speaker, subset in zip(speakers[:3], chosen[:3]):
+        own = [p for p in paths if "_{}_".format(speaker.name) in p]
+        (rate,) = synth.rates_of_speaker(speaker, rates, 1, seed=0)
+        assert len(own) == 10 and all(p.endswith("_{}.wav".format(rate)) for p in own)
