@@ -3,7 +3,7 @@
 #   make test                  the test suite
 # Variables: EPOCHS (both AE and classifier epochs), AE_EPOCHS, CLF_EPOCHS, DEVICE, SEED, SEEDS, JOBS,
 #            AUGMENT (degraded copies of each training clip, 0 = none),
-#            WAV_DIR (your own {digit}_{speaker}_*.wav folder), SPEAKERS, RATES, SPLIT, FEATURES,
+#            WAV_DIR (your own {digit}_{speaker}_*.wav folder), SPEAKERS, RATES, RATES_PER_SPEAKER, SPLIT, FEATURES,
 #            and the output folders CORPUS, SPEC_DIR, DATA_DIR, RESULT, STAMPS.
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -26,8 +26,9 @@ CLF_EPOCHS ?= $(or $(EPOCHS),10)
 BATCH ?= 30
 CORPUS ?= wav
 WAV_DIR ?= $(CORPUS)
-SPEAKERS ?= 48
+SPEAKERS ?= 480
 RATES ?= 10
+RATES_PER_SPEAKER ?= 1
 SPLIT ?= speaker
 AUGMENT ?= 1
 FEATURES ?=
@@ -56,9 +57,11 @@ $(INSTALLED): requirements.txt
 	touch $@
 
 # ---- data --------------------------------------------------------------------------------------
-$(CORPUS)/.complete: make_wav.py specae/synth.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(SEED)) | $(INSTALLED)
+$(CORPUS)/.complete: make_wav.py specae/synth.py \
+		$(call stamp,wav,$(SPEAKERS) $(RATES) $(RATES_PER_SPEAKER) $(SEED)) | $(INSTALLED)
 	rm -rf $(CORPUS)
-	$(PY) make_wav.py --out $(CORPUS) --speakers $(SPEAKERS) --rates $(RATES) --seed $(SEED) --jobs $(JOBS)
+	$(PY) make_wav.py --out $(CORPUS) --speakers $(SPEAKERS) --rates $(RATES) \
+		--rates-per-speaker $(RATES_PER_SPEAKER) --seed $(SEED) --jobs $(JOBS)
 	touch $@
 
 $(SPEC_DIR)/index.json: $(WAV_STAMP) make_spectrogram.py melbank.py specae/features.py specae/audio.py \

@@ -13,13 +13,13 @@ def main(argv=None):
         description='Synthesise spoken digits with espeak-ng: every speaker x rate x digit')
     parser.add_argument('--out', '-o', default='wav',
                         help='Directory to write the WAV files to')
-    parser.add_argument('--speakers', '-s', type=int, default=48,
+    parser.add_argument('--speakers', '-s', type=int, default=480,
                         help='Number of synthetic speakers (voice x variant x pitch)')
     parser.add_argument('--rates', '-r', type=int, default=10,
                         help='Number of speaking rates, evenly spaced')
-    parser.add_argument('--rates-per-speaker', type=int,
-                        help='Each speaker uses only this many of the rates, drawn per speaker '
-                             '(default: all)')
+    parser.add_argument('--rates-per-speaker', type=int, default=1,
+                        help='Each speaker uses only this many of the rates, drawn per speaker; '
+                             '0 for all (default %(default)s: more voices for the same number of files)')
     parser.add_argument('--min-rate', type=int, default=80,
                         help='Slowest speaking rate in words per minute')
     parser.add_argument('--max-rate', type=int, default=260,
@@ -38,7 +38,7 @@ def main(argv=None):
         rates = synth.speaking_rates(args.rates, args.min_rate, args.max_rate)
         paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
                                         progress=not args.no_progress,
-                                        rates_per_speaker=args.rates_per_speaker)
+                                        rates_per_speaker=args.rates_per_speaker or None)
     except (RuntimeError, ValueError, OSError) as error:
         print(f'make_wav.py: error: {error}', file=sys.stderr)
         return 1

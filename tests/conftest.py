@@ -25,7 +25,8 @@ def run_script(script, *args, check=True):
 def tiny_corpus(tmp_path_factory):
     """80 espeak clips (4 speakers × 2 rates × 10 digits) → spectrograms → DataSet/."""
     root = tmp_path_factory.mktemp("tiny")
-    run_script("make_wav.py", "--out", root / "wav", "--speakers", 4, "--rates", 2, "--jobs", 2)
+    run_script("make_wav.py", "--out", root / "wav", "--speakers", 4, "--rates", 2, "--rates-per-speaker", 0,
+               "--jobs", 2)
     run_script("make_spectrogram.py", "--wav", root / "wav", "--out", root / "spectrogram", "--jobs", 2)
     run_script("make_dataset.py", "--spec", root / "spectrogram", "--out", root / "DataSet", "--test-ratio", 0.25)
     return root

@@ -94,7 +94,7 @@ def test_speaking_rates():
 
 def make_wav(out, *extra):
     return subprocess.run([sys.executable, str(ROOT / "make_wav.py"), "--out", str(out),
-                           "--speakers", "2", "--rates", "2", "--seed", "5", "--jobs", "2",
+                           "--speakers", "2", "--rates", "2", "--rates-per-speaker", "0", "--seed", "5", "--jobs", "2",
                            *extra], capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
