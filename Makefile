@@ -184,12 +184,12 @@ bench-scale: $(BENCH_INSTALLED) | $(INSTALLED)
 #                  and small classifier runs (scratch, pretrained, denoising-pretrained) on noisy test audio
 #   make anomaly   "is this a spoken digit?": ROC AUC against other sounds; the detector of predict.py --reject
 #   make deep      the deeper AE (BN, LeakyReLU, tanh bottleneck, softplus, RMSprop) against the greedy stack
-# Variables: NOISY (folder of the noisy arrays), SMALL_EPOCHS (3: epochs of the comparison classifiers),
-#            DEEP_EPOCHS (8: an epoch of the deep AE costs about as much as 5 of each greedy layer),
+# Variables: NOISY (folder of the noisy arrays), SMALL_EPOCHS (2: epochs of the comparison classifiers),
+#            DEEP_EPOCHS (6: an epoch of the deep AE costs about as much as 5 of each greedy layer),
 #            LISTEN_ITERATIONS (100: Griffin-Lim iterations).
 NOISY ?= noisy
-SMALL_EPOCHS ?= $(or $(EPOCHS),3)
-DEEP_EPOCHS ?= $(or $(EPOCHS),8)
+SMALL_EPOCHS ?= $(or $(EPOCHS),2)
+DEEP_EPOCHS ?= $(or $(EPOCHS),6)
 LISTEN_ITERATIONS ?= 100
 SMALL := $(RESULT)/small
 SMALL_STAMP = $(call stamp,small,$(SMALL_EPOCHS) $(BATCH))
