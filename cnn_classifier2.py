@@ -2,12 +2,12 @@
 """Digit classifier initialised from greedy pretraining: the 3-layer CNN takes its convolutions from the
 encoders of autoencoders 1–3, then trains (all layers, with a fresh fully connected layer) like
 cnn_classifier1.py. It refuses to start when the pretrained weights are missing or do not fit.
---init may also name the weights of cnn_autoencoder_deep.py (its model.json says which it is).
+--init may also name the weights of cnn_autoencoder_deep.py or of vae.py (its model.json says which it is).
 """
 import os
 import sys
 
-from specae import training
+from specae import training, vae
 from specae.dataset import DataSetError, load_dataset
 from specae.files import load_json
 from specae.models import DeepAutoencoder, GreedyStack, classifier
@@ -32,17 +32,21 @@ def main():
     except DataSetError as error:
         training.fail(error)
     input_size = arrays["train_data"].shape[-1]
-    deep = pretrained_kind(args.init) == "deep_autoencoder"
-    stack = DeepAutoencoder(input_size=input_size) if deep else GreedyStack(3, input_size=input_size)
+    kind = pretrained_kind(args.init)
     try:
+        if kind == "vae":
+            stack = vae.build(training.load_model_info(os.path.dirname(args.init)))
+        else:
+            stack = DeepAutoencoder(input_size=input_size) if kind == "deep_autoencoder" else \
+                GreedyStack(3, input_size=input_size)
         training.load_weights(args.init, stack, manifest)
-    except (FileNotFoundError, ValueError, DataSetError) as error:
+    except (FileNotFoundError, ValueError, KeyError, DataSetError) as error:
         training.fail("cannot initialise from pretrained weights: {} (run make pretrain)".format(error))
     training.seed_everything(args.seed, device)
     model = classifier(3, input_size=input_size)
     model.predictor.load_encoders(stack)
-    info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": "pretrained_deep" if deep else "pretrained",
-            "init_from": args.init}
+    init = {"deep_autoencoder": "pretrained_deep", "vae": "pretrained_vae"}.get(kind, "pretrained")
+    info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": init, "init_from": args.init}
     training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 

@@ -378,18 +378,21 @@ def load_weights(path, link, manifest=None):
     return link
 
 
-AUTOENCODER_KINDS = ("greedy_stack", "deep_autoencoder")
+AUTOENCODER_KINDS = ("greedy_stack", "deep_autoencoder", "vae")
 
 
 def load_autoencoder(directory, manifest=None):
-    """``(model, info)``: the GreedyStack or DeepAutoencoder saved in ``directory`` (its model.json
+    """``(model, info)``: the GreedyStack, DeepAutoencoder or VAE saved in ``directory`` (its model.json
     says which); with a data-set manifest, refused when trained on other features (see load_weights)."""
-    from specae.models import DeepAutoencoder, GreedyStack  # models does not need this module
+    from specae import vae  # models and vae do not need this module
+    from specae.models import DeepAutoencoder, GreedyStack
     info = load_model_info(directory)
     if info.get("kind") == "greedy_stack":
         model = GreedyStack(info["n_layers"], input_size=info["input_size"], channels=info["channels"])
     elif info.get("kind") == "deep_autoencoder":
         model = DeepAutoencoder(input_size=info["input_size"], channels=info["channels"], slope=info.get("slope", 0.2))
+    elif info.get("kind") == "vae":
+        model = vae.build(info)
     else:
         raise ValueError("{}: holds a {!r} model, not one of the autoencoders {}".format(
             directory, info.get("kind"), ", ".join(AUTOENCODER_KINDS)))
