@@ -113,3 +113,45 @@ def roc_figure(curves, path, title, marks=()):
     figure.tight_layout()
     save_figure(figure, path, dpi=100)
     plt.close(figure)
+
+
+def latent_map(points, labels, path, title, axis_labels=("PC 1", "PC 2")):
+    """A 2-D scatter of latent points coloured by digit, with each digit's centre labelled."""
+    figure, axis = plt.subplots(figsize=(6, 5.5))
+    colours = plt.get_cmap("tab10")
+    labels = np.asarray(labels)
+    for digit in np.unique(labels):
+        chosen = points[labels == digit]
+        axis.scatter(chosen[:, 0], chosen[:, 1], s=8, alpha=0.6, color=colours(int(digit) % 10), label=str(digit))
+        centre = chosen.mean(axis=0)
+        axis.text(centre[0], centre[1], str(digit), fontsize=12, weight="bold", ha="center", va="center")
+    axis.set_xlabel(axis_labels[0])
+    axis.set_ylabel(axis_labels[1])
+    axis.legend(title="digit", fontsize=7, markerscale=2, loc="best")
+    axis.grid(alpha=0.3)
+    axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    save_figure(figure, path, dpi=100)
+    plt.close(figure)
+
+
+def separation_figure(rows, path, title):
+    """One row per example, four dB images each (mixture, mask, estimate, reference), frequency upwards.
+
+    ``rows`` is a list of ``(label, mixture_db, mask, estimate_db, reference_db)`` with (freq, time) arrays;
+    the mask is drawn on [0, 1], the spectrograms on the mixture's top 80 dB."""
+    figure, axes = plt.subplots(len(rows), 4, figsize=(12, 2.4 * len(rows)), squeeze=False)
+    for axes_row, (label, mixture, mask, estimate, reference) in zip(axes, rows):
+        top = float(np.max(mixture))
+        for axis, image, name in zip(axes_row, (mixture, mask, estimate, reference),
+                                     ("mixture", "mask", "estimate", "reference")):
+            limits = (0.0, 1.0) if name == "mask" else (top - 80.0, top)
+            axis.imshow(image, origin="lower", aspect="auto", cmap="viridis" if name == "mask" else "magma",
+                        vmin=limits[0], vmax=limits[1], interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            axis.set_title("{}: {}".format(label, name), fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    save_figure(figure, path, dpi=90)
+    plt.close(figure)
