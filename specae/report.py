@@ -1,0 +1,690 @@
+"""The report page: one static HTML file that shows, and plays, what a run of the pipeline made.
+
+`gather` reads what exists under ``result/`` (and the data set and spectrogram folders beside it) into
+a plain dictionary, one entry per section; `render` fills ``templates/report.html`` with it. Every
+artefact is optional: a section whose outputs are missing is left out, never drawn half-empty, so the
+page can be written after ``make classify`` and again after any extension has run.
+
+Images and audio are linked relative to the page, or, with ``embed=True``, inlined as ``data:`` URIs so
+that the one file can be mailed. The page needs no server, no script and no network.
+"""
+import base64
+import collections
+import datetime
+import glob
+import importlib.metadata
+import os
+import platform
+import shlex
+import urllib.parse
+
+import jinja2
+import numpy as np
+
+from specae.features import FeatureParams
+from specae.files import atomic_path, load_json
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+TEMPLATE = "report.html"
+PAGE = "index.html"
+EMBEDDED_PAGE = "index-embedded.html"
+MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
+              ".wav": "audio/wav", ".wave": "audio/wav"}
+
+# The greedy stack and the classifiers: run folder under result/, name on the page, script that trains it.
+AUTOENCODERS = [("autoencoder{}".format(k), "AE layer {}".format(k), "cnn_autoencoder{}.py".format(k))
+                for k in (1, 2, 3)]
+CLASSIFIERS = [("classifier_2cnn", "2-CNN", "cnn_classifier1.py"),
+               ("classifier_3cnn", "3-CNN", "cnn_classifier1.py"),
+               ("classifier_pretrained", "pretrained 3-CNN", "cnn_classifier2.py")]
+MODEL_NAMES = {folder: name for folder, name, _ in CLASSIFIERS}
+COMPARISON_FIGURES = [("loss-accuracy_comparison.png", "2-CNN against 3-CNN from scratch"),
+                      ("loss-accuracy_comparison_pre-train.png", "3-CNN from scratch against pretrained 3-CNN")]
+ROBUSTNESS_COLUMNS = ("clean", "telephone", "noise", "reverb", "voice", "mixed", "mean_degraded")
+# Extensions: section id, the folders under result/ it may be in (the first that exists is shown),
+# title, one line on what it is. morph and separate are shown generically (their figures, report.md
+# tables and WAVs), so a change in what their scripts name the files does not break the page.
+EXTENSIONS = [("denoise", ("denoise",), "Denoising autoencoders",
+               "Autoencoders trained to map noisy input to the clean target (make denoise), on noisy held-out voices."),
+              ("anomaly", ("anomaly",), "Is it a spoken digit? (anomaly detection)",
+               "Reconstruction error as a score of \"not a digit\" against locally made other sounds (make anomaly)."),
+              ("deep", ("deep",), "Deeper autoencoder",
+               "Batch normalisation, LeakyReLU, tanh bottleneck, softplus output, RMSprop (make deep), "
+               "against the greedy stack."),
+              ("morph", ("morph", "vae"), "Morphing (variational autoencoder)",
+               "Latent interpolation between two clips, decoded to spectrograms and audio (make morph)."),
+              ("separate", ("separate", "separation"), "Source separation (U-Net)",
+               "Two voices (or a voice and noise) separated by a U-Net mask (make separate).")]
+MAX_AUDIO = 48  # players per generic section: a folder of hundreds of WAVs would bury the page
+# Units of the front-end parameters (names of specae.features.FeatureParams).
+PARAMETER_UNITS = {"sample_rate_hz": "Hz", "n_fft": "samples", "hop_length": "samples", "n_mels": "bands",
+                   "fmin_hz": "Hz", "fmax_hz": "Hz", "n_frames": "frames", "floor_db": "dB",
+                   "fixed_range_db": "dB", "trim_db": "dB", "lifter": "coefficients"}
+FEATURE_FLAGS = ("fmin_hz", "fmax_hz", "level", "floor_db", "trim_db", "fit", "lifter", "band_norm")
+
+
+class Linker:
+    """Turns a file path into what an ``src`` attribute needs: a URL relative to the page, or with
+    ``embed`` the file itself as a ``data:`` URI. A missing file gives None, so its element is dropped."""
+
+    def __init__(self, page_dir, embed=False):
+        self.page_dir = os.path.abspath(page_dir)
+        self.embed = embed
+
+    def __call__(self, path):
+        if path is None or not os.path.isfile(path):
+            return None
+        if self.embed:
+            mime = MIME_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
+            with open(path, "rb") as stream:
+                return "data:{};base64,{}".format(mime, base64.b64encode(stream.read()).decode("ascii"))
+        relative = os.path.relpath(os.path.abspath(path), self.page_dir).replace(os.sep, "/")
+        # Percent-encoding keeps a name with '#', '?', '%' or spaces a link to that very file.
+        return urllib.parse.quote(relative, safe="/")
+
+
+# ---- small helpers --------------------------------------------------------------------------------
+
+def load_optional(path):
+    """The JSON at ``path``, or None when it is missing or unreadable (an optional artefact)."""
+    try:
+        return load_json(path)
+    except (OSError, ValueError):
+        return None
+
+
+def duration(seconds):
+    """'12.3 s', '4 min 05 s', '1 h 02 min'."""
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return "{:.1f} s".format(seconds)
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return "{} min {:02d} s".format(minutes, seconds)
+    hours, minutes = divmod(minutes, 60)
+    return "{} h {:02d} min".format(hours, minutes)
+
+
+def percent(value, digits=2):
+    return "–" if value is None else "{:.{}f} %".format(100 * value, digits)
+
+
+def mean_std_percent(values, digits=1):
+    values = 100 * np.asarray(values, dtype=float)
+    return "{:.{d}f} ± {:.{d}f} %".format(values.mean(), values.std(), d=digits)
+
+
+def timestamp(seconds):
+    return datetime.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
+
+
+def mtime(path):
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return None
+
+
+def table(header, rows, caption=None):
+    """A table for the template; columns whose cells read as numbers are right-aligned."""
+    rows = [[str(cell) for cell in row] for row in rows]
+
+    def numeric(text):
+        head = text.lstrip("+-−–~≈ ")
+        return bool(head) and (head[0].isdigit() or head.startswith("."))
+
+    align = [all(numeric(row[k]) for row in rows if k < len(row) and row[k] != "–") and
+             any(k < len(row) and row[k] != "–" for row in rows) for k in range(len(header))]
+    return {"header": list(header), "rows": rows, "numeric": align, "caption": caption}
+
+
+def shorten(text, result):
+    """Absolute paths under the result folder, as the report scripts print them, made short."""
+    prefix = os.path.abspath(result) + os.sep
+    return text.replace(prefix, os.path.normpath(result) + "/")
+
+
+def markdown_tables(path, result):
+    """The pipe tables of a report.md, as tables; other non-empty lines become paragraphs."""
+    try:
+        with open(path) as stream:
+            lines = stream.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return [], []
+    tables, paragraphs, block = [], [], []
+
+    def cells(line):
+        return [shorten(cell.strip(), result) for cell in line.strip().strip("|").split("|")]
+
+    def flush():
+        rows = [cells(line) for line in block if not set(line.replace("|", "").strip()) <= set("-: ")]
+        if rows:
+            tables.append(table(rows[0], rows[1:]))
+        block.clear()
+
+    for line in lines + [""]:
+        if line.lstrip().startswith("|"):
+            block.append(line)
+            continue
+        flush()
+        if line.strip():
+            paragraphs.append(shorten(line.strip(), result))
+    return tables, paragraphs
+
+
+def audio_groups(paths, base, link, limit=MAX_AUDIO):
+    """WAVs as a table: a row per clip, a column per version, from names ``{clip}_{version}.wav``
+    (listen.py's and most scripts' convention); a flat list when no clip has several versions.
+
+    Returns ``(groups, left_out)``; each group is ``{"columns", "rows": [{"label", "cells"}]}`` with a
+    cell ``{"src", "name"}`` or None."""
+    paths = sorted(paths)
+    left_out = max(0, len(paths) - limit)
+    paths = paths[:limit]
+    rows = collections.OrderedDict()
+    columns = []
+    for path in paths:
+        relative = os.path.relpath(path, base)
+        stem = os.path.splitext(relative)[0]
+        clip, _, version = stem.rpartition("_")
+        if not clip:
+            clip, version = stem, "audio"
+        rows.setdefault(clip, {})[version] = path
+        if version not in columns:
+            columns.append(version)
+    if all(len(versions) == 1 for versions in rows.values()):
+        flat = [{"label": os.path.relpath(path, base), "cells": [{"src": link(path), "name": os.path.basename(path)}]}
+                for path in paths]
+        return ([{"columns": ["audio"], "rows": flat}] if flat else []), left_out
+    grouped = []
+    for clip, versions in rows.items():
+        grouped.append({"label": clip, "cells": [
+            {"src": link(versions[c]), "name": os.path.basename(versions[c])} if c in versions else None
+            for c in columns]})
+    return [{"columns": columns, "rows": grouped}], left_out
+
+
+def figure(link, path, caption):
+    src = link(path)
+    return None if src is None else {"src": src, "caption": caption, "alt": caption}
+
+
+def last_log_entry(directory):
+    log = load_optional(os.path.join(directory, "log"))
+    return log[-1] if isinstance(log, list) and log else None
+
+
+def training_seconds(directory):
+    entry = last_log_entry(directory)
+    return None if entry is None else entry.get("elapsed_time")
+
+
+def command_line(script, settings, out):
+    """The command a run's run.json records (specae.training writes every option but --out and
+    --resume there); None-valued and false options were left at their default."""
+    words = [".venv/bin/python", script]
+    for key, value in sorted(settings.items()):
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, list):
+            words += [flag] + [str(item) for item in value]
+        else:
+            words += [flag, str(value)]
+    words += ["--out", out]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+# ---- sections ------------------------------------------------------------------------------------
+
+def machine():
+    """CPU model, cores and memory of the machine writing the page (where make ran it)."""
+    model, memory = None, None
+    try:
+        with open("/proc/cpuinfo") as stream:
+            for line in stream:
+                if line.lower().startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemTotal:"):
+                    memory = "{:.1f} GiB".format(int(line.split()[1]) / 2 ** 20)
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        usable = os.cpu_count()
+    try:  # the installed version, without importing chainer (slow, and noisy about numpy.distutils)
+        chainer_version = importlib.metadata.version("chainer")
+    except importlib.metadata.PackageNotFoundError:
+        chainer_version = "not installed"
+    rows = [("CPU", model or platform.processor() or platform.machine()),
+            ("cores", "{} ({} usable by this process)".format(os.cpu_count(), usable)),
+            ("memory", memory or "–"),
+            ("system", platform.platform()),
+            ("software", "Python {}, NumPy {}, Chainer {}".format(platform.python_version(), np.__version__,
+                                                                 chainer_version))]
+    return [(name, value) for name, value in rows]
+
+
+def corpus_table(manifest):
+    """Clips per digit on each side of the split (augmented copies are counted separately)."""
+    counts = {side: collections.Counter(int(entry["digit"]) for entry in manifest[side]["files"])
+              for side in ("train", "test")}
+    digits = sorted(set(counts["train"]) | set(counts["test"]))
+    rows = [[digit, counts["train"][digit], counts["test"][digit]] for digit in digits]
+    rows.append(["all", sum(counts["train"].values()), sum(counts["test"].values())])
+    return table(["digit", "training clips", "test clips (unseen voices)" if manifest.get("split") == "speaker"
+                  else "test clips"], rows)
+
+
+def parameters_table(params):
+    rows = []
+    defaults = FeatureParams().to_dict()
+    for name, value in sorted(params.items()):
+        if isinstance(value, list):
+            value = " … ".join(str(v) for v in value)
+        note = "" if defaults.get(name) == params[name] else "changed (default {})".format(defaults.get(name))
+        rows.append([name, value, PARAMETER_UNITS.get(name, ""), note])
+    return table(["parameter", "value", "unit", "note"], rows)
+
+
+def run_section(result, dataset, spec, link):
+    """The run: commands, dates, machine, time per stage, front end, corpus and spectrogram grids."""
+    manifest = load_optional(os.path.join(dataset, "manifest.json"))
+    index = load_optional(os.path.join(spec, "index.json"))
+    stages, commands = [], []
+    previous_end = None
+
+    wav_dir = None
+    if manifest and manifest["train"]["files"]:
+        directories = {os.path.dirname(entry["wav"]) for side in ("train", "test") for entry in manifest[side]["files"]}
+        wav_dir = directories.pop() if len(directories) == 1 else None
+    if wav_dir and os.path.isdir(wav_dir):
+        times = [entry.stat().st_mtime for entry in os.scandir(wav_dir) if entry.name.lower().endswith(".wav")]
+        marker = mtime(os.path.join(wav_dir, ".complete"))
+        if times:
+            end = marker or max(times)
+            # From the first clip written: start-up before it is not counted.
+            stages.append({"stage": "corpus ({} WAVs in {})".format(len(times), os.path.relpath(wav_dir)),
+                           "seconds": end - min(times), "how": "file times", "finished": timestamp(end)})
+            previous_end = end
+    if index is not None:
+        end = mtime(os.path.join(spec, "index.json"))
+        params = FeatureParams.from_dict(index["params"]).to_dict()
+        defaults = FeatureParams().to_dict()
+        flags = []
+        for name in FEATURE_FLAGS:
+            if params[name] != defaults[name]:
+                flags += ["--" + name.replace("_", "-")] + ([] if isinstance(params[name], bool) else [str(params[name])])
+        words = [".venv/bin/python", "make_spectrogram.py"] + (["--wav", wav_dir] if wav_dir else []) + \
+            ["--out", spec] + flags
+        commands.append({"stage": "spectrograms", "command": " ".join(shlex.quote(w) for w in words), "runs": 1,
+                         "seeds": None})
+        stages.append({"stage": "spectrograms ({} images)".format(len(index.get("files", []))),
+                       "seconds": end - previous_end if previous_end and end and end >= previous_end else None,
+                       "how": "file times", "finished": timestamp(end)})
+        previous_end = end
+    if manifest is not None:
+        end = mtime(os.path.join(dataset, "manifest.json"))
+        words = [".venv/bin/python", "make_dataset.py", "--spec", spec, "--out", dataset, "--split", manifest["split"],
+                 "--test-ratio", str(manifest["test_ratio"]), "--seed", str(manifest["seed"]),
+                 "--augment", str(manifest.get("augment_copies", 0))]
+        commands.append({"stage": "data set", "command": " ".join(shlex.quote(w) for w in words), "runs": 1,
+                         "seeds": None})
+        stages.append({"stage": "data set", "how": "file times", "finished": timestamp(end),
+                       "seconds": end - previous_end if previous_end and end and end >= previous_end else None})
+
+    settings = {}
+    for folder, name, script in AUTOENCODERS + CLASSIFIERS:
+        directory = os.path.join(result, folder)
+        runs = [directory] if folder.startswith("autoencoder") else sorted(
+            glob.glob(os.path.join(glob.escape(directory), "seed*")), key=_seed_number)
+        runs = [run for run in runs if os.path.exists(os.path.join(run, "log"))]
+        if not runs:
+            continue
+        recorded = load_optional(os.path.join(runs[0], "run.json"))
+        if isinstance(recorded, dict):
+            commands.append({"stage": name, "command": command_line(script, recorded, runs[0]), "runs": len(runs),
+                             "seeds": ", ".join(str(_seed_number(run)) for run in runs)
+                             if not folder.startswith("autoencoder") else None})
+            settings.setdefault("autoencoder" if folder.startswith("autoencoder") else "classifier", recorded)
+            if not folder.startswith("autoencoder"):
+                settings["seeds"] = [_seed_number(run) for run in runs]
+        seconds = [training_seconds(run) for run in runs]
+        known = [s for s in seconds if s is not None]
+        stages.append({"stage": name + (" ({} seeds)".format(len(runs)) if len(runs) > 1 else ""),
+                       "seconds": sum(known) if known else None, "how": "training loop (Chainer log)",
+                       "finished": timestamp(max(mtime(os.path.join(run, "log")) for run in runs))})
+    if not stages and manifest is None:
+        return None
+    total = sum(stage["seconds"] for stage in stages if stage["seconds"] is not None)
+    for stage in stages:
+        stage["time"] = duration(stage["seconds"])
+
+    make_words = ["make", "pretrain", "classify"]
+    if "autoencoder" in settings:
+        make_words.append("AE_EPOCHS={}".format(settings["autoencoder"].get("epoch")))
+    if "classifier" in settings:
+        make_words.append("CLF_EPOCHS={}".format(settings["classifier"].get("epoch")))
+        make_words.append("SEEDS=" + shlex.quote(" ".join(str(s) for s in settings["seeds"])))
+    recorded = settings.get("autoencoder") or settings.get("classifier")
+    if recorded:
+        make_words += ["BATCH={}".format(recorded.get("batchsize")), "DEVICE={}".format(recorded.get("device"))]
+    if manifest is not None:
+        make_words += ["SEED={}".format(manifest["seed"]), "SPLIT={}".format(manifest["split"]),
+                       "AUGMENT={}".format(manifest.get("augment_copies", 0))]
+        if wav_dir and os.path.exists(os.path.join(wav_dir, ".complete")):
+            make_words.append("SPEAKERS={}".format(len(manifest["train"]["speakers"]) + len(manifest["test"]["speakers"])))
+
+    finished = [stage for stage in stages if stage.get("finished")]
+    section = {"make": " ".join(make_words), "commands": commands,
+               "stages": table(["stage", "wall time", "measured from", "finished"],
+                               [[s["stage"], s["time"], s["how"], s.get("finished") or "–"] for s in stages] +
+                               [["all stages above", duration(total), "sum", "–"]]),
+               "date": finished[-1]["finished"] if finished else None,
+               "machine": machine(), "parameters": None, "corpus": None, "previews": []}
+    if manifest is not None:
+        train, test = manifest["train"], manifest["test"]
+        rates = sorted({entry.get("rate") for side in (train, test) for entry in side["files"]} - {None})
+        extra = train["count"] - len(train["files"])
+        section["parameters"] = parameters_table(manifest["params"])
+        section["corpus"] = {
+            "facts": [("speakers", "{} in training, {} held out for testing".format(len(train["speakers"]),
+                                                                                   len(test["speakers"]))),
+                      ("split", "by speaker (no test voice is heard in training)" if manifest["split"] == "speaker"
+                       else "random by clip"),
+                      ("test share", "{:.0%} of the {}s".format(manifest["test_ratio"],
+                                                                  "speaker" if manifest["split"] == "speaker" else "clip")),
+                      ("clips", "{} training, {} test".format(len(train["files"]), len(test["files"]))),
+                      ("augmented copies", "{} per training clip ({} images)".format(manifest.get("augment_copies", 0),
+                                                                                   extra) if extra else "none"),
+                      ("speaking rates", "{} different, {}–{} words per minute".format(len(rates), rates[0], rates[-1])
+                       if rates else "–"),
+                      ("image", "{} (channels × mel bands × frames)".format(" × ".join(map(str, manifest["shape"]))))],
+            "table": corpus_table(manifest)}
+    for digit in range(10):
+        item = figure(link, os.path.join(spec, "preview", "digit_{}.png".format(digit)), "digit {}".format(digit))
+        if item:
+            section["previews"].append(item)
+    return section
+
+
+def _seed_number(path):
+    name = os.path.basename(os.path.normpath(path))
+    digits = name[len("seed"):]
+    return int(digits) if digits.isdigit() else name
+
+
+def comparison_sentence(summary):
+    """One sentence, from the numbers, on what the comparison shows."""
+    named = {MODEL_NAMES[key]: row for key, row in summary.items() if key in MODEL_NAMES}
+    if not named:
+        return None
+    best = max(named, key=lambda name: named[name]["final_accuracy_mean"])
+    row = named[best]
+    parts = ["On the held-out test set the {} is the most accurate ({} ± {:.2f} % over {} seed{})".format(
+        best, "{:.2f}".format(100 * row["final_accuracy_mean"]), 100 * row["final_accuracy_std"], row["seeds"],
+        "" if row["seeds"] == 1 else "s")]
+    if "3-CNN" in named and "pretrained 3-CNN" in named:
+        scratch, pretrained = named["3-CNN"], named["pretrained 3-CNN"]
+        difference = 100 * (pretrained["final_accuracy_mean"] - scratch["final_accuracy_mean"])
+        spread = 100 * max(pretrained["final_accuracy_std"], scratch["final_accuracy_std"])
+        figures = "{:.2f} % against {:.2f} % from scratch".format(100 * pretrained["final_accuracy_mean"],
+                                                                  100 * scratch["final_accuracy_mean"])
+        if min(pretrained["seeds"], scratch["seeds"]) < 2:
+            verdict = "greedy pretraining changes the 3-CNN's final accuracy by {:+.2f} points ({}; one seed, " \
+                      "so no spread to judge it by)".format(difference, figures)
+        elif abs(difference) <= spread:
+            verdict = "greedy pretraining leaves the 3-CNN level with training from scratch ({}, a difference of " \
+                      "{:+.2f} points, within one standard deviation)".format(figures, difference)
+        else:
+            verdict = "greedy pretraining {} the 3-CNN's final accuracy by {:.2f} points ({}, more than one " \
+                      "standard deviation)".format("raises" if difference > 0 else "lowers", abs(difference), figures)
+        reached = (pretrained.get("epochs_to_90_mean"), scratch.get("epochs_to_90_mean"))
+        if None not in reached:
+            verdict += ", and it reaches 90 % after {:.1f} epochs on average against {:.1f}".format(*reached)
+        else:
+            verdict += ", and not every seed of {} reaches 90 %".format(
+                "the pretrained 3-CNN" if reached[0] is None else "the 3-CNN from scratch")
+        parts.append(verdict)
+    return "; ".join(parts) + "."
+
+
+def comparison_section(result, link):
+    summary = load_optional(os.path.join(result, "comparison.json"))
+    figures = [item for item in (figure(link, os.path.join(result, name), caption)
+                                 for name, caption in COMPARISON_FIGURES) if item]
+    if not summary and not figures:
+        return None
+    rows = []
+    for key, name in MODEL_NAMES.items():
+        if summary and key in summary:
+            row = summary[key]
+            reached = ", ".join("never" if r is None else str(r) for r in row["epochs_to_90_per_seed"])
+            rows.append([name, "{:.2f} ± {:.2f} %".format(100 * row["final_accuracy_mean"], 100 * row["final_accuracy_std"]),
+                         "{:.3f}".format(row["final_loss_mean"]), percent(row["epoch1_accuracy_mean"]), reached,
+                         row["seeds"], row["epochs"]])
+    return {"figures": figures, "sentence": comparison_sentence(summary or {}),
+            "table": table(["model", "final test accuracy (mean ± std)", "final test loss (cross-entropy, nats)",
+                            "test accuracy after epoch 1", "epoch reaching 90 % (per seed)", "seeds", "epochs"],
+                           rows) if rows else None}
+
+
+def listen_clips(result, link):
+    """listen.py's clips: {"digit", "stem", "original", "input", versions: {name: {"src", "sc"}}}."""
+    directory = os.path.join(result, "listen")
+    report = load_optional(os.path.join(directory, "listen.json"))
+    if not report:
+        return None, []
+    clips = []
+    for clip in report.get("clips", []):
+        stem = os.path.splitext(os.path.basename(clip["wav"]))[0]
+        versions = {}
+        for name, version in clip["versions"].items():
+            # listen.json keeps the path as the script was given it (relative to where it ran): the
+            # file beside listen.json is the one to link.
+            path = os.path.join(directory, os.path.basename(version["wav"]))
+            versions[name] = {"src": link(path), "name": os.path.basename(path),
+                              "sc": "{:.3f}".format(version["mel_spectral_convergence"])}
+        original = os.path.join(directory, stem + "_original.wav")
+        clips.append({"digit": clip["digit"], "stem": stem, "versions": versions,
+                      "original": {"src": link(original), "name": os.path.basename(original)}})
+    return report, clips
+
+
+def autoencoder_section(result, link):
+    report, clips = listen_clips(result, link)
+    layers = []
+    for folder, name, _ in AUTOENCODERS:
+        directory = os.path.join(result, folder)
+        inout = figure(link, os.path.join(directory, "inout-comparison_{}.png".format(folder)),
+                       "{}: test spectrograms (top) and their reconstruction through {} (bottom)".format(
+                           name, "layer 1" if folder.endswith("1") else "layers 1–" + folder[-1]))
+        loss = figure(link, os.path.join(directory, "loss.png"), "{}: training and test loss per epoch".format(name))
+        entry = last_log_entry(directory)
+        if not (inout or loss or entry):
+            continue
+        info = load_optional(os.path.join(directory, "model.json")) or {}
+        facts = []
+        if info.get("channels"):
+            facts.append(("filters", " → ".join(str(c) for c in [1] + list(info["channels"]))))
+        if entry:
+            facts.append(("epochs", entry.get("epoch")))
+            if "validation/main/loss" in entry:
+                facts.append(("final test reconstruction loss", "{:.5f} (mean squared error, image in [0, 1])".format(
+                    entry["validation/main/loss"])))
+            facts.append(("training time", duration(entry.get("elapsed_time"))))
+        audio = []
+        for clip in clips:
+            if folder in clip["versions"]:
+                audio.append({"label": "digit {} ({})".format(clip["digit"], clip["stem"]), "cells": [
+                    clip["original"], clip["versions"].get("input"), clip["versions"][folder]],
+                    "sc": [clip["versions"]["input"]["sc"] if "input" in clip["versions"] else "–",
+                           clip["versions"][folder]["sc"]]})
+        layers.append({"id": folder, "name": name, "figures": [f for f in (inout, loss) if f], "facts": facts,
+                       "audio": audio})
+    if not layers:
+        return None
+    listen = None
+    if report:
+        griffin_lim = report.get("griffin_lim", {})
+        listen = {"figure": figure(link, os.path.join(result, "listen", "listen.png"),
+                                   "held-out clips (rows): the input image and each autoencoder's reconstruction, as "
+                                   "turned into the WAVs"),
+                  "settings": "Griffin-Lim: {} iterations, momentum {}; mel to linear by {} projected-gradient "
+                              "NNLS steps.".format(griffin_lim.get("iterations", "–"), griffin_lim.get("momentum", "–"),
+                                                   griffin_lim.get("nnls_iterations", "–")),
+                  "table": table(["version", "mean mel spectral convergence (lower is closer to the original)"],
+                                 [[name, "{:.3f}".format(value)] for name, value in
+                                  sorted(report.get("mean_mel_spectral_convergence", {}).items(),
+                                         key=lambda item: item[0] != "input")])}
+    return {"layers": layers, "listen": listen}
+
+
+def evaluation_section(result, link):
+    """evaluate.py runs (result/evaluation/report.json and result/evaluation/*/report.json) and the
+    robustness table of robustness.py."""
+    base = os.path.join(result, "evaluation")
+    candidates = [base] + sorted(path for path in glob.glob(os.path.join(glob.escape(base), "*"))
+                                 if os.path.isdir(path))
+    runs = []
+    for directory in candidates:
+        report = load_optional(os.path.join(directory, "report.json"))
+        if not isinstance(report, dict) or "confusion" not in report:
+            continue
+        confusion = np.asarray(report["confusion"])
+        rows = [[digit, int(confusion[digit].sum()), percent(confusion[digit, digit] / confusion[digit].sum(), 1)]
+                for digit in range(len(confusion)) if confusion[digit].sum()]
+        name = os.path.relpath(directory, base)
+        runs.append({"name": "evaluation" if name == "." else name, "model": str(report.get("model", "–")),
+                     "accuracy": "{} ({} of {} clips; {} skipped)".format(
+                         percent(report.get("accuracy")), report.get("correct", "–"), report.get("total", "–"),
+                         len(report.get("skipped", []))),
+                     "figure": figure(link, os.path.join(directory, "confusion.png"),
+                                      "confusion matrix: {}".format(name)),
+                     "table": table(["spoken digit", "clips", "recognised"], rows)})
+    robustness = load_optional(os.path.join(result, "robustness.json"))
+    robust = None
+    if isinstance(robustness, dict) and robustness:
+        columns = [c for c in ROBUSTNESS_COLUMNS if any(c in row for row in robustness.values())]
+        header = ["model"] + [c.replace("_", " ") + " (accuracy)" for c in columns]
+        rows = [[_model_label(model, result)] + [percent(row.get(c), 1) for c in columns]
+                for model, row in robustness.items()]
+        groups = collections.OrderedDict()
+        for model, row in robustness.items():
+            groups.setdefault(_model_label(os.path.dirname(os.path.normpath(model)), result), []).append(row)
+        grouped = None
+        if any(len(members) > 1 for members in groups.values()):
+            grouped = table(["models", "runs"] + header[1:], [
+                [group, len(members)] + [mean_std_percent([m[c] for m in members if c in m]) for c in columns]
+                for group, members in groups.items()], caption="mean ± std over the runs in each folder")
+        robust = {"table": table(header, rows), "grouped": grouped}
+    if not runs and robust is None:
+        return None
+    return {"runs": runs, "robustness": robust}
+
+
+def _model_label(path, result):
+    """A model directory as it reads best: relative to the result folder when it is inside it."""
+    absolute, root = os.path.abspath(path), os.path.abspath(result)
+    if absolute.startswith(root + os.sep):
+        name = os.path.relpath(absolute, root)
+        folder = name.split(os.sep)[0]
+        return name.replace(folder, MODEL_NAMES[folder], 1) if folder in MODEL_NAMES else name
+    return path
+
+
+def extension_section(result, key, folders, title, description, link):
+    """A section for an extension folder: its lead facts, figures, report.md tables and WAVs."""
+    found = [os.path.join(result, folder) for folder in folders if os.path.isdir(os.path.join(result, folder))]
+    if not found:
+        return None
+    directory = found[0]
+    figures = [figure(link, path, os.path.splitext(os.path.basename(path))[0])
+               for path in sorted(glob.glob(os.path.join(glob.escape(directory), "*.png")))]
+    tables, paragraphs = markdown_tables(os.path.join(directory, "report.md"), result)
+    lead = []
+    if key == "anomaly":
+        detector = load_optional(os.path.join(directory, "detector.json"))
+        report = load_optional(os.path.join(directory, "report.json"))
+        if isinstance(detector, dict) and "auc" in detector:
+            lead.append("The detector (the autoencoder chosen on a validation set) separates held-out digits from "
+                        "other sounds with ROC AUC {:.3f}; its threshold {:.5f} accepts {} of the training "
+                        "digits.".format(detector["auc"], detector["threshold"],
+                                         percent(detector.get("accept_quantile"), 0)))
+        # One sound of each kind: the folder holds dozens of each.
+        sounds = {}
+        for sound in (report or {}).get("sounds", []):
+            sounds.setdefault(sound["kind"], os.path.join(directory, sound["wav"]))
+        audio_paths = list(sounds.values())
+    else:
+        audio_paths = [path for path in glob.glob(os.path.join(glob.escape(directory), "**", "*"), recursive=True)
+                       if path.lower().endswith((".wav", ".wave")) and os.path.isfile(path)]
+    if key == "denoise":
+        report = load_optional(os.path.join(directory, "report.json"))
+        rows = (report or {}).get("reconstruction", {})
+        if "noisy input" in rows and len(rows) > 1:
+            best = max((name for name in rows if name != "noisy input"), key=lambda n: rows[n]["all"]["snr_db"])
+            lead.append("Best spectrogram SNR on the noisy held-out voices: {} with {:.2f} dB, against {:.2f} dB "
+                        "for the noisy input itself ({:+.2f} dB).".format(
+                            shorten(best, result), rows[best]["all"]["snr_db"], rows["noisy input"]["all"]["snr_db"],
+                            rows[best]["all"]["snr_db"] - rows["noisy input"]["all"]["snr_db"]))
+    audio, left_out = audio_groups(audio_paths, directory, link)
+    figures = [item for item in figures if item]
+    if not (figures or tables or audio or lead):
+        return None
+    return {"id": key, "title": title, "description": description, "lead": lead, "paragraphs": paragraphs,
+            "figures": figures, "tables": tables, "audio": audio, "audio_left_out": left_out,
+            "folder": os.path.relpath(directory)}
+
+
+# ---- the page --------------------------------------------------------------------------------------
+
+def gather(result="result", dataset="DataSet", spec="spectrogram", page_dir=None, embed=False):
+    """Everything the page shows, as a dictionary for `render`; sections that have no outputs are None."""
+    link = Linker(page_dir or result, embed)
+    context = {"result": os.path.normpath(result), "embed": embed,
+               "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+               "run": run_section(result, dataset, spec, link),
+               "comparison": comparison_section(result, link),
+               "autoencoders": autoencoder_section(result, link),
+               "evaluation": evaluation_section(result, link),
+               "extensions": [section for section in (extension_section(result, key, folders, title, text, link)
+                                                      for key, folders, title, text in EXTENSIONS) if section]}
+    contents = [("run", "The run", context["run"]), ("comparison", "Pretraining or not: the comparison",
+                                                     context["comparison"]),
+                ("autoencoders", "What each autoencoder layer keeps", context["autoencoders"]),
+                ("evaluation", "Evaluation", context["evaluation"])]
+    context["contents"] = [{"id": key, "title": title} for key, title, section in contents if section] + \
+        [{"id": section["id"], "title": section["title"]} for section in context["extensions"]]
+    return context
+
+
+def environment():
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+def render(context):
+    return environment().get_template(TEMPLATE).render(**context)
+
+
+def write_report(out, result="result", dataset="DataSet", spec="spectrogram", embed=False):
+    """Gather, render and write the page atomically to ``out``; returns ``out``."""
+    context = gather(result, dataset, spec, page_dir=os.path.dirname(os.path.abspath(out)), embed=embed)
+    page = render(context)
+    with atomic_path(out) as temporary:
+        with open(temporary, "w", encoding="utf-8") as stream:
+            stream.write(page)
+    return out

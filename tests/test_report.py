@@ -1,0 +1,226 @@
+"""make_report.py: the page of a tiny run; sections exactly for what exists, every link resolves, names escaped."""
+import base64
+import html.parser
+import json
+import os
+import shutil
+import urllib.parse
+
+import pytest
+
+from conftest import ROOT, run_script
+from specae import report
+
+ODD = "mix<1>&\"b'"  # a clip name that would break the page if it were not escaped
+EXTENSION_IDS = {"denoise", "anomaly", "deep", "morph", "separate"}
+
+
+class Page(html.parser.HTMLParser):
+    """What the tests look at in a page: section ids, img/audio sources, the text."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.sections, self.images, self.audio, self.links, self.text = [], [], [], [], []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs["id"])
+        elif tag == "img":
+            self.images.append(attrs["src"])
+        elif tag in ("audio", "source") and "src" in attrs:
+            self.audio.append(attrs["src"])
+        elif tag in ("a", "link", "script", "iframe"):
+            self.links.append((tag, attrs))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    @property
+    def all_text(self):
+        return " ".join(self.text)
+
+
+def read_page(path):
+    page = Page(path.read_text(encoding="utf-8"))
+    for source in page.images + page.audio:
+        assert not source.startswith(("http:", "https:", "//")), source
+        target = path.parent / urllib.parse.unquote(source)
+        assert target.is_file(), source
+    # In-page anchors only: nothing fetched, no script.
+    assert all(tag == "a" and attrs["href"].startswith("#") for tag, attrs in page.links), page.links
+    return page
+
+
+@pytest.fixture(scope="module")
+def run(tiny_corpus, tmp_path_factory):
+    """AE1 and a 2-CNN and 3-CNN of one epoch on the tiny corpus, and their comparison."""
+    result = tmp_path_factory.mktemp("report") / "result"
+    data = ("--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20)
+    run_script("cnn_autoencoder1.py", *data, "--out", result / "autoencoder1")
+    for layers in (2, 3):
+        run_script("cnn_classifier1.py", "--layers", layers, *data, "--seed", 1,
+                   "--out", result / "classifier_{}cnn".format(layers) / "seed1")
+    run_script("plot_comparison.py", "--result", result, "--seeds", 1)
+    return result
+
+
+def write(run, tiny_corpus):
+    path = run / "index.html"
+    report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"))
+    return read_page(path)
+
+
+def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
+    page = write(run, tiny_corpus)
+    assert page.sections == ["run", "comparison", "autoencoders"]
+    assert page.audio == []
+    text = page.all_text
+    assert "AE layer 1" in text and "AE layer 2" not in text
+    assert "make pretrain classify AE_EPOCHS=1 CLF_EPOCHS=1 SEEDS=1 BATCH=20" in text
+    assert "2-CNN" in text and "pretrained 3-CNN" not in text  # no such runs: no row, no sentence about it
+    summary = json.loads((run / "comparison.json").read_text())
+    assert "{:.2f} ± 0.00 %".format(100 * summary["classifier_2cnn"]["final_accuracy_mean"]) in text
+    assert "On the held-out test set the " in text
+    # The spectrogram grid per digit and the comparison figure are linked; the missing one is not.
+    assert sum("preview/digit_" in source for source in page.images) == 10
+    assert any(source.endswith("loss-accuracy_comparison.png") for source in page.images)
+    assert not any("pre-train" in source for source in page.images)
+
+    # listen.py's WAVs: three players (recording, input image, this layer) per clip, under AE layer 1.
+    run_script("listen.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--out", run / "listen",
+               "--count", 2, "--iterations", 5, "--nnls-iterations", 5)
+    page = write(run, tiny_corpus)
+    assert page.sections == ["run", "comparison", "autoencoders"]
+    assert len(page.audio) == 2 * 3 and all(source.startswith("listen/") for source in page.audio)
+    assert any(source.endswith("listen/listen.png") for source in page.images)
+
+    # An evaluation under a folder whose name needs escaping.
+    evaluation = run / "evaluation" / ODD
+    run_script("evaluate.py", "--model", run / "classifier_2cnn" / "seed1", "--out", evaluation,
+               tiny_corpus / "wav")
+    page = write(run, tiny_corpus)
+    assert page.sections == ["run", "comparison", "autoencoders", "evaluation"]
+    assert ODD in page.text
+    accuracy = json.loads((evaluation / "report.json").read_text())["accuracy"]
+    assert "{:.2f} %".format(100 * accuracy) in page.all_text
+    assert any(urllib.parse.unquote(source) == "evaluation/{}/confusion.png".format(ODD) for source in page.images)
+    run_script("make_degraded.py", "--dataset", tiny_corpus / "DataSet", "--out", run.parent / "degraded")
+    run_script("robustness.py", "--dataset", tiny_corpus / "DataSet", "--degraded", run.parent / "degraded",
+               "--out", run / "robustness.json", run / "classifier_2cnn" / "seed1", run / "classifier_3cnn" / "seed1")
+    rows = json.loads((run / "robustness.json").read_text())
+    text = write(run, tiny_corpus).all_text
+    assert "Held-out voices, clean and degraded" in text and "2-CNN/seed1" in text
+    assert "{:.1f} %".format(100 * rows[str(run / "classifier_3cnn" / "seed1")]["mean_degraded"]) in text
+
+    # The extensions: anomaly_report.py for real; morph/ and separate/ as their folders of figures,
+    # WAVs and report.md, whatever those scripts name them.
+    run_script("anomaly_report.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--per-kind", 2,
+               "--out", run / "anomaly")
+    separate = run / "separate"
+    separate.mkdir()
+    wav = sorted((run / "listen").glob("*_original.wav"))[0]
+    for version in ("mixture", "estimate", "reference"):
+        shutil.copy(wav, separate / "{}_{}.wav".format(ODD, version))
+    shutil.copy(run / "listen" / "listen.png", separate / "separation.png")
+    (separate / "report.md").write_text("| model | SI-SDR improvement (dB) |\n|---|---|\n| U-Net <skip> & co | 7.50 |\n")
+    (run / "morph").mkdir()
+    page = write(run, tiny_corpus)
+    assert page.sections == ["run", "comparison", "autoencoders", "evaluation", "anomaly", "separate"]  # morph/ empty
+    assert "U-Net <skip> & co" in page.text and "7.50" in page.text
+    assert sum(urllib.parse.unquote(source).startswith("separate/" + ODD) for source in page.audio) == 3
+    detector = json.loads((run / "anomaly" / "detector.json").read_text())
+    assert "ROC AUC {:.3f}".format(detector["auc"]) in page.all_text
+    kinds = {sound["kind"] for sound in json.loads((run / "anomaly" / "report.json").read_text())["sounds"]}
+    assert sum(source.startswith("anomaly/sounds/") for source in page.audio) == len(kinds)
+
+    # Outputs removed: their sections go, the page still stands.
+    shutil.rmtree(run / "listen")
+    shutil.rmtree(run / "anomaly")
+    for name in ("comparison.json", "comparison.md", "loss-accuracy_comparison.png"):
+        (run / name).unlink()
+    page = write(run, tiny_corpus)
+    assert page.sections == ["run", "autoencoders", "evaluation", "separate"]
+    assert not any(source.startswith("listen/") for source in page.audio)
+
+
+def test_names_are_escaped_in_the_html(run, tiny_corpus):
+    separate = run / "separate"
+    separate.mkdir(exist_ok=True)
+    shutil.copy(next(ROOT.joinpath("docs").glob("*.png")), separate / "{}.png".format(ODD))
+    (separate / "report.md").write_text("| clip | note |\n|---|---|\n| {} | <script>alert(1)</script> |\n".format(ODD))
+    path = run / "index.html"
+    report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"))
+    raw = path.read_text(encoding="utf-8")
+    assert "<script>" not in raw and ODD not in raw and "<skip>" not in raw
+    assert "&lt;script&gt;" in raw
+    page = read_page(path)
+    assert ODD in page.text and "<script>alert(1)</script>" in page.text
+    assert any(urllib.parse.unquote(source) == "separate/{}.png".format(ODD) for source in page.images)
+
+
+def test_embedded_page_carries_every_file_and_links_nothing(run, tiny_corpus):
+    linked = write(run, tiny_corpus)
+    path = run / "index-embedded.html"
+    report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"),
+                        embed=True)
+    embedded = Page(path.read_text(encoding="utf-8"))
+    assert len(embedded.images) == len(linked.images) > 0 and len(embedded.audio) == len(linked.audio)
+    for source, original in zip(embedded.images + embedded.audio, linked.images + linked.audio):
+        mime = "image/png" if original.endswith(".png") else "audio/wav"
+        assert source.startswith("data:{};base64,".format(mime))
+        data = base64.b64decode(source.split(",", 1)[1])
+        assert data == (run / urllib.parse.unquote(original)).read_bytes()
+
+
+def test_cli_prints_the_path_last_and_refuses_a_missing_folder(run, tiny_corpus, tmp_path):
+    out = tmp_path / "page" / "report.html"
+    result = run_script("make_report.py", "--result", run, "--dataset", tiny_corpus / "DataSet",
+                        "--spec", tiny_corpus / "spectrogram", "--out", out)
+    assert result.stdout.splitlines()[-1] == str(out)
+    page = read_page(out)  # links relative to the page's own folder, wherever it is
+    assert "run" in page.sections
+    assert not [name for name in os.listdir(out.parent) if name.startswith(".tmp-")]
+    missing = run_script("make_report.py", "--result", tmp_path / "none", check=False)
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "make pretrain classify" in missing.stderr
+
+
+def test_comparison_sentence_follows_the_numbers():
+    def row(mean, std, reached, seeds=3):
+        return {"final_accuracy_mean": mean, "final_accuracy_std": std, "seeds": seeds,
+                "epochs_to_90_mean": reached, "epochs_to_90_per_seed": [reached] * seeds}
+
+    level = report.comparison_sentence({"classifier_2cnn": row(0.99, 0.01, 1.0), "classifier_3cnn": row(0.97, 0.02, 1.3),
+                                        "classifier_pretrained": row(0.96, 0.005, 1.7)})
+    assert level.startswith("On the held-out test set the 2-CNN is the most accurate (99.00 ± 1.00 % over 3 seeds)")
+    assert "leaves the 3-CNN level" in level and "-1.00 points, within one standard deviation" in level
+    assert "after 1.7 epochs on average against 1.3" in level
+    better = report.comparison_sentence({"classifier_3cnn": row(0.90, 0.01, None),
+                                         "classifier_pretrained": row(0.95, 0.01, 2.0)})
+    assert "pretrained 3-CNN is the most accurate" in better
+    assert "raises the 3-CNN's final accuracy by 5.00 points" in better and "the 3-CNN from scratch" in better
+    single = report.comparison_sentence({"classifier_3cnn": row(0.9, 0.0, 1.0, seeds=1),
+                                         "classifier_pretrained": row(0.9, 0.0, 1.0, seeds=1)})
+    assert "one seed, so no spread to judge it by" in single
+    assert report.comparison_sentence({}) is None
+
+
+def test_markdown_tables_and_audio_groups(tmp_path):
+    (tmp_path / "report.md").write_text("Validation note.\n\n| a | b (dB) |\n|---|---|\n| {}/x | 1.5 |\n\n"
+                                        "| c |\n|---|\n| – |\n".format(tmp_path))
+    tables, paragraphs = report.markdown_tables(str(tmp_path / "report.md"), str(tmp_path))
+    assert paragraphs == ["Validation note."]
+    assert tables[0]["header"] == ["a", "b (dB)"] and tables[0]["numeric"] == [False, True]
+    assert tables[0]["rows"] == [["{}/x".format(os.path.normpath(str(tmp_path))), "1.5"]]
+    assert tables[1]["rows"] == [["–"]]
+    names = ["a_mixture.wav", "a_estimate.wav", "b_mixture.wav", "noise.wav"]
+    groups, left_out = report.audio_groups([str(tmp_path / n) for n in names], str(tmp_path), lambda p: p)
+    assert left_out == 0 and groups[0]["columns"] == ["estimate", "mixture", "audio"]
+    rows = {row["label"]: [cell and cell["name"] for cell in row["cells"]] for row in groups[0]["rows"]}
+    assert rows == {"a": ["a_estimate.wav", "a_mixture.wav", None], "b": [None, "b_mixture.wav", None],
+                    "noise": [None, None, "noise.wav"]}
+    flat, _ = report.audio_groups([str(tmp_path / "x.wav"), str(tmp_path / "y.wav")], str(tmp_path), lambda p: p)
+    assert flat[0]["columns"] == ["audio"] and len(flat[0]["rows"]) == 2
+    assert report.duration(5.04) == "5.0 s" and report.duration(438) == "7 min 18 s"
+    assert report.duration(3 * 3600 + 125) == "3 h 02 min"
