@@ -109,7 +109,17 @@ $(RESULT)/classifier_pretrained/seed%/model.npz: $(RESULT)/autoencoder3/model.np
 $(RESULT)/comparison.md: $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED) plot_comparison.py specae/plots.py
 	$(PY) plot_comparison.py --result $(RESULT) --seeds $(SEEDS)
 
-classify: $(RESULT)/comparison.md
+classify: $(RESULT)/comparison.md $(RESULT)/index.html
+
+# ---- the report page (docs/report.md): the last step of classify; make report rewrites it at any time ---
+REPORT_FLAGS = --result $(RESULT) --dataset $(DATA_DIR) --spec $(SPEC_DIR)
+$(RESULT)/index.html: $(RESULT)/comparison.md make_report.py specae/report.py specae/templates/report.html \
+		specae/templates/report.css | $(INSTALLED)
+	$(PY) make_report.py $(REPORT_FLAGS)
+
+.PHONY: report
+report: | $(INSTALLED)
+	$(PY) make_report.py $(REPORT_FLAGS)
 
 # ---- robustness: held-out voices, clean and degraded --------------------------------------------------
 DEGRADED ?= degraded

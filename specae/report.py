@@ -207,7 +207,7 @@ def audio_groups(paths, base, link, limit=MAX_AUDIO):
 
 def figure(link, path, caption):
     src = link(path)
-    return None if src is None else {"src": src, "caption": caption, "alt": caption}
+    return None if src is None else {"src": src, "caption": caption, "alt": caption, "size": "wide"}
 
 
 def last_log_entry(directory):
@@ -281,21 +281,25 @@ def corpus_table(manifest):
     counts = {side: collections.Counter(int(entry["digit"]) for entry in manifest[side]["files"])
               for side in ("train", "test")}
     digits = sorted(set(counts["train"]) | set(counts["test"]))
-    rows = [[digit, counts["train"][digit], counts["test"][digit]] for digit in digits]
-    rows.append(["all", sum(counts["train"].values()), sum(counts["test"].values())])
-    return table(["digit", "training clips", "test clips (unseen voices)" if manifest.get("split") == "speaker"
-                  else "test clips"], rows)
+    # Digits across, sides down: ten narrow columns read faster than ten rows.
+    rows = [[label] + [counts[side][digit] for digit in digits] + [sum(counts[side].values())]
+            for side, label in (("train", "training clips"),
+                                ("test", "test clips (unseen voices)" if manifest.get("split") == "speaker"
+                                 else "test clips"))]
+    return table(["digit"] + [str(digit) for digit in digits] + ["all"], rows)
 
 
-def parameters_table(params):
-    rows = []
+def parameters_list(params):
+    """``(name, "value unit")`` pairs of the front-end parameters, a change from the default noted."""
+    items = []
     defaults = FeatureParams().to_dict()
     for name, value in sorted(params.items()):
-        if isinstance(value, list):
-            value = " … ".join(str(v) for v in value)
-        note = "" if defaults.get(name) == params[name] else "changed (default {})".format(defaults.get(name))
-        rows.append([name, value, PARAMETER_UNITS.get(name, ""), note])
-    return table(["parameter", "value", "unit", "note"], rows)
+        shown = " … ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        shown = " ".join(part for part in (shown, PARAMETER_UNITS.get(name, "")) if part)
+        if name in defaults and defaults[name] != value:
+            shown += " (changed; default {})".format(defaults[name])
+        items.append((name, shown))
+    return items
 
 
 def run_section(result, dataset, spec, link):
@@ -397,7 +401,7 @@ def run_section(result, dataset, spec, link):
         train, test = manifest["train"], manifest["test"]
         rates = sorted({entry.get("rate") for side in (train, test) for entry in side["files"]} - {None})
         extra = train["count"] - len(train["files"])
-        section["parameters"] = parameters_table(manifest["params"])
+        section["parameters"] = parameters_list(manifest["params"])
         section["corpus"] = {
             "facts": [("speakers", "{} in training, {} held out for testing".format(len(train["speakers"]),
                                                                                    len(test["speakers"]))),
@@ -531,6 +535,8 @@ def autoencoder_section(result, link):
                     clip["original"], clip["versions"].get("input"), clip["versions"][folder]],
                     "sc": [clip["versions"]["input"]["sc"] if "input" in clip["versions"] else "–",
                            clip["versions"][folder]["sc"]]})
+        if loss:
+            loss["size"] = "half"  # two curves: the full width would only magnify them
         layers.append({"id": folder, "name": name, "figures": [f for f in (inout, loss) if f], "facts": facts,
                        "audio": audio})
     if not layers:
@@ -566,7 +572,8 @@ def evaluation_section(result, link):
         rows = [[digit, int(confusion[digit].sum()), percent(confusion[digit, digit] / confusion[digit].sum(), 1)]
                 for digit in range(len(confusion)) if confusion[digit].sum()]
         name = os.path.relpath(directory, base)
-        runs.append({"name": "evaluation" if name == "." else name, "model": str(report.get("model", "–")),
+        runs.append({"name": "evaluation" if name == "." else name,
+                     "model": shorten(str(report.get("model", "–")), result),
                      "accuracy": "{} ({} of {} clips; {} skipped)".format(
                          percent(report.get("accuracy")), report.get("correct", "–"), report.get("total", "–"),
                          len(report.get("skipped", []))),
