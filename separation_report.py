@@ -1,0 +1,69 @@
+#!/usr/bin/env python
+"""One table of separate.py runs evaluated on the same held-out mixtures: SDR and SI-SDR improvement over
+the mixture for each network and for the ideal ratio mask (the best a mask of the mixture can do), and
+the digit classifier's accuracy on the mixture, on each network's estimates, on the ideal mask's and on
+the clean sources. Writes report.md and report.json to --out.
+"""
+import argparse
+import os
+import sys
+
+from specae import training
+from specae.files import atomic_path, load_json, save_json
+
+TASKS = {"voices": "two voices", "noise": "digit in noise"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="separate.py output directories")
+    parser.add_argument("--out", default="result/separate")
+    args = parser.parse_args()
+    evaluations = []
+    for directory in args.runs:
+        path = os.path.join(directory, "evaluation.json")
+        try:
+            evaluations.append(load_json(path))
+        except (OSError, ValueError) as error:
+            training.fail("{}: not a separate.py evaluation ({})".format(path, " ".join(str(error).split())))
+    if any(e["test"] != evaluations[0]["test"] for e in evaluations):
+        training.fail("the runs were evaluated on different held-out mixtures (--test-mixtures, --test-seed, "
+                      "--noise-fraction, --seconds or the data set differ)")
+    tasks = [kind for kind in TASKS if all(kind in e["summary"] for e in evaluations)]
+    rows = [(e["model"], {kind: e["summary"][kind][e["model"] if e["model"] in e["summary"][kind] else "U-Net"]
+                          for kind in tasks}) for e in evaluations]
+    rows.append(("ideal ratio mask", {kind: evaluations[0]["summary"][kind]["ideal ratio mask"] for kind in tasks}))
+    header = "| method | " + " | ".join("{} SDRi (dB) | {} SI-SDRi (dB)".format(TASKS[k], TASKS[k]) for k in tasks) + " |"
+    lines = [header, "|---|" + "---|" * (2 * len(tasks))]
+    for name, row in rows:
+        lines.append("| {} | ".format(name) + " | ".join("{:+.2f} | {:+.2f}".format(
+            row[k]["sdr_improvement"], row[k]["si_sdr_improvement"]) for k in tasks) + " |")
+    lines.append("| (mixture: SDR, SI-SDR) | " + " | ".join("{:.2f} | {:.2f}".format(
+        evaluations[0]["summary"][k]["mixture"]["sdr"], evaluations[0]["summary"][k]["mixture"]["si_sdr"])
+        for k in tasks) + " |")
+    if evaluations[0]["classifier"]:
+        accuracy = [("mixture", evaluations[0], "mixture")] + [(e["model"] + " estimates", e, "U-Net")
+                                                               for e in evaluations]
+        accuracy += [("ideal ratio mask estimates", evaluations[0], "ideal ratio mask"),
+                     ("clean sources", evaluations[0], "clean")]
+        lines += ["", "| digit classifier on | " + " | ".join(TASKS[k] for k in tasks) + " |",
+                  "|---|" + "---|" * len(tasks)]
+        for label, evaluation, version in accuracy:
+            lines.append("| {} | ".format(label) + " | ".join(
+                "{:.1f} %".format(100 * evaluation["summary"][k][version]["accuracy"]) for k in tasks) + " |")
+    counts = ", ".join("{} {}".format(evaluations[0]["summary"][k]["mixtures"], TASKS[k]) for k in tasks)
+    table = "Held-out mixtures ({}; {} voices never heard in training).\n\n".format(
+        counts, len(evaluations[0]["test"]["voices"])) + "\n".join(lines) + "\n"
+    print(table, end="")
+    with atomic_path(os.path.join(args.out, "report.md")) as temporary:
+        with open(temporary, "w") as stream:
+            stream.write(table)
+    save_json(os.path.join(args.out, "report.json"), {
+        "runs": [os.path.normpath(d) for d in args.runs], "test": evaluations[0]["test"],
+        "classifier": evaluations[0]["classifier"], "rows": dict(rows),
+        "summaries": {e["model"]: e["summary"] for e in evaluations}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
