@@ -55,6 +55,7 @@ EXTENSIONS = [("denoise", ("denoise",), "Denoising autoencoders",
                "Latent interpolation between two clips, decoded to spectrograms and audio (make morph)."),
               ("separate", ("separate", "separation"), "Source separation (U-Net)",
                "Two voices (or a voice and noise) separated by a U-Net mask (make separate).")]
+TRAINING_CURVES = ("loss.png", "accuracy.png", "elbo.png", "perplexity.png")  # what PlotReport draws
 MAX_AUDIO = 48  # players per generic section: a folder of hundreds of WAVs would bury the page
 # Units of the front-end parameters (names of specae.features.FeatureParams).
 PARAMETER_UNITS = {"sample_rate_hz": "Hz", "n_fft": "samples", "hop_length": "samples", "n_mels": "bands",
@@ -617,8 +618,15 @@ def extension_section(result, key, folders, title, description, link):
     if not found:
         return None
     directory = found[0]
-    figures = [figure(link, path, os.path.splitext(os.path.basename(path))[0])
-               for path in sorted(glob.glob(os.path.join(glob.escape(directory), "*.png")))]
+    # The results first; the training curves of a run in the folder after them, and smaller.
+    paths = sorted(glob.glob(os.path.join(glob.escape(directory), "*.png")),
+                   key=lambda path: (os.path.basename(path) in TRAINING_CURVES, path))
+    figures = []
+    for path in paths:
+        item = figure(link, path, os.path.basename(path))
+        if item and os.path.basename(path) in TRAINING_CURVES:
+            item["size"] = "half"
+        figures.append(item)
     tables, paragraphs = markdown_tables(os.path.join(directory, "report.md"), result)
     lead = []
     if key == "anomaly":
