@@ -258,3 +258,45 @@ $(RESULT)/deep/report.md: $(RESULT)/autoencoder3/model.npz $(RESULT)/deep/model.
 clean: clean-look
 clean-look:
 	rm -rf $(NOISY)
+
+# ---- morph and separate (docs/morph-and-separate.md) -----------------------------------------------
+#   make morph      a convolutional VAE (16-d Gaussian latent, β-KL with warm-up) on the log-mel images:
+#                   morph strips and WAVs between two digits and between two voices, a PCA map of its
+#                   latent means, its held-out MSE / ELBO / cosine beside AE1-3's (result/vae/report.md)
+#   make separate   U-Net masks separating two held-out voices, or a digit from noise, at 8 kHz, against the
+#                   same net without skips and the ideal ratio mask: SDR/SI-SDR gains and the digit
+#                   classifier on mixtures, estimates and sources (result/separate/report.md)
+# Variables: VAE_EPOCHS (6), VAE_LATENT (16), VAE_BETA (1), VAE_WARMUP (2), SEPARATE_EPOCHS (3),
+#            SEPARATE_MIXTURES (2400 per epoch). $(RESULT)/classifier_vae/seedN/model.npz: the 3-CNN started
+#            from the VAE's encoder (CLF_EPOCHS, like the other classifiers).
+VAE_EPOCHS ?= $(or $(EPOCHS),6)
+VAE_LATENT ?= 16
+VAE_BETA ?= 1
+VAE_WARMUP ?= 2
+SEPARATE_EPOCHS ?= $(or $(EPOCHS),3)
+SEPARATE_MIXTURES ?= 2400
+VAE_DIR := $(RESULT)/vae
+SEPARATE_DIR := $(RESULT)/separate
+MODELS_VAE := $(foreach s,$(SEEDS),$(RESULT)/classifier_vae/seed$(s)/model.npz)
+SEPARATE_FLAGS = --device $(DEVICE) --dataset $(DATA_DIR) --autoload --seed $(SEED) --epoch $(SEPARATE_EPOCHS) \
+	--train-mixtures $(SEPARATE_MIXTURES) --classifier $(MODEL)
+SEPARATE_DEPS = $(DATA_DIR)/manifest.json $(MODEL)/model.npz separate.py specae/separation.py specae/inversion.py \
+	$(TRAIN_CODE) $(call stamp,separate,$(SEPARATE_EPOCHS) $(SEPARATE_MIXTURES) $(SEED))
+
+.PHONY: morph separate
+morph: $(VAE_DIR)/report.json
+$(VAE_DIR)/report.json: $(RESULT)/autoencoder3/model.npz vae.py specae/vae.py specae/inversion.py $(TRAIN_CODE) \
+		$(call stamp,vae,$(VAE_EPOCHS) $(VAE_LATENT) $(VAE_BETA) $(VAE_WARMUP) $(BATCH) $(SEED))
+	$(PY) vae.py $(TRAIN_FLAGS) --epoch $(VAE_EPOCHS) --latent $(VAE_LATENT) --beta $(VAE_BETA) --warmup $(VAE_WARMUP) \
+		--seed $(SEED) --compare $(AE_DIRS) --out $(@D)
+
+$(RESULT)/classifier_vae/seed%/model.npz: $(VAE_DIR)/report.json cnn_classifier2.py $(CLF_STAMP)
+	$(PY) cnn_classifier2.py --init $(VAE_DIR)/model.npz $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
+
+separate: $(SEPARATE_DIR)/report.md
+$(SEPARATE_DIR)/unet/evaluation.json: $(SEPARATE_DEPS)
+	$(PY) separate.py $(SEPARATE_FLAGS) --out $(@D)
+$(SEPARATE_DIR)/noskip/evaluation.json: $(SEPARATE_DEPS)
+	$(PY) separate.py $(SEPARATE_FLAGS) --no-skips --out $(@D)
+$(SEPARATE_DIR)/report.md: $(SEPARATE_DIR)/unet/evaluation.json $(SEPARATE_DIR)/noskip/evaluation.json separation_report.py
+	$(PY) separation_report.py $(SEPARATE_DIR)/unet $(SEPARATE_DIR)/noskip --out $(@D)
