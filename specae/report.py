@@ -16,6 +16,7 @@ import importlib.metadata
 import os
 import platform
 import shlex
+import sys
 import urllib.parse
 
 import jinja2
@@ -665,17 +666,29 @@ def extension_section(result, key, folders, title, description, link):
 
 # ---- the page --------------------------------------------------------------------------------------
 
+def optional(name, build, *args):
+    """``build(*args)``, or None with a one-line warning when an artefact it reads is not in the shape
+    it expects (written by an older or newer script): that section is left out, the page still stands."""
+    try:
+        return build(*args)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ZeroDivisionError) as error:
+        print("warning: report section {} left out: {}: {}".format(name, type(error).__name__, error),
+              file=sys.stderr)
+        return None
+
+
 def gather(result="result", dataset="DataSet", spec="spectrogram", page_dir=None, embed=False):
     """Everything the page shows, as a dictionary for `render`; sections that have no outputs are None."""
     link = Linker(page_dir or result, embed)
+    extensions = [optional(key, extension_section, result, key, folders, title, text, link)
+                  for key, folders, title, text in EXTENSIONS]
     context = {"result": os.path.normpath(result), "embed": embed,
                "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-               "run": run_section(result, dataset, spec, link),
-               "comparison": comparison_section(result, link),
-               "autoencoders": autoencoder_section(result, link),
-               "evaluation": evaluation_section(result, link),
-               "extensions": [section for section in (extension_section(result, key, folders, title, text, link)
-                                                      for key, folders, title, text in EXTENSIONS) if section]}
+               "run": optional("run", run_section, result, dataset, spec, link),
+               "comparison": optional("comparison", comparison_section, result, link),
+               "autoencoders": optional("autoencoders", autoencoder_section, result, link),
+               "evaluation": optional("evaluation", evaluation_section, result, link),
+               "extensions": [section for section in extensions if section]}
     contents = [("run", "The run", context["run"]), ("comparison", "Pretraining or not: the comparison",
                                                      context["comparison"]),
                 ("autoencoders", "What each autoencoder layer keeps", context["autoencoders"]),

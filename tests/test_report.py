@@ -186,6 +186,18 @@ def test_cli_prints_the_path_last_and_refuses_a_missing_folder(run, tiny_corpus,
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "make pretrain classify" in missing.stderr
 
 
+def test_an_artefact_of_another_shape_drops_only_its_section(run, tiny_corpus, tmp_path):
+    result = tmp_path / "result"
+    shutil.copytree(run, result)
+    (result / "comparison.json").write_text(json.dumps({"classifier_2cnn": {"seeds": 1}}))
+    (result / "robustness.json").write_text("[1, 2")  # cut short
+    done = run_script("make_report.py", "--result", result, "--dataset", tiny_corpus / "DataSet",
+                      "--spec", tiny_corpus / "spectrogram")
+    assert "warning: report section comparison left out: KeyError" in done.stderr
+    sections = read_page(result / "index.html").sections
+    assert "comparison" not in sections and "run" in sections and "autoencoders" in sections
+
+
 def test_comparison_sentence_follows_the_numbers():
     def row(mean, std, reached, seeds=3):
         return {"final_accuracy_mean": mean, "final_accuracy_std": std, "seeds": seeds,
