@@ -148,7 +148,22 @@ def shorten(text, result):
 
 
 def markdown_tables(path, result):
-    """The pipe tables of a report.md, as tables; other non-empty lines become paragraphs."""
+    """The pipe tables of a report.md (as the report scripts write them) and its other lines.
+
+    Parameters
+    ----------
+    path : str
+        The markdown file; a missing or unreadable one gives no tables.
+    result : str
+        The result folder: absolute paths under it are shortened to ``result/...``.
+
+    Returns
+    -------
+    tables : list of dict
+        One `table` per block of ``|`` lines, its first row the header (separator rows dropped).
+    paragraphs : list of str
+        The other non-empty lines, as text.
+    """
     try:
         with open(path) as stream:
             lines = stream.read().splitlines()
@@ -179,20 +194,36 @@ def audio_groups(paths, base, link, limit=MAX_AUDIO):
     """WAVs as a table: a row per clip, a column per version, from names ``{clip}_{version}.wav``
     (listen.py's and most scripts' convention); a flat list when no clip has several versions.
 
-    Returns ``(groups, left_out)``; each group is ``{"columns", "rows": [{"label", "cells"}]}`` with a
-    cell ``{"src", "name"}`` or None."""
+    Parameters
+    ----------
+    paths : list of str
+        The WAV files.
+    base : str
+        The folder their row labels are relative to.
+    link : callable
+        A `Linker` (path to ``src``).
+    limit : int
+        At most this many files (the first in sorted order) are shown.
+
+    Returns
+    -------
+    groups : list of dict
+        ``{"columns": [version, ...], "rows": [{"label", "cells"}]}``, each cell ``{"src", "name"}`` or
+        None where that clip has no such version; empty when there are no files.
+    left_out : int
+        How many files were beyond ``limit``.
+    """
     paths = sorted(paths)
     left_out = max(0, len(paths) - limit)
     paths = paths[:limit]
     rows = collections.OrderedDict()
     columns = []
     for path in paths:
-        relative = os.path.relpath(path, base)
-        stem = os.path.splitext(relative)[0]
+        folder, stem = os.path.split(os.path.splitext(os.path.relpath(path, base))[0])
         clip, _, version = stem.rpartition("_")
         if not clip:
             clip, version = stem, "audio"
-        rows.setdefault(clip, {})[version] = path
+        rows.setdefault(os.path.join(folder, clip), {})[version] = path
         if version not in columns:
             columns.append(version)
     if all(len(versions) == 1 for versions in rows.values()):
@@ -304,41 +335,39 @@ def parameters_list(params):
     return items
 
 
-def run_section(result, dataset, spec, link):
-    """The run: commands, dates, machine, time per stage, front end, corpus and spectrogram grids."""
-    manifest = load_optional(os.path.join(dataset, "manifest.json"))
-    index = load_optional(os.path.join(spec, "index.json"))
-    stages, commands = [], []
-    previous_end = None
+def corpus_folder(manifest):
+    """The folder of the data set's WAVs, when they all lie in one (the corpus make_wav.py wrote)."""
+    directories = {os.path.dirname(entry["wav"]) for side in ("train", "test") for entry in manifest[side]["files"]}
+    return directories.pop() if len(directories) == 1 else None
 
-    wav_dir = None
-    if manifest and manifest["train"]["files"]:
-        directories = {os.path.dirname(entry["wav"]) for side in ("train", "test") for entry in manifest[side]["files"]}
-        wav_dir = directories.pop() if len(directories) == 1 else None
+
+def since(previous_end, end):
+    """Seconds from one stage's output to the next one's, None when that order does not hold."""
+    return end - previous_end if previous_end and end and end >= previous_end else None
+
+
+def data_stages(dataset, spec, manifest, index, wav_dir):
+    """Time (from file times) and command of the corpus, spectrogram and data-set stages."""
+    stages, commands, previous_end = [], [], None
     if wav_dir and os.path.isdir(wav_dir):
         times = [entry.stat().st_mtime for entry in os.scandir(wav_dir) if entry.name.lower().endswith(".wav")]
-        marker = mtime(os.path.join(wav_dir, ".complete"))
         if times:
-            end = marker or max(times)
-            # From the first clip written: start-up before it is not counted.
+            end = mtime(os.path.join(wav_dir, ".complete")) or max(times)
+            # From the first clip written: the start-up before it is not counted.
             stages.append({"stage": "corpus ({} WAVs in {})".format(len(times), os.path.relpath(wav_dir)),
-                           "seconds": end - min(times), "how": "file times", "finished": timestamp(end)})
+                           "seconds": end - min(times), "how": "file times", "finished": end})
             previous_end = end
     if index is not None:
         end = mtime(os.path.join(spec, "index.json"))
-        params = FeatureParams.from_dict(index["params"]).to_dict()
-        defaults = FeatureParams().to_dict()
-        flags = []
+        params, defaults = FeatureParams.from_dict(index["params"]).to_dict(), FeatureParams().to_dict()
+        words = [".venv/bin/python", "make_spectrogram.py"] + (["--wav", wav_dir] if wav_dir else []) + ["--out", spec]
         for name in FEATURE_FLAGS:
             if params[name] != defaults[name]:
-                flags += ["--" + name.replace("_", "-")] + ([] if isinstance(params[name], bool) else [str(params[name])])
-        words = [".venv/bin/python", "make_spectrogram.py"] + (["--wav", wav_dir] if wav_dir else []) + \
-            ["--out", spec] + flags
+                words += ["--" + name.replace("_", "-")] + ([] if isinstance(params[name], bool) else [str(params[name])])
         commands.append({"stage": "spectrograms", "command": " ".join(shlex.quote(w) for w in words), "runs": 1,
                          "seeds": None})
         stages.append({"stage": "spectrograms ({} images)".format(len(index.get("files", []))),
-                       "seconds": end - previous_end if previous_end and end and end >= previous_end else None,
-                       "how": "file times", "finished": timestamp(end)})
+                       "seconds": since(previous_end, end), "how": "file times", "finished": end})
         previous_end = end
     if manifest is not None:
         end = mtime(os.path.join(dataset, "manifest.json"))
@@ -347,77 +376,94 @@ def run_section(result, dataset, spec, link):
                  "--augment", str(manifest.get("augment_copies", 0))]
         commands.append({"stage": "data set", "command": " ".join(shlex.quote(w) for w in words), "runs": 1,
                          "seeds": None})
-        stages.append({"stage": "data set", "how": "file times", "finished": timestamp(end),
-                       "seconds": end - previous_end if previous_end and end and end >= previous_end else None})
+        stages.append({"stage": "data set", "seconds": since(previous_end, end), "how": "file times", "finished": end})
+    return stages, commands
 
-    settings = {}
+
+def training_stages(result):
+    """Time (Chainer's elapsed_time) and command (run.json) of the autoencoders and classifiers, and
+    the settings the first run of each kind recorded."""
+    stages, commands, settings = [], [], {}
     for folder, name, script in AUTOENCODERS + CLASSIFIERS:
         directory = os.path.join(result, folder)
-        runs = [directory] if folder.startswith("autoencoder") else sorted(
-            glob.glob(os.path.join(glob.escape(directory), "seed*")), key=_seed_number)
+        greedy = folder.startswith("autoencoder")
+        runs = [directory] if greedy else sorted(glob.glob(os.path.join(glob.escape(directory), "seed*")),
+                                                 key=_seed_number)
         runs = [run for run in runs if os.path.exists(os.path.join(run, "log"))]
         if not runs:
             continue
         recorded = load_optional(os.path.join(runs[0], "run.json"))
         if isinstance(recorded, dict):
+            seeds = [_seed_number(run) for run in runs]
             commands.append({"stage": name, "command": command_line(script, recorded, runs[0]), "runs": len(runs),
-                             "seeds": ", ".join(str(_seed_number(run)) for run in runs)
-                             if not folder.startswith("autoencoder") else None})
-            settings.setdefault("autoencoder" if folder.startswith("autoencoder") else "classifier", recorded)
-            if not folder.startswith("autoencoder"):
-                settings["seeds"] = [_seed_number(run) for run in runs]
-        seconds = [training_seconds(run) for run in runs]
-        known = [s for s in seconds if s is not None]
+                             "seeds": None if greedy else ", ".join(map(str, seeds))})
+            settings.setdefault("autoencoder" if greedy else "classifier", recorded)
+            if not greedy:
+                settings["seeds"] = seeds
+        known = [s for s in (training_seconds(run) for run in runs) if s is not None]
         stages.append({"stage": name + (" ({} seeds)".format(len(runs)) if len(runs) > 1 else ""),
                        "seconds": sum(known) if known else None, "how": "training loop (Chainer log)",
-                       "finished": timestamp(max(mtime(os.path.join(run, "log")) for run in runs))})
+                       "finished": max(mtime(os.path.join(run, "log")) for run in runs)})
+    return stages, commands, settings
+
+
+def make_command(settings, manifest, wav_dir):
+    """The make command with the variables the outputs record (those they do not are left out)."""
+    words = ["make", "pretrain", "classify"]
+    if "autoencoder" in settings:
+        words.append("AE_EPOCHS={}".format(settings["autoencoder"].get("epoch")))
+    if "classifier" in settings:
+        words.append("CLF_EPOCHS={}".format(settings["classifier"].get("epoch")))
+        words.append("SEEDS=" + shlex.quote(" ".join(str(s) for s in settings["seeds"])))
+    recorded = settings.get("autoencoder") or settings.get("classifier")
+    if recorded:
+        words += ["BATCH={}".format(recorded.get("batchsize")), "DEVICE={}".format(recorded.get("device"))]
+    if manifest is not None:
+        words += ["SEED={}".format(manifest["seed"]), "SPLIT={}".format(manifest["split"]),
+                  "AUGMENT={}".format(manifest.get("augment_copies", 0))]
+        if wav_dir and os.path.exists(os.path.join(wav_dir, ".complete")):  # the corpus make_wav.py wrote
+            words.append("SPEAKERS={}".format(len(manifest["train"]["speakers"]) + len(manifest["test"]["speakers"])))
+    return " ".join(words)
+
+
+def corpus_facts(manifest):
+    train, test = manifest["train"], manifest["test"]
+    by_speaker = manifest["split"] == "speaker"
+    rates = sorted({entry.get("rate") for side in (train, test) for entry in side["files"]} - {None})
+    extra = train["count"] - len(train["files"])
+    return [("speakers", "{} in training, {} held out for testing".format(len(train["speakers"]), len(test["speakers"]))),
+            ("split", "by speaker (no test voice is heard in training)" if by_speaker else "random by clip"),
+            ("test share", "{:.0%} of the {}s".format(manifest["test_ratio"], "speaker" if by_speaker else "clip")),
+            ("clips", "{} training, {} test".format(len(train["files"]), len(test["files"]))),
+            ("augmented copies", "{} per training clip ({} images)".format(manifest.get("augment_copies", 0), extra)
+             if extra else "none"),
+            ("speaking rates", "{} different, {}–{} words per minute".format(len(rates), rates[0], rates[-1])
+             if rates else "–"),
+            ("image", "{} (channels × mel bands × frames)".format(" × ".join(map(str, manifest["shape"]))))]
+
+
+def run_section(result, dataset, spec, link):
+    """The run: commands, dates, machine, time per stage, front end, corpus and spectrogram grids."""
+    manifest = load_optional(os.path.join(dataset, "manifest.json"))
+    index = load_optional(os.path.join(spec, "index.json"))
+    wav_dir = corpus_folder(manifest) if manifest and manifest["train"]["files"] else None
+    stages, commands = data_stages(dataset, spec, manifest, index, wav_dir)
+    trained, training_commands, settings = training_stages(result)
+    stages, commands = stages + trained, commands + training_commands
     if not stages and manifest is None:
         return None
     total = sum(stage["seconds"] for stage in stages if stage["seconds"] is not None)
-    for stage in stages:
-        stage["time"] = duration(stage["seconds"])
-
-    make_words = ["make", "pretrain", "classify"]
-    if "autoencoder" in settings:
-        make_words.append("AE_EPOCHS={}".format(settings["autoencoder"].get("epoch")))
-    if "classifier" in settings:
-        make_words.append("CLF_EPOCHS={}".format(settings["classifier"].get("epoch")))
-        make_words.append("SEEDS=" + shlex.quote(" ".join(str(s) for s in settings["seeds"])))
-    recorded = settings.get("autoencoder") or settings.get("classifier")
-    if recorded:
-        make_words += ["BATCH={}".format(recorded.get("batchsize")), "DEVICE={}".format(recorded.get("device"))]
-    if manifest is not None:
-        make_words += ["SEED={}".format(manifest["seed"]), "SPLIT={}".format(manifest["split"]),
-                       "AUGMENT={}".format(manifest.get("augment_copies", 0))]
-        if wav_dir and os.path.exists(os.path.join(wav_dir, ".complete")):
-            make_words.append("SPEAKERS={}".format(len(manifest["train"]["speakers"]) + len(manifest["test"]["speakers"])))
-
-    finished = [stage for stage in stages if stage.get("finished")]
-    section = {"make": " ".join(make_words), "commands": commands,
+    rows = [[s["stage"], duration(s["seconds"]), s["how"], timestamp(s["finished"]) if s["finished"] else "–"]
+            for s in stages]
+    finished = [s["finished"] for s in stages if s["finished"]]
+    section = {"make": make_command(settings, manifest, wav_dir), "commands": commands,
                "stages": table(["stage", "wall time", "measured from", "finished"],
-                               [[s["stage"], s["time"], s["how"], s.get("finished") or "–"] for s in stages] +
-                               [["all stages above", duration(total), "sum", "–"]]),
-               "date": finished[-1]["finished"] if finished else None,
+                               rows + [["all stages above", duration(total), "sum", "–"]]),
+               "date": timestamp(max(finished)) if finished else None,
                "machine": machine(), "parameters": None, "corpus": None, "previews": []}
     if manifest is not None:
-        train, test = manifest["train"], manifest["test"]
-        rates = sorted({entry.get("rate") for side in (train, test) for entry in side["files"]} - {None})
-        extra = train["count"] - len(train["files"])
         section["parameters"] = parameters_list(manifest["params"])
-        section["corpus"] = {
-            "facts": [("speakers", "{} in training, {} held out for testing".format(len(train["speakers"]),
-                                                                                   len(test["speakers"]))),
-                      ("split", "by speaker (no test voice is heard in training)" if manifest["split"] == "speaker"
-                       else "random by clip"),
-                      ("test share", "{:.0%} of the {}s".format(manifest["test_ratio"],
-                                                                  "speaker" if manifest["split"] == "speaker" else "clip")),
-                      ("clips", "{} training, {} test".format(len(train["files"]), len(test["files"]))),
-                      ("augmented copies", "{} per training clip ({} images)".format(manifest.get("augment_copies", 0),
-                                                                                   extra) if extra else "none"),
-                      ("speaking rates", "{} different, {}–{} words per minute".format(len(rates), rates[0], rates[-1])
-                       if rates else "–"),
-                      ("image", "{} (channels × mel bands × frames)".format(" × ".join(map(str, manifest["shape"]))))],
-            "table": corpus_table(manifest)}
+        section["corpus"] = {"facts": corpus_facts(manifest), "table": corpus_table(manifest)}
     for digit in range(10):
         item = figure(link, os.path.join(spec, "preview", "digit_{}.png".format(digit)), "digit {}".format(digit))
         if item:
@@ -678,7 +724,25 @@ def optional(name, build, *args):
 
 
 def gather(result="result", dataset="DataSet", spec="spectrogram", page_dir=None, embed=False):
-    """Everything the page shows, as a dictionary for `render`; sections that have no outputs are None."""
+    """Everything the page shows, as a dictionary for `render`.
+
+    Parameters
+    ----------
+    result, dataset, spec : str
+        The run's result folder, its data set (``manifest.json``) and spectrogram folder
+        (``index.json``, ``preview/``).
+    page_dir : str, optional
+        The folder the page will be written to: links are relative to it (default ``result``).
+    embed : bool
+        Inline images and audio as ``data:`` URIs instead of linking them.
+
+    Returns
+    -------
+    dict
+        ``run``, ``comparison``, ``autoencoders``, ``evaluation`` (each None when it has no outputs),
+        ``extensions`` (the sections that have), ``contents`` (id and title of each section shown) and
+        the page's metadata.
+    """
     link = Linker(page_dir or result, embed)
     extensions = [optional(key, extension_section, result, key, folders, title, text, link)
                   for key, folders, title, text in EXTENSIONS]
@@ -709,7 +773,20 @@ def render(context):
 
 
 def write_report(out, result="result", dataset="DataSet", spec="spectrogram", embed=False):
-    """Gather, render and write the page atomically to ``out``; returns ``out``."""
+    """Gather, render and write the page atomically (a killed run leaves the old page whole).
+
+    Parameters
+    ----------
+    out : str
+        The page's path; its links are relative to its folder.
+    result, dataset, spec, embed
+        As for `gather`.
+
+    Returns
+    -------
+    str
+        ``out``.
+    """
     context = gather(result, dataset, spec, page_dir=os.path.dirname(os.path.abspath(out)), embed=embed)
     page = render(context)
     with atomic_path(out) as temporary:
