@@ -135,6 +135,9 @@ class VQVAE(VAE):
     The decoder's gradient is copied to the encoder past the quantisation (straight-through); the
     codebook learns from ‖sg[z_e] − e‖², the encoder is held near its codes by ``commitment``·‖z_e − sg[e]‖².
     With a uniform prior over the codes the KL term is the constant cells·log(codebook_size).
+    Encoder vectors and codes are compared and used at unit length (Yu et al. 2022, "Vector-quantized
+    image modeling with improved VQGAN"): with raw lengths the encoder's outputs outgrow the codes and
+    a handful of codes serve every cell.
     """
 
     bottleneck = "vq"
@@ -156,8 +159,8 @@ class VQVAE(VAE):
         self.add_persistent("codebook_ready", False)
 
     def encode(self, x):
-        """Encoder vectors z_e, (N, code_dim, 4, 4)."""
-        return self.to_code(self.encoder(x))
+        """Encoder vectors z_e of unit length, (N, code_dim, 4, 4)."""
+        return F.normalize(self.to_code(self.encoder(x)), axis=1)
 
     def latent(self, x):
         return self.encode(x).reshape(len(x), -1)
@@ -167,16 +170,14 @@ class VQVAE(VAE):
         return F.transpose(z_e, (0, 2, 3, 1)).reshape(-1, self.n_latent)
 
     def nearest(self, z_e):
-        """Index of the nearest code for every cell, (N·cells,)."""
+        """Index of the nearest code (largest cosine) for every cell of unit-length z_e, (N·cells,)."""
         rows = self.vectors(z_e).array
-        codes = self.codebook.array
-        distance = (rows ** 2).sum(axis=1, keepdims=True) - 2 * rows @ codes.T + (codes ** 2).sum(axis=1)
-        return distance.argmin(axis=1).astype(np.int32)
+        return (rows @ self.codebook.array.T / np.linalg.norm(self.codebook.array, axis=1)).argmax(axis=1).astype(np.int32)
 
     def quantise(self, z_e):
-        """``(z_q, codes, indices)``: the straight-through output, the chosen codes, their indices."""
+        """``(z_q, codes, indices)``: the straight-through output, the chosen codes (unit length), their indices."""
         indices = self.nearest(z_e)
-        codes = F.embed_id(indices, self.codebook)
+        codes = F.normalize(F.embed_id(indices, self.codebook), axis=1)
         grid = F.transpose(codes.reshape((len(z_e),) + z_e.shape[2:] + (self.n_latent,)), (0, 3, 1, 2))
         # Forward value: the codes; backward: the identity to z_e.
         return z_e + (grid.array - z_e.array), grid, indices

@@ -85,12 +85,16 @@ def test_latent_tools():
 def test_vq_straight_through_passes_the_decoder_gradient_to_the_encoder():
     np.random.seed(0)
     model = vae.VQVAE(code_dim=4, codebook_size=8)
-    z_e = chainer.Variable(np.random.default_rng(4).standard_normal((2, 4, 4, 4)).astype(np.float32))
+    raw = np.random.default_rng(4).standard_normal((2, 4, 4, 4)).astype(np.float32)
+    z_e = chainer.Variable(raw / np.linalg.norm(raw, axis=1, keepdims=True))
     z_q, codes, indices = model.quantise(z_e)
     np.testing.assert_allclose(z_q.array, codes.array, atol=1e-6)
+    # the nearest unit-length code in Euclidean distance, found by brute force
     rows = np.transpose(z_e.array, (0, 2, 3, 1)).reshape(-1, 4)
-    distances = ((rows[:, None] - model.codebook.array[None]) ** 2).sum(axis=2)
+    unit = model.codebook.array / np.linalg.norm(model.codebook.array, axis=1, keepdims=True)
+    distances = ((rows[:, None] - unit[None]) ** 2).sum(axis=2)
     np.testing.assert_array_equal(indices, distances.argmin(axis=1))
+    np.testing.assert_allclose(np.transpose(codes.array, (0, 2, 3, 1)).reshape(-1, 4), unit[indices], atol=1e-3)
     weights = np.random.default_rng(5).standard_normal(z_q.shape).astype(np.float32)
     F.sum(z_q * weights).backward()
     np.testing.assert_array_equal(z_e.grad, weights)
