@@ -128,7 +128,7 @@ class VAE(chainer.Chain):
         return [(conv.W.array, conv.b.array) for conv in self.encoder.convs]
 
 
-class VQVAE(VAE):
+class VQVAE(chainer.Chain):
     """The same encoder and decoder with a vector-quantised bottleneck: a ``code_dim``-vector per cell of
     the 4×4 grid, replaced by the nearest of ``codebook_size`` learnt vectors.
 
@@ -143,8 +143,8 @@ class VQVAE(VAE):
     bottleneck = "vq"
 
     def __init__(self, code_dim=16, input_size=64, channels=CHANNELS, codebook_size=64, commitment=0.25):
-        chainer.Chain.__init__(self)
-        self.n_latent, self.input_size, self.channels, self.beta = code_dim, input_size, tuple(channels), 1.0
+        super().__init__()
+        self.n_latent, self.input_size, self.channels = code_dim, input_size, tuple(channels)
         self.codebook_size, self.commitment = codebook_size, commitment
         self.code_shape = (channels[-1],) + (feature_sizes(input_size, len(channels))[-1],) * 2
         with self.init_scope():
@@ -215,6 +215,8 @@ class VQVAE(VAE):
                         "commitment": commitment, "elbo": -(reconstruction + kl), "perplexity": used}, self)
         return loss
 
+    encoder_weights = VAE.encoder_weights
+
 
 def perplexity(indices, codebook_size):
     """``exp(entropy)`` of how often each code is used: 1 when one code does all, K when all K share evenly."""
@@ -224,7 +226,7 @@ def perplexity(indices, codebook_size):
 
 
 class KLWarmup(chainer.training.Extension):
-    """Sets the model's KL weight to ``beta · min(1, epoch / epochs)`` before every update: the KL term
+    """Sets the model's KL weight to ``beta · min(1, epoch / epochs)`` at every iteration: the KL term
     grows from 0 so that the decoder learns to use z before the prior pulls q(z|x) onto it
     (Bowman et al. 2016). A function of the epoch alone, so a resumed run gets the same weights."""
 
