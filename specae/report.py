@@ -660,17 +660,26 @@ def _model_label(path, result):
 
 
 def extension_section(result, key, folders, title, description, link):
-    """A section for an extension folder: its lead facts, figures, report.md tables and WAVs."""
-    found = [os.path.join(result, folder) for folder in folders if os.path.isdir(os.path.join(result, folder))]
-    if not found:
-        return None
-    directory = found[0]
-    # The results first; the training curves of a run in the folder after them, and smaller.
-    paths = sorted(glob.glob(os.path.join(glob.escape(directory), "*.png")),
-                   key=lambda path: (os.path.basename(path) in TRAINING_CURVES, path))
+    """A section for an extension: the first of its ``folders`` under ``result`` that has something to
+    show (its lead facts, figures, report.md tables and WAVs), or None."""
+    for folder in folders:
+        directory = os.path.join(result, folder)
+        if os.path.isdir(directory):
+            section = folder_section(result, directory, key, title, description, link)
+            if section:
+                return section
+    return None
+
+
+def folder_section(result, directory, key, title, description, link):
+    # The folder's own figures, then those of the runs in its subfolders (separate/unet/separation.png);
+    # the training curves after the results, and smaller.
+    paths = sorted(glob.glob(os.path.join(glob.escape(directory), "*.png")) +
+                   glob.glob(os.path.join(glob.escape(directory), "*", "*.png")),
+                   key=lambda path: (os.path.basename(path) in TRAINING_CURVES, path.count(os.sep), path))
     figures = []
     for path in paths:
-        item = figure(link, path, os.path.basename(path))
+        item = figure(link, path, os.path.relpath(path, directory))
         if item and os.path.basename(path) in TRAINING_CURVES:
             item["size"] = "half"
         figures.append(item)

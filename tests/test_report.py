@@ -12,7 +12,6 @@ from conftest import ROOT, run_script
 from specae import report
 
 ODD = "mix<1>&\"b'"  # a clip name that would break the page if it were not escaped
-EXTENSION_IDS = {"denoise", "anomaly", "deep", "morph", "separate"}
 
 
 class Page(html.parser.HTMLParser):
@@ -114,22 +113,35 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
     assert "Held-out voices, clean and degraded" in text and "2-CNN/seed1" in text
     assert "{:.1f} %".format(100 * rows[str(run / "classifier_3cnn" / "seed1")]["mean_degraded"]) in text
 
-    # The extensions: anomaly_report.py for real; morph/ and separate/ as their folders of figures,
-    # WAVs and report.md, whatever those scripts name them.
+    # The extensions: anomaly_report.py for real; separate/ and vae/ (make morph) laid out as separate.py,
+    # separation_report.py and vae.py write them: a report.md, figures, runs in subfolders, WAVs.
     run_script("anomaly_report.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--per-kind", 2,
                "--out", run / "anomaly")
-    separate = run / "separate"
-    separate.mkdir()
-    wav = sorted((run / "listen").glob("*_original.wav"))[0]
-    for version in ("mixture", "estimate", "reference"):
-        shutil.copy(wav, separate / "{}_{}.wav".format(ODD, version))
-    shutil.copy(run / "listen" / "listen.png", separate / "separation.png")
-    (separate / "report.md").write_text("| model | SI-SDR improvement (dB) |\n|---|---|\n| U-Net <skip> & co | 7.50 |\n")
-    (run / "morph").mkdir()
+    (run / "morph").mkdir()  # an empty folder shows nothing
     page = write(run, tiny_corpus)
-    assert page.sections == ["run", "comparison", "autoencoders", "evaluation", "anomaly", "separate"]  # morph/ empty
+    assert page.sections == ["run", "comparison", "autoencoders", "evaluation", "anomaly"]
+    wav = sorted((run / "listen").glob("*_original.wav"))[0]
+    unet = run / "separate" / "unet"
+    unet.mkdir(parents=True)
+    for example in ("example0_two", ODD):
+        for version in ("mixture", "estimate1", "reference1"):
+            shutil.copy(wav, unet / "{}_{}.wav".format(example, version))
+    shutil.copy(run / "listen" / "listen.png", unet / "separation.png")
+    shutil.copy(run / "autoencoder1" / "loss.png", unet / "loss.png")
+    (run / "separate" / "report.md").write_text(
+        "| model | SI-SDR improvement (dB) |\n|---|---|\n| U-Net <skip> & co | 7.50 |\n")
+    (run / "vae").mkdir()
+    shutil.copy(run / "listen" / "listen.png", run / "vae" / "morph_digits.png")
+    for step in ("000", "050", "100"):
+        shutil.copy(wav, run / "vae" / "morph_digits_{}.wav".format(step))
+    page = write(run, tiny_corpus)
+    assert page.sections == ["run", "comparison", "autoencoders", "evaluation", "anomaly", "morph", "separate"]
     assert "U-Net <skip> & co" in page.text and "7.50" in page.text
-    assert sum(urllib.parse.unquote(source).startswith("separate/" + ODD) for source in page.audio) == 3
+    separation = [urllib.parse.unquote(source) for source in page.images if source.startswith("separate/")]
+    assert separation == ["separate/unet/separation.png", "separate/unet/loss.png"]  # results before curves
+    assert sum(urllib.parse.unquote(source).startswith("separate/unet/" + ODD) for source in page.audio) == 3
+    assert {"mixture", "estimate1", "reference1", "unet/example0_two", "unet/" + ODD} <= set(page.text)
+    assert sum(source.startswith("vae/morph_digits_") for source in page.audio) == 3
     detector = json.loads((run / "anomaly" / "detector.json").read_text())
     assert "ROC AUC {:.3f}".format(detector["auc"]) in page.all_text
     kinds = {sound["kind"] for sound in json.loads((run / "anomaly" / "report.json").read_text())["sounds"]}
@@ -141,7 +153,7 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
     for name in ("comparison.json", "comparison.md", "loss-accuracy_comparison.png"):
         (run / name).unlink()
     page = write(run, tiny_corpus)
-    assert page.sections == ["run", "autoencoders", "evaluation", "separate"]
+    assert page.sections == ["run", "autoencoders", "evaluation", "morph", "separate"]
     assert not any(source.startswith("listen/") for source in page.audio)
 
 
