@@ -336,9 +336,14 @@ def parameters_list(params):
 
 
 def corpus_folder(manifest):
-    """The folder of the data set's WAVs, when they all lie in one (the corpus make_wav.py wrote)."""
+    """The folder of the data set's WAVs, when they all lie in one (the corpus make_wav.py wrote),
+    relative to the working directory when it is inside it (the manifest keeps absolute paths)."""
     directories = {os.path.dirname(entry["wav"]) for side in ("train", "test") for entry in manifest[side]["files"]}
-    return directories.pop() if len(directories) == 1 else None
+    if len(directories) != 1:
+        return None
+    folder = directories.pop()
+    relative = os.path.relpath(folder)
+    return folder if relative.startswith(os.pardir) else relative
 
 
 def since(previous_end, end):
@@ -354,7 +359,7 @@ def data_stages(dataset, spec, manifest, index, wav_dir):
         if times:
             end = mtime(os.path.join(wav_dir, ".complete")) or max(times)
             # From the first clip written: the start-up before it is not counted.
-            stages.append({"stage": "corpus ({} WAVs in {})".format(len(times), os.path.relpath(wav_dir)),
+            stages.append({"stage": "corpus ({} WAVs in {})".format(len(times), wav_dir),
                            "seconds": end - min(times), "how": "file times", "finished": end})
             previous_end = end
     if index is not None:
