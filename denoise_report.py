@@ -23,17 +23,24 @@ from specae.models import reconstruct_all
 
 
 def reconstruction_rows(models, noisy, clean, kinds, params):
-    """{name: {"all": {...}, kind: {...}}} of LSD and SNR; the first row is the noisy input."""
-    rows = collections.OrderedDict()
-    for name, estimate in [("noisy input", noisy)] + [(n, reconstruct_all(m, noisy, i.get("n_layers")))
-                                                       for n, m, i in models]:
+    """{name: {"all": {...}, kind: {...}, "clean_input": {...}}} of LSD and SNR against the clean images;
+    the first row is the noisy input itself. "clean_input" is the model given the clean image: how
+    close it can come at all, whatever the noise."""
+    def scores(estimate):
         estimate = np.clip(estimate, 0.0, 1.0)  # an image holds nothing above the clip's maximum
-        lsd = denoise.log_spectral_distance(estimate, clean, params)
-        snr = denoise.spectrogram_snr(estimate, clean, params)
+        return (denoise.log_spectral_distance(estimate, clean, params),
+                denoise.spectrogram_snr(estimate, clean, params))
+
+    rows = collections.OrderedDict()
+    for name, model, info in [("noisy input", None, {})] + list(models):
+        lsd, snr = scores(noisy if model is None else reconstruct_all(model, noisy, info.get("n_layers")))
         row = {"all": {"lsd_db": float(lsd.mean()), "snr_db": float(snr.mean())}}
         for kind in sorted(set(kinds)):
             chosen = kinds == kind
             row[kind] = {"lsd_db": float(lsd[chosen].mean()), "snr_db": float(snr[chosen].mean())}
+        if model is not None:
+            lsd, snr = scores(reconstruct_all(model, clean, info.get("n_layers")))
+            row["clean_input"] = {"lsd_db": float(lsd.mean()), "snr_db": float(snr.mean())}
         rows[name] = row
     return rows
 
@@ -52,11 +59,15 @@ def classifier_rows(directories, images):
 
 def markdown(reconstruction, classifiers, kinds):
     lines = ["| model (noisy test input) | LSD (dB) | spectrogram SNR (dB) | " +
-             " | ".join("SNR {} (dB)".format(kind) for kind in kinds) + " |",
-             "|---" * (3 + len(kinds)) + "|"]
+             " | ".join("SNR {} (dB)".format(kind) for kind in kinds) +
+             " | LSD from the clean input (dB) | SNR from the clean input (dB) |",
+             "|---" * (5 + len(kinds)) + "|"]
     for name, row in reconstruction.items():
+        ceiling = row.get("clean_input")
         lines.append("| {} | {:.2f} | {:.2f} | ".format(name, row["all"]["lsd_db"], row["all"]["snr_db"]) +
-                     " | ".join("{:.2f}".format(row[kind]["snr_db"]) for kind in kinds) + " |")
+                     " | ".join("{:.2f}".format(row[kind]["snr_db"]) for kind in kinds) +
+                     (" | {:.2f} | {:.2f} |".format(ceiling["lsd_db"], ceiling["snr_db"]) if ceiling
+                      else " | – | – |"))
     if classifiers:
         splits = list(next(iter(classifiers.values())))
         lines += ["", "| classifier | runs | " + " | ".join("{} accuracy".format(s) for s in splits) + " |",
