@@ -161,6 +161,15 @@ evaluate: | $(INSTALLED)
 #                 and PASS/FAIL; JSON in bench/out/. Benchmark-only packages (librosa, torch) go into
 #                 .venv-bench, never into .venv. About 10 minutes on 2 cores.
 #   make bench-scale   stage times and memory at 1x, 4x and 16x the corpus (long: half an hour or more)
+#   THREADS=N     BLAS threads per process (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS; default: the libraries'
+#                 own, all cores). On 2 cores `make -j2 THREADS=1 pretrain classify` runs two single-threaded
+#                 trainings side by side (classifier seeds, or classifiers beside the autoencoders), which
+#                 measured 1.1x the throughput of one two-threaded process at a time (docs/speed.md).
+THREADS ?=
+ifneq ($(THREADS),)
+export OMP_NUM_THREADS := $(THREADS)
+export OPENBLAS_NUM_THREADS := $(THREADS)
+endif
 BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_INSTALLED := $(BENCH_VENV)/.installed

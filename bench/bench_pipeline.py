@@ -1,5 +1,5 @@
 """Pipeline benchmark: wall time and peak memory of each stage of ``make pretrain classify``, and how they
-grow with the corpus (1×, 4×, 16× the default 48 speakers).
+grow with the corpus (1×, 4×, 16× the Makefile's SPEAKERS).
 
 Not a test. The stages are the Makefile's own recipes: ``make -n pretrain classify`` with scratch output
 folders (CORPUS, SPEC_DIR, DATA_DIR, RESULT, STAMPS under bench/out/pipeline/) prints them, and each
@@ -25,7 +25,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import OUT, ROOT, Report, run_timed  # noqa: E402
 
-DEFAULT_SPEAKERS = 48
 TRAINING = ("cnn_autoencoder", "cnn_classifier")
 GOAL_MINUTES, GOAL_GIB = 5.0, 2.0
 
@@ -36,12 +35,13 @@ def clean_env():
 
 
 def make_variables():
-    """The Makefile's defaults for epochs and seeds (make -p would print everything; ask for these)."""
+    """The Makefile's defaults for epochs, seeds and speakers (the default corpus is 1×)."""
     output = subprocess.run(["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", "-",
                              "print-bench-variables"], cwd=ROOT, capture_output=True, text=True, check=True, env=clean_env(),
-                            input="print-bench-variables:\n\t@echo $(AE_EPOCHS) $(CLF_EPOCHS) $(words $(SEEDS))\n")
-    ae, clf, seeds = output.stdout.split()
-    return int(ae), int(clf), int(seeds)
+                            input="print-bench-variables:\n\t@echo $(AE_EPOCHS) $(CLF_EPOCHS) $(words $(SEEDS)) "
+                                  "$(SPEAKERS)\n")
+    ae, clf, seeds, speakers = output.stdout.split()
+    return int(ae), int(clf), int(seeds), int(speakers)
 
 
 def stage_commands(folders, speakers, ae_epochs, clf_epochs, seeds):
@@ -85,13 +85,13 @@ def log_epochs(command):
 
 
 def run_scale(scale, args, report, targets):
-    speakers = args.base_speakers * scale
+    speakers = (args.base_speakers or targets[3]) * scale
     root = os.path.join(OUT, "pipeline", "x{}".format(scale))
     shutil.rmtree(root, ignore_errors=True)
     folders = {key: os.path.relpath(os.path.join(root, name), ROOT) for key, name in
                (("CORPUS", "wav"), ("SPEC_DIR", "spectrogram"), ("DATA_DIR", "DataSet"), ("RESULT", "result"),
                 ("STAMPS", "stamps"))}
-    ae_target, clf_target, seed_target = targets
+    ae_target, clf_target, seed_target = targets[:3]
     if args.full and scale == 1:
         ae_epochs, clf_epochs, seeds = ae_target, clf_target, " ".join(str(s) for s in range(1, seed_target + 1))
     else:
@@ -156,14 +156,15 @@ def main():
     parser.add_argument("--scales", type=int, nargs="+", default=[1], help="corpus sizes, × 48 speakers")
     parser.add_argument("--epochs", type=int, default=2, help="epochs per training stage (then extrapolated)")
     parser.add_argument("--full", action="store_true", help="at 1×: the Makefile's epochs and seeds, no extrapolation")
-    parser.add_argument("--base-speakers", type=int, default=DEFAULT_SPEAKERS,
-                        help="speakers of the 1× corpus (48: the Makefile's default; fewer for a quick check)")
+    parser.add_argument("--base-speakers", type=int,
+                        help="speakers of the 1× corpus (default: the Makefile's SPEAKERS; fewer for a quick check)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folders")
     parser.add_argument("--name", default="pipeline", help="bench/out/NAME.json")
     args = parser.parse_args()
     report = Report(args.name)
     targets = make_variables()
-    report.data["makefile"] = {"AE_EPOCHS": targets[0], "CLF_EPOCHS": targets[1], "seeds": targets[2]}
+    report.data["makefile"] = {"AE_EPOCHS": targets[0], "CLF_EPOCHS": targets[1], "seeds": targets[2],
+                               "SPEAKERS": targets[3]}
     scales = [run_scale(scale, args, report, targets) for scale in args.scales]
     report.data["scales"] = scales
     if len(scales) > 1:
