@@ -3,7 +3,7 @@
 ``test_noisy.npy`` (row i = the noisy version of row i of train_data / test_data) and ``noisy.json``
 (the noise kind and SNR of every row).
 
-Noise is white, pink or babble (a mix of other clips of the same split, so the test noise holds no
+Noise is white, pink or babble (a mix of clips of the same split, so the test noise holds no
 training voice) at an SNR drawn uniformly from --snr-db; drawn once, so every run sees the same pairs.
 """
 import argparse

@@ -63,7 +63,7 @@ def make_noisy(dataset_dir, manifest, out_dir, snr_range=(0.0, 20.0), kinds=augm
 
     Row ``i`` is the noisy version of the manifest's file ``i`` of that side, which is row ``i`` of
     ``{side}_data.npy`` (augmented copies, if any, come after the files and get no noisy version).
-    Babble is made from up to 64 other clips of the same side, so no training voice is heard in the
+    Babble is mixed from a pool of up to 64 clips of the same side, so no training voice is heard in the
     test noise. ``progress(side, done, total)`` is called as rows are made. Returns the index.
     """
     params = features.FeatureParams.from_dict(manifest["params"])
@@ -78,14 +78,14 @@ def make_noisy(dataset_dir, manifest, out_dir, snr_range=(0.0, 20.0), kinds=augm
             raise NoisyError("{}: the {} files carry no {} (rebuild the data set)".format(
                 os.path.join(dataset_dir, "manifest.json"), side, ", ".join(missing)))
         rng = np.random.default_rng([seed, SIDES.index(side)])
-        pool = rng.choice(len(files), size=min(BABBLE_POOL, len(files)), replace=False)
-        babble = [_load(files[i]["wav"], params.sample_rate_hz) for i in pool] if "babble" in kinds else []
+        sources = rng.choice(len(files), size=min(BABBLE_POOL, len(files)), replace=False)
+        babble = [_load(files[i]["wav"], params.sample_rate_hz) for i in sources] if "babble" in kinds else []
         work = [(entry["wav"], entry["span_frames"], params, seed, side, row, tuple(snr_range), tuple(kinds), babble)
                 for row, entry in enumerate(files)]
         results = []
         if jobs > 1 and len(work) > 2 * jobs:
-            with multiprocessing.get_context("fork").Pool(jobs) as pool_:
-                for result in pool_.imap(_noisy_job, work, chunksize=16):
+            with multiprocessing.get_context("fork").Pool(jobs) as workers:
+                for result in workers.imap(_noisy_job, work, chunksize=16):
                     results.append(result)
                     if progress:
                         progress(side, len(results), len(work))

@@ -55,7 +55,9 @@ def stft(signal, n_fft=1024, hop_length=256, window="hamming"):
 
 @functools.lru_cache(maxsize=16)
 def _overlap_index(n_frames, n_fft, hop_length):
-    return (np.arange(n_frames)[:, None] * hop_length + np.arange(n_fft)).ravel()
+    index = (np.arange(n_frames)[:, None] * hop_length + np.arange(n_fft)).ravel()
+    index.setflags(write=False)  # cached and shared
+    return index
 
 
 def istft(spectrum, n_fft=1024, hop_length=256, window="hamming"):
@@ -72,7 +74,7 @@ def istft(spectrum, n_fft=1024, hop_length=256, window="hamming"):
     -------
     signal : numpy.ndarray, shape ((n_frames - 1) * hop_length + n_fft,), float64
         ``sum_t w(n - tH) y_t(n - tH) / sum_t w(n - tH)**2``, with ``y_t = irfft(spectrum[t])``
-        (Griffin & Lim 1984, eq. 6). ``istft(stft(x))`` returns ``x`` exactly over the frames' extent.
+        (Griffin & Lim 1984). ``istft(stft(x))`` returns ``x`` exactly over the frames' extent.
 
     Notes
     -----
@@ -139,7 +141,7 @@ def griffin_lim(magnitude, n_fft=1024, hop_length=256, window="hamming", iterati
     Each iteration is ``t_k = P1(P2(c_{k-1}))``, ``c_k = t_k + momentum * (t_k - t_{k-1})``, with
     ``P2`` the STFT of the least-squares `istft` (nearest consistent spectrogram) and ``P1`` the
     replacement of the magnitude by the target. With ``momentum=0`` the inconsistency never rises
-    (Griffin & Lim 1984, §3).
+    (Griffin & Lim 1984).
     """
     magnitude = np.asarray(magnitude, dtype=np.float64)
     if not 0.0 <= momentum < 1.0:
