@@ -537,30 +537,44 @@ def comparison_section(result, link):
                            rows) if rows else None}
 
 
-def listen_clips(result, link):
-    """listen.py's clips: {"digit", "stem", "original", "input", versions: {name: {"src", "sc"}}}."""
+def listen_section(result, link):
+    """listen.py's WAVs as one table: a row per held-out clip; the recording, its input image turned
+    back into audio and each autoencoder's reconstruction side by side (each file once, so that an
+    embedded page carries it once)."""
     directory = os.path.join(result, "listen")
     report = load_optional(os.path.join(directory, "listen.json"))
-    if not report:
-        return None, []
-    clips = []
-    for clip in report.get("clips", []):
+    if not report or not report.get("clips"):
+        return None
+    names = dict((folder, name) for folder, name, _ in AUTOENCODERS)
+    versions = sorted(report["clips"][0]["versions"], key=lambda version: version != "input")
+    rows = []
+    for clip in report["clips"]:
         stem = os.path.splitext(os.path.basename(clip["wav"]))[0]
-        versions = {}
-        for name, version in clip["versions"].items():
-            # listen.json keeps the path as the script was given it (relative to where it ran): the
-            # file beside listen.json is the one to link.
-            path = os.path.join(directory, os.path.basename(version["wav"]))
-            versions[name] = {"src": link(path), "name": os.path.basename(path),
-                              "sc": "{:.3f}".format(version["mel_spectral_convergence"])}
         original = os.path.join(directory, stem + "_original.wav")
-        clips.append({"digit": clip["digit"], "stem": stem, "versions": versions,
-                      "original": {"src": link(original), "name": os.path.basename(original)}})
-    return report, clips
+        cells = [{"src": link(original), "name": os.path.basename(original), "sc": None}]
+        for version in versions:
+            stored = clip["versions"].get(version)
+            # listen.json keeps each path as the script was given it (relative to where it ran): the
+            # file beside listen.json is the one to link.
+            path = os.path.join(directory, os.path.basename(stored["wav"])) if stored else None
+            cells.append({"src": link(path), "name": os.path.basename(path),
+                          "sc": "{:.3f}".format(stored["mel_spectral_convergence"])} if stored else None)
+        rows.append({"label": "digit {} ({})".format(clip["digit"], stem), "cells": cells})
+    griffin_lim = report.get("griffin_lim", {})
+    means = report.get("mean_mel_spectral_convergence", {})
+    return {"columns": ["recording", "input image"] + [names.get(version, version) for version in versions[1:]],
+            "rows": rows, "means": {version: means[version] for version in means},
+            "figure": figure(link, os.path.join(directory, "listen.png"),
+                             "the same clips (rows): the input image and each autoencoder's reconstruction, as turned "
+                             "into the WAVs"),
+            "settings": "Images turned into audio with the clip's own level and length (specae.inversion): mel to "
+                        "linear by {} projected-gradient NNLS steps, phase by {} Griffin-Lim iterations (momentum "
+                        "{}).".format(griffin_lim.get("nnls_iterations", "–"), griffin_lim.get("iterations", "–"),
+                                      griffin_lim.get("momentum", "–"))}
 
 
 def autoencoder_section(result, link):
-    report, clips = listen_clips(result, link)
+    listen = listen_section(result, link)
     layers = []
     for folder, name, _ in AUTOENCODERS:
         directory = os.path.join(result, folder)
@@ -581,32 +595,16 @@ def autoencoder_section(result, link):
                 facts.append(("final test reconstruction loss", "{:.5f} (mean squared error, image in [0, 1])".format(
                     entry["validation/main/loss"])))
             facts.append(("training time", duration(entry.get("elapsed_time"))))
-        audio = []
-        for clip in clips:
-            if folder in clip["versions"]:
-                audio.append({"label": "digit {} ({})".format(clip["digit"], clip["stem"]), "cells": [
-                    clip["original"], clip["versions"].get("input"), clip["versions"][folder]],
-                    "sc": [clip["versions"]["input"]["sc"] if "input" in clip["versions"] else "–",
-                           clip["versions"][folder]["sc"]]})
+        if listen and folder in listen["means"]:
+            facts.append(("its WAVs (Listen, above)", "mean mel spectral convergence {:.3f}, against {} for the input "
+                          "image's (lower is closer to the recording)".format(
+                              listen["means"][folder], "{:.3f}".format(listen["means"]["input"])
+                              if "input" in listen["means"] else "–")))
         if loss:
             loss["size"] = "half"  # two curves: the full width would only magnify them
-        layers.append({"id": folder, "name": name, "figures": [f for f in (inout, loss) if f], "facts": facts,
-                       "audio": audio})
+        layers.append({"id": folder, "name": name, "figures": [f for f in (inout, loss) if f], "facts": facts})
     if not layers:
         return None
-    listen = None
-    if report:
-        griffin_lim = report.get("griffin_lim", {})
-        listen = {"figure": figure(link, os.path.join(result, "listen", "listen.png"),
-                                   "held-out clips (rows): the input image and each autoencoder's reconstruction, as "
-                                   "turned into the WAVs"),
-                  "settings": "Griffin-Lim: {} iterations, momentum {}; mel to linear by {} projected-gradient "
-                              "NNLS steps.".format(griffin_lim.get("iterations", "–"), griffin_lim.get("momentum", "–"),
-                                                   griffin_lim.get("nnls_iterations", "–")),
-                  "table": table(["version", "mean mel spectral convergence (lower is closer to the original)"],
-                                 [[name, "{:.3f}".format(value)] for name, value in
-                                  sorted(report.get("mean_mel_spectral_convergence", {}).items(),
-                                         key=lambda item: item[0] != "input")])}
     return {"layers": layers, "listen": listen}
 
 
@@ -711,9 +709,9 @@ def folder_section(result, directory, key, title, description, link):
         rows = (report or {}).get("reconstruction", {})
         if "noisy input" in rows and len(rows) > 1:
             best = max((name for name in rows if name != "noisy input"), key=lambda n: rows[n]["all"]["snr_db"])
-            lead.append("Best spectrogram SNR on the noisy held-out voices: {} with {:.2f} dB, against {:.2f} dB "
-                        "for the noisy input itself ({:+.2f} dB).".format(
-                            shorten(best, result), rows[best]["all"]["snr_db"], rows["noisy input"]["all"]["snr_db"],
+            lead.append("Spectrogram SNR on the noisy held-out voices: {:.2f} dB for the noisy input itself; the "
+                        "highest of the autoencoders' outputs, {}, {:.2f} dB ({:+.2f} dB).".format(
+                            rows["noisy input"]["all"]["snr_db"], shorten(best, result), rows[best]["all"]["snr_db"],
                             rows[best]["all"]["snr_db"] - rows["noisy input"]["all"]["snr_db"]))
     audio, left_out = audio_groups(audio_paths, directory, link)
     figures = [item for item in figures if item]
