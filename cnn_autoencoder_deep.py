@@ -14,7 +14,6 @@ import chainer
 import numpy as np
 
 from specae import plots, training
-from specae.dataset import DataSetError, load_dataset
 from specae.greedy import example_indices
 from specae.models import DeepAutoencoder, reconstruct_all
 
@@ -24,11 +23,7 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3, help="RMSprop learning rate")
     parser.add_argument("--slope", type=float, default=0.2, help="LeakyReLU slope for negative inputs")
     args = parser.parse_args()
-    device = training.get_device(args.device)
-    try:
-        arrays, manifest = load_dataset(args.dataset)
-    except DataSetError as error:
-        training.fail(error)
+    device, arrays, manifest = training.device_and_data(args)
     training.seed_everything(args.seed, device)
     model = DeepAutoencoder(input_size=arrays["train_data"].shape[-1], slope=args.slope)
     print("deep autoencoder: {} parameters, training on {} examples".format(

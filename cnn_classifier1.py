@@ -5,7 +5,6 @@ stride 2, ReLU) and one fully connected layer to the ten digits, trained with Ad
 import sys
 
 from specae import training
-from specae.dataset import DataSetError, load_dataset
 from specae.models import classifier
 
 
@@ -13,11 +12,7 @@ def main():
     parser = training.argument_parser(__doc__, epochs=10)
     parser.add_argument("--layers", type=int, choices=(2, 3), default=3, help="convolution layers")
     args = parser.parse_args()
-    device = training.get_device(args.device, training.communicator(args))
-    try:
-        arrays, manifest = load_dataset(args.dataset)
-    except DataSetError as error:
-        training.fail(error)
+    device, arrays, manifest = training.device_and_data(args)
     training.seed_everything(args.seed, device)
     model = classifier(args.layers, input_size=arrays["train_data"].shape[-1])
     info = {"kind": "cnn", "n_layers": args.layers, "input_size": arrays["train_data"].shape[-1],

@@ -8,7 +8,7 @@ import os
 import sys
 
 from specae import training, vae
-from specae.dataset import DataSetError, load_dataset
+from specae.dataset import DataSetError
 from specae.files import load_json
 from specae.models import DeepAutoencoder, GreedyStack, classifier
 
@@ -26,11 +26,7 @@ def main():
     parser.add_argument("--init", default="result/autoencoder3/model.npz",
                         help="model.npz written by cnn_autoencoder3.py")
     args = parser.parse_args()
-    device = training.get_device(args.device, training.communicator(args))
-    try:
-        arrays, manifest = load_dataset(args.dataset)
-    except DataSetError as error:
-        training.fail(error)
+    device, arrays, manifest = training.device_and_data(args)
     input_size = arrays["train_data"].shape[-1]
     kind = pretrained_kind(args.init)
     try:

@@ -15,7 +15,7 @@ import chainer
 import numpy as np
 
 from specae import denoise, plots, training
-from specae.dataset import DataSetError, load_dataset
+from specae.dataset import DataSetError
 from specae.models import GreedyStack
 
 EXAMPLES_SHOWN = 5
@@ -69,11 +69,7 @@ def main(layer, description):
                         help="denoising autoencoder: rebuild the clean spectrogram from its noisy version in "
                              "NOISY_DIR (written by make_noisy.py)")
     args = parser.parse_args()
-    device = training.get_device(args.device, training.communicator(args))
-    try:
-        arrays, manifest = load_dataset(args.dataset)
-    except DataSetError as error:
-        training.fail(error)
+    device, arrays, manifest = training.device_and_data(args)
 
     training.seed_everything(args.seed, device)
     stack = GreedyStack(layer, input_size=arrays["train_data"].shape[-1])

@@ -12,7 +12,7 @@ import numpy as np
 from chainer import training
 from chainer.training import extensions
 
-from specae.dataset import check_params
+from specae.dataset import DataSetError, check_params, load_dataset
 from specae.features import FeatureParams
 from specae.files import atomic_path, load_json, remove_stale_temporaries, save_json
 
@@ -124,6 +124,16 @@ def get_device(spec, comm=None):
              "use --device -1 for the CPU".format(spec, reason))
     device.use()
     return device
+
+
+def device_and_data(args):
+    """The device and the data set of a training script's arguments, or a one-line error."""
+    device = get_device(args.device, communicator(args))
+    try:
+        arrays, manifest = load_dataset(args.dataset)
+    except DataSetError as error:
+        fail(error)
+    return device, arrays, manifest
 
 
 def seed_everything(seed, device):
