@@ -95,7 +95,7 @@ def main():
     parser.add_argument("--commitment", type=float, default=0.25, help="vq: weight of the commitment loss")
     parser.add_argument("--compare", nargs="*", default=[], metavar="AE_DIR",
                         help="autoencoder run directories to report beside the VAE (e.g. result/autoencoder3)")
-    parser.add_argument("--digits", type=int, nargs=2, default=(3, 8), help="the two digits of one voice to morph")
+    parser.add_argument("--digits", type=int, nargs=2, default=[3, 8], help="the two digits of one voice to morph")
     parser.add_argument("--digit", type=int, default=5, help="the digit to morph between two voices")
     parser.add_argument("--iterations", type=int, default=100, help="Griffin-Lim iterations for the WAVs")
     args = parser.parse_args()

@@ -139,6 +139,14 @@ def test_vae_script_reports_morphs_and_maps(tiny_corpus, trained):
     assert (directory / "latent_map.png").exists()
 
 
+def test_vae_script_resumes_a_finished_run_instead_of_restarting(tiny_corpus, trained):
+    out, _ = trained
+    before = (out / "vae" / "log").read_text()
+    run_script("vae.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 3, "--warmup", 2, "--batchsize", 20,
+               "--iterations", 10, "--compare", out / "autoencoder1", "--out", out / "vae", "--autoload")
+    assert (out / "vae" / "snapshot_epoch_3").exists() and (out / "vae" / "log").read_text() == before
+
+
 def test_classifier_starts_from_the_vae_encoder(tiny_corpus, trained, tmp_path):
     out, _ = trained
     run_script("cnn_classifier2.py", "--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--epoch", 0,
