@@ -47,11 +47,9 @@ def select(paths, args):
 
 
 def write_image(out_dir, path, image):
-    """Write one image as ``{stem}.npy`` (in the worker that made it); returns the file name.
+    """Write one image as ``{stem}.npy`` (in the worker that made it, atomically); returns the file name.
 
-    Not atomic per file: index.json, removed when the run starts and written last, is what says
-    that the images are complete (creating thousands of temporary files would cost more than
-    computing the images)."""
+    index.json, removed when the run starts and written last, says that the set is complete."""
     name = os.path.splitext(os.path.basename(path))[0] + ".npy"
     write_npy(os.path.join(out_dir, name), image[np.newaxis])
     return name

@@ -103,6 +103,7 @@ def killed_spectrogram(tiny_corpus, tmp_path_factory):
                                       for name in os.listdir(make.SPEC_DIR)))
     at_kill = {"index": index.exists(), "images": sorted(name for name in os.listdir(make.SPEC_DIR)
                                                         if name.endswith(".npy") and not name.startswith("."))}
+    at_kill["shapes"] = {np.load(make.SPEC_DIR / name, allow_pickle=False).shape for name in at_kill["images"]}
     (make.SPEC_DIR / ".tmp-stale.npy").write_bytes(b"\x93NUMPY half-written")
     make.run(index)
     return make, at_kill
@@ -117,9 +118,10 @@ def dataset(killed_spectrogram):
 
 def test_killed_spectrogram_stage_reruns_to_the_uninterrupted_output(tiny_corpus, killed_spectrogram):
     make, at_kill = killed_spectrogram
-    # The images are written in place (not atomically, for speed): the index, removed when the stage starts
-    # and written last, is what says they are complete, so no image of the killed run could be trusted.
+    # Each image is renamed into place whole; the index, removed when the stage starts and written last,
+    # is what says the set is complete.
     assert not at_kill["index"] and 0 < len(at_kill["images"]) < 80, "not killed mid-way: {}".format(at_kill)
+    assert at_kill["shapes"] == {(1, 64, 64)}, "a visible image of the killed run is incomplete"
     straight = tiny_corpus / "spectrogram"  # the same stage run without interruption by the session fixture
     assert (make.SPEC_DIR / "index.json").read_bytes() == (straight / "index.json").read_bytes()
     names = sorted(name for name in os.listdir(straight) if name.endswith(".npy"))
