@@ -358,6 +358,17 @@ def _window_array(window, n_fft):
     return window
 
 
+def _windowed_spectrum(signal, n_fft, hop_length, window):
+    """rfft of every windowed frame of a real mono signal: (n_frames, 1 + n_fft // 2) complex64."""
+    signal = _as_mono(signal)
+    if np.iscomplexobj(signal):
+        raise ValueError("signal must be real-valued, got a complex array")
+    frames = frame_signal(signal.astype(np.float32, copy=False), n_fft,
+                          hop_length)
+    return scipy.fft.rfft(frames * _window_array(window, frames.shape[1]),
+                          axis=-1)
+
+
 def stft_magnitude(signal, n_fft=1024, hop_length=256, window="hamming"):
     """Magnitude of the short-time Fourier transform.
 
@@ -407,14 +418,7 @@ def stft_magnitude(signal, n_fft=1024, hop_length=256, window="hamming"):
     >>> int(magnitude[0].argmax()) == round(1000.0 * n_fft / sr)
     True
     """
-    signal = _as_mono(signal)
-    if np.iscomplexobj(signal):
-        raise ValueError("signal must be real-valued, got a complex array")
-    frames = frame_signal(signal.astype(np.float32, copy=False), n_fft,
-                          hop_length)
-    spectrum = scipy.fft.rfft(frames * _window_array(window, frames.shape[1]),
-                              axis=-1)
-    return np.abs(spectrum)
+    return np.abs(_windowed_spectrum(signal, n_fft, hop_length, window))
 
 
 def mel_spectrogram(signal, sample_rate_hz=22050, n_fft=1024, hop_length=256,
@@ -468,13 +472,7 @@ def mel_spectrogram(signal, sample_rate_hz=22050, n_fft=1024, hop_length=256,
     """
     weights = mel_filterbank(sample_rate_hz, n_fft, n_mels, fmin_hz, fmax_hz)
     first, stop, band = _filterbank_support(weights)
-    signal = _as_mono(signal)
-    if np.iscomplexobj(signal):
-        raise ValueError("signal must be real-valued, got a complex array")
-    frames = frame_signal(signal.astype(np.float32, copy=False), n_fft,
-                          hop_length)
-    spectrum = scipy.fft.rfft(frames * _window_array(window, frames.shape[1]),
-                              axis=-1)
+    spectrum = _windowed_spectrum(signal, n_fft, hop_length, window)
     return band @ np.abs(spectrum[:, first:stop]).T
 
 
