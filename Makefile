@@ -106,7 +106,8 @@ $(RESULT)/classifier_3cnn/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classif
 $(RESULT)/classifier_pretrained/seed%/model.npz: $(RESULT)/autoencoder3/model.npz cnn_classifier2.py $(CLF_STAMP)
 	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
 
-$(RESULT)/comparison.md: $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED) plot_comparison.py specae/plots.py
+$(RESULT)/comparison.md: $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED) plot_comparison.py specae/plots.py \
+		$(wildcard $(RESULT)/classifier_vae/seed*/model.npz)
 	$(PY) plot_comparison.py --result $(RESULT) --seeds $(SEEDS)
 
 classify: $(RESULT)/comparison.md $(RESULT)/index.html

@@ -11,7 +11,8 @@ import numpy as np
 from specae import plots
 from specae.files import atomic_path, load_json, save_json
 
-MODELS = {"classifier_2cnn": "2-CNN", "classifier_3cnn": "3-CNN", "classifier_pretrained": "pretrained 3-CNN"}
+MODELS = {"classifier_2cnn": "2-CNN", "classifier_3cnn": "3-CNN", "classifier_pretrained": "pretrained 3-CNN",
+          "classifier_vae": "VAE-pretrained 3-CNN"}  # the last only after make morph trains it
 FIGURES = {"loss-accuracy_comparison.png": ("classifier_2cnn", "classifier_3cnn"),
            "loss-accuracy_comparison_pre-train.png": ("classifier_3cnn", "classifier_pretrained")}
 TARGET_ACCURACY = 0.9
