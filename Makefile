@@ -17,6 +17,13 @@ INSTALLED := $(VENV)/.installed
 MPI_INSTALLED := $(VENV)/.mpi-installed
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Independent stages run side by side (the classifiers from scratch beside the autoencoder chain, seeds
+# beside seeds), each with one BLAS thread: two single-threaded trainings measured 1.4x the throughput of
+# one two-threaded training at a time (docs/speed.md). A -j on the command line wins; JOBS=1 runs one
+# stage at a time with all BLAS threads. Output is shown per finished stage (--output-sync).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(JOBS) --output-sync=target
+endif
 DEVICE ?= -1
 SEED ?= 0
 SEEDS ?= 1 2 3
@@ -162,17 +169,16 @@ evaluate: | $(INSTALLED)
 #                 and PASS/FAIL; JSON in bench/out/. Benchmark-only packages (librosa, torch) go into
 #                 .venv-bench, never into .venv. About 12-15 minutes on 2 cores.
 #   make bench-scale   stage times and memory at 1x, 4x and 16x the corpus (long: half an hour or more)
-#   THREADS=N     BLAS threads per process (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS; default: the libraries'
-#                 own, all cores). On 2 cores `make -j2 THREADS=1 pretrain classify` runs two single-threaded
-#                 trainings side by side (classifier seeds, or classifiers beside the autoencoders), which
-#                 measured 1.1x the throughput of one two-threaded process at a time (docs/speed.md).
-THREADS ?=
+#   THREADS=N     BLAS threads per process (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS). Default: 1 when stages
+#                 run side by side (JOBS > 1), else the libraries' own (all cores). The benchmarks set their
+#                 own thread counts and ignore it.
+THREADS ?= $(if $(filter 1,$(JOBS)),,1)
 ifneq ($(THREADS),)
 export OMP_NUM_THREADS := $(THREADS)
 export OPENBLAS_NUM_THREADS := $(THREADS)
 endif
 BENCH_VENV := .venv-bench
-BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_PY := env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS $(BENCH_VENV)/bin/python
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
 BENCH_ROUNDS ?= 3
 
@@ -183,7 +189,7 @@ $(MPI_INSTALLED): requirements-mpi.txt | $(INSTALLED)
 	touch $@
 
 $(BENCH_INSTALLED): requirements.txt requirements-bench.txt requirements-bench-torch.txt
-	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_PY) -m pip install -q "setuptools<70" wheel
 	$(BENCH_PY) -m pip install -q --no-build-isolation -r requirements.txt -r requirements-bench.txt
 	$(BENCH_PY) -m pip install -q --no-deps -r requirements-bench-torch.txt

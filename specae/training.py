@@ -316,7 +316,8 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
             trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name,
                                                  postprocess=_save_figure_atomically), call_before_training=True)
         trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"]), call_before_training=True)
-        trainer.extend(extensions.ProgressBar())
+        if sys.stdout.isatty():  # in a log or under make's --output-sync its redraws are noise
+            trainer.extend(extensions.ProgressBar())
     resume = args.resume or (args.autoload and writer and latest_snapshot(args.out))
     if comm is not None:  # rank 0 decides (after removing snapshots of other settings); all load the same
         resume = comm.mpi_comm.bcast(resume, root=0)
