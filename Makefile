@@ -113,6 +113,11 @@ $(RESULT)/classifier_3cnn/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classif
 $(RESULT)/classifier_pretrained/seed%/model.npz: $(RESULT)/autoencoder3/model.npz cnn_classifier2.py $(CLF_STAMP)
 	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
 
+# The classifiers from scratch run one after another (each waits, order-only, for the one before), so
+# that beside them a slot stays free for the autoencoder chain, the longest path of the whole job.
+scratch_lane = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call scratch_lane,$(wordlist 2,$(words $(1)),$(1))))
+$(call scratch_lane,$(MODELS_2CNN) $(MODELS_3CNN))
+
 $(RESULT)/comparison.md: $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED) plot_comparison.py specae/plots.py \
 		$(wildcard $(RESULT)/classifier_vae/seed*/model.npz)
 	$(PY) plot_comparison.py --result $(RESULT) --seeds $(SEEDS)

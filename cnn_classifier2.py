@@ -10,7 +10,7 @@ import sys
 from specae import training, vae
 from specae.dataset import DataSetError
 from specae.files import load_json
-from specae.models import DeepAutoencoder, GreedyStack, classifier
+from specae.models import DeepAutoencoder, GreedyStack
 
 
 def pretrained_kind(weights_path):
@@ -25,6 +25,7 @@ def main():
     parser = training.argument_parser(__doc__, epochs=10)
     parser.add_argument("--init", default="result/autoencoder3/model.npz",
                         help="model.npz written by cnn_autoencoder3.py")
+    training.add_frequency_pool_option(parser)
     args = parser.parse_args()
     device, arrays, manifest = training.device_and_data(args)
     input_size = arrays["train_data"].shape[-1]
@@ -39,10 +40,11 @@ def main():
     except (FileNotFoundError, ValueError, KeyError, DataSetError) as error:
         training.fail("cannot initialise from pretrained weights: {} (run make pretrain)".format(error))
     training.seed_everything(args.seed, device)
-    model = classifier(3, input_size=input_size)
+    model = training.build_classifier(args, 3, input_size)
     model.predictor.load_encoders(stack)
     init = {"deep_autoencoder": "pretrained_deep", "vae": "pretrained_vae"}.get(kind, "pretrained")
-    info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": init, "init_from": args.init}
+    info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": init, "init_from": args.init,
+            "frequency_pool": args.frequency_pool}
     training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 

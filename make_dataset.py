@@ -45,6 +45,9 @@ def main():
     parser.add_argument("--augment", type=int, default=0, metavar="COPIES",
                         help="degraded copies of each training example (speed, EQ, reverb, noise, telephone, "
                              "vocal-tract warp, masks); the test split is never augmented")
+    parser.add_argument("--pitch-semitones", type=float, default=0.0, metavar="SEMITONES",
+                        help="with --augment: also shift the pitch of half the copies by up to this many "
+                             "semitones, formants and tempo kept (0: no pitch shift)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
 
@@ -59,7 +62,7 @@ def main():
     labels = np.array([entry["digit"] for entry in entries], dtype=np.int32)
     try:
         sides = write_dataset(args.out, images, labels, entries, params, args.split, args.test_ratio, args.seed,
-                              augment_copies=args.augment, jobs=args.jobs)
+                              augment_copies=args.augment, jobs=args.jobs, pitch_semitones=args.pitch_semitones)
     except ValueError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1

@@ -2,7 +2,7 @@
 # The robustness ablation behind the README's "techniques tried" table: each variant of corpus, front
 # end and augmentation trains the 3-CNN (10 epochs, seeds 1 and 2) and is scored by robustness.py on the
 # same 5 held-out voices of the 48-speaker corpus, clean and degraded. Larger corpora leave those 5
-# voices out. About 40 minutes on 2 cores. Usage: bench/ablation.sh [OUT_DIR]   (default ablation/)
+# voices out. About 50 minutes on 2 cores (models already trained are kept). Usage: bench/ablation.sh [OUT_DIR]   (default ablation/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -21,10 +21,11 @@ dataset() {  # name, spectrogram set, make_dataset flags...
     local name=$1 spec=$2; shift 2
     [ -f "$OUT/data_$name/manifest.json" ] || $PY make_dataset.py --spec "$OUT/spec_$spec" --out "$OUT/data_$name" "$@"
 }
-train() {  # name
+train() {  # name [data set name [cnn_classifier1 flags...]]
+    local name=$1 data=${2:-$1}; shift; shift || true
     for seed in 1 2; do
-        [ -f "$OUT/models/$1/seed$seed/model.npz" ] || $PY cnn_classifier1.py --layers 3 --dataset "$OUT/data_$1" \
-            --seed "$seed" --out "$OUT/models/$1/seed$seed" > /dev/null
+        [ -f "$OUT/models/$name/seed$seed/model.npz" ] || $PY cnn_classifier1.py --layers 3 --dataset "$OUT/data_$data" \
+            --seed "$seed" --out "$OUT/models/$name/seed$seed" "$@" > /dev/null
     done
 }
 
@@ -47,8 +48,15 @@ dataset spk245x2-aug1 spk245x2 --test-ratio 0.02 --augment 1
 corpus spk485x1 --speakers 485 --rates 10 --rates-per-speaker 1
 features spk485x1 spk485x1 $HELD_OUT;                 dataset spk485x1-aug1 spk485x1 --test-ratio 0.02 --augment 1
 
-VARIANTS="base aug1 aug2 lifter20 bandnorm lifter20-bandnorm spk101x10 spk245x2 spk245x2-aug1 spk485x1-aug1"
+dataset aug1-pitch3 base --augment 1 --pitch-semitones 3
+
+VARIANTS="base aug1 aug2 lifter20 bandnorm lifter20-bandnorm spk101x10 spk245x2 spk245x2-aug1 spk485x1-aug1 aug1-pitch3"
 for variant in $VARIANTS; do train "$variant"; done
+# The classifier head: max over 2 or 4 neighbouring frequency rows of the last 4x4 feature map.
+train freqpool2 base --frequency-pool 2
+train freqpool4 base --frequency-pool 4
+train aug1-freqpool2 aug1 --frequency-pool 2
+VARIANTS="$VARIANTS freqpool2 freqpool4 aug1-freqpool2"
 MODELS=$(for variant in $VARIANTS; do echo "$OUT/models/$variant/seed1 $OUT/models/$variant/seed2"; done)
 $PY robustness.py --dataset "$OUT/data_base" --degraded "$OUT/degraded" --out "$OUT/ablation.json" $MODELS \
     | tee "$OUT/ablation.md"

@@ -94,6 +94,49 @@ def change_speed(samples, factor):
     return scipy.signal.resample_poly(samples, up, down).astype(np.float32)
 
 
+def shift_pitch(samples, rate_hz, semitones, frame_length=1024, hop_length=256, envelope_quefrency_s=0.0015):
+    """Move the fundamental and its harmonics by ``semitones`` while tempo and spectral envelope (the
+    formants, i.e. the vocal tract) stay put: a higher or lower voice from the same speaker.
+
+    A phase vocoder with a source-filter split per frame (after Laroche and Dolson, "New phase-vocoder
+    techniques for pitch-shifting", 1999): the envelope is the cepstrally smoothed log magnitude
+    (quefrencies below ``envelope_quefrency_s``, shorter than any pitch period); the excitation, the
+    magnitude divided by it, is read at frequency ``f / factor`` and multiplied by the unchanged
+    envelope at ``f``. Each output bin gets the instantaneous frequency of its source bin times the
+    factor, accumulated frame by frame into its phase, so shifted harmonics stay coherent.
+    """
+    factor = 2.0 ** (semitones / 12.0)
+    samples = np.asarray(samples, dtype=np.float64)
+    _, _, spectrum = scipy.signal.stft(samples, fs=rate_hz, window="hann", nperseg=frame_length,
+                                       noverlap=frame_length - hop_length, boundary="even")
+    magnitude, phase = np.abs(spectrum), np.angle(spectrum)
+    bins = np.arange(magnitude.shape[0])
+    # Envelope: low quefrencies of the log magnitude (even cepstrum of a real spectrum).
+    log_magnitude = np.log(magnitude + 1e-9)
+    cepstrum = np.fft.irfft(log_magnitude, n=frame_length, axis=0)
+    cut = max(1, int(envelope_quefrency_s * rate_hz))
+    cepstrum[cut:frame_length - cut + 1] = 0.0
+    log_envelope = np.fft.rfft(cepstrum, axis=0).real
+    excitation = log_magnitude - log_envelope
+    # Instantaneous frequency of every bin, in radians per sample.
+    expected = 2.0 * np.pi * bins[:, np.newaxis] * hop_length / frame_length
+    advance = np.diff(phase, axis=1, prepend=phase[:, :1]) - expected
+    advance = (advance + np.pi) % (2.0 * np.pi) - np.pi
+    frequency = (expected + advance) / hop_length
+    source = bins / factor
+    inside = source <= bins[-1]
+    nearest = np.minimum(np.round(source).astype(np.int64), bins[-1])
+    shifted_excitation = np.stack([np.interp(source, bins, column, right=-30.0) for column in excitation.T], 1)
+    shifted_magnitude = np.exp(log_envelope + shifted_excitation) * inside[:, np.newaxis]
+    shifted_phase = phase[nearest, :1] * factor + np.cumsum(frequency[nearest] * factor * hop_length, axis=1)
+    _, output = scipy.signal.istft(shifted_magnitude * np.exp(1j * shifted_phase), fs=rate_hz, window="hann",
+                                   nperseg=frame_length, noverlap=frame_length - hop_length, boundary=True)
+    output = output[:len(samples)]
+    if len(output) < len(samples):
+        output = np.pad(output, (0, len(samples) - len(output)))
+    return (output * math.sqrt(power(samples) / power(output))).astype(np.float32)
+
+
 def warp_frequency(image, alpha):
     """Vocal-tract-length perturbation on the mel image: band b takes the value at band b·alpha."""
     bands = image.shape[0]
@@ -115,10 +158,13 @@ def mask(image, rng, max_bands=8, max_frames=8):
     return masked
 
 
-def degrade(samples, rate_hz, rng, babble_sources=()):
-    """A random chain of what a real recording may add; each step is applied with some probability."""
+def degrade(samples, rate_hz, rng, babble_sources=(), pitch_semitones=0.0):
+    """A random chain of what a real recording may add; each step is applied with some probability.
+    ``pitch_semitones`` > 0 adds a formant-preserving pitch shift of up to that many semitones."""
     if rng.random() < 0.5:
         samples = change_speed(samples, rng.uniform(0.88, 1.12))
+    if pitch_semitones > 0 and rng.random() < 0.5:
+        samples = shift_pitch(samples, rate_hz, rng.uniform(-pitch_semitones, pitch_semitones))
     if rng.random() < 0.5:
         samples = random_eq(samples, rate_hz, rng)
     if rng.random() < 0.3:

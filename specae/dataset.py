@@ -41,11 +41,13 @@ def split_indices(speakers, split, test_ratio, seed):
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
-def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, seed, augment_copies=0, jobs=1):
+def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, seed, augment_copies=0, jobs=1,
+                  pitch_semitones=0.0):
     """Write the four arrays and the manifest (last, so its presence means the set is complete).
 
     With ``augment_copies`` > 0 the training side also gets that many degraded copies of each of its
-    examples (appended after the originals); the test side is never augmented.
+    examples (appended after the originals; ``pitch_semitones`` see `augmented_copies`); the test side
+    is never augmented.
     """
     speakers = [entry["speaker"] for entry in entries]
     train, test = split_indices(speakers, split, test_ratio, seed)
@@ -58,8 +60,9 @@ def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, s
         # as make_dataset.py's): the data set is never held in memory as a whole.
         rows, count, data_labels = (images[i] for i in indices), len(indices), labels[indices]
         if side == "train" and augment_copies > 0:
-            extra, sources = augmented_copies(entries, indices, params, augment_copies, seed, jobs)
-            rows, count = itertools.chain(rows, extra), count + len(extra)
+            extra, sources = augmented_copies(entries, indices, params, augment_copies, seed, jobs,
+                                              pitch_semitones)
+            rows, count = itertools.chain(rows, extra), count + len(sources)
             data_labels = np.concatenate([data_labels, labels[sources]])
         save_npy_rows(os.path.join(out_dir, side + "_data.npy"), rows, count, images.shape[1:], images.dtype)
         save_npy(os.path.join(out_dir, side + "_label.npy"), data_labels.astype(np.int32))
@@ -70,7 +73,7 @@ def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, s
         }
     save_json(os.path.join(out_dir, MANIFEST), {
         "params": params.to_dict(), "split": split, "test_ratio": test_ratio, "seed": seed,
-        "augment_copies": augment_copies,
+        "augment_copies": augment_copies, "pitch_semitones": pitch_semitones,
         "shape": list(images.shape[1:]), "train": sides["train"], "test": sides["test"]})
     return sides
 
@@ -127,25 +130,33 @@ BABBLE_POOL = 64
 
 
 def _augmented_image(job):
-    wav, params, seed, index, copy, babble = job
+    wav, params, seed, index, copy, babble, pitch_semitones = job
     rng = np.random.default_rng([seed, index, copy])
-    samples = augment.degrade(load_audio(wav, params.sample_rate_hz), params.sample_rate_hz, rng, babble)
+    samples = augment.degrade(load_audio(wav, params.sample_rate_hz), params.sample_rate_hz, rng, babble,
+                              pitch_semitones)
     image, _ = image_from_samples(samples, params)
     image = augment.warp_frequency(image, rng.uniform(0.85, 1.15))
     return augment.mask(image, rng) if rng.random() < 0.5 else image
 
 
-def augmented_copies(entries, indices, params, copies, seed, jobs=1):
+def augmented_copies(entries, indices, params, copies, seed, jobs=1, pitch_semitones=0.0):
     """``copies`` degraded versions of each listed example: speed, EQ, reverb, noise (babble made from
-    other listed examples only) and telephone on the waveform, then a vocal-tract-length warp and
-    sometimes a SpecAugment mask on the image. Deterministic for a seed; returns (images, indices)."""
+    other listed examples only), telephone and, with ``pitch_semitones``, a formant-preserving pitch
+    shift on the waveform, then a vocal-tract-length warp and sometimes a SpecAugment mask on the image.
+    Deterministic for a seed. Returns ``(images, indices)``: images is an iterator of (1, H, W) arrays
+    made as they are consumed (never all in memory), indices the example each copy comes from."""
     rng = np.random.default_rng(seed)
     pool = rng.choice(indices, size=min(BABBLE_POOL, len(indices)), replace=False)
     babble = [load_audio(entries[i]["wav"], params.sample_rate_hz) for i in pool]
-    work = [(entries[i]["wav"], params, seed, int(i), copy, babble) for copy in range(copies) for i in indices]
-    if jobs > 1:
-        with multiprocessing.get_context("fork").Pool(jobs) as workers:
-            images = workers.map(_augmented_image, work, chunksize=32)
-    else:
-        images = list(map(_augmented_image, work))
-    return np.stack(images)[:, np.newaxis], np.tile(np.asarray(indices), copies)
+    work = [(entries[i]["wav"], params, seed, int(i), copy, babble, pitch_semitones)
+            for copy in range(copies) for i in indices]
+
+    def images():
+        if jobs > 1:
+            with multiprocessing.get_context("fork").Pool(jobs) as workers:
+                for image in workers.imap(_augmented_image, work, chunksize=32):
+                    yield image[np.newaxis]
+        else:
+            for job in work:
+                yield _augmented_image(job)[np.newaxis]
+    return images(), np.tile(np.asarray(indices), copies)

@@ -25,7 +25,7 @@ def load_classifier(directory):
         raise ModelError("{} (make classify trains the default model)".format(error))
     if info.get("kind") != "cnn":
         raise ModelError("{}: holds a {!r} model, not a digit classifier".format(directory, info.get("kind")))
-    cnn = CNN(info["n_layers"], input_size=info["input_size"])
+    cnn = CNN(info["n_layers"], input_size=info["input_size"], frequency_pool=info.get("frequency_pool", 1))
     try:
         training.load_weights(os.path.join(directory, training.MODEL_FILE), cnn)
     except (FileNotFoundError, ValueError) as error:

@@ -172,21 +172,31 @@ class DeepAutoencoder(chainer.Chain):
 
 
 class CNN(chainer.Chain):
-    """``n_layers`` convolutions with ReLU, then one fully connected layer to the ten digits."""
+    """``n_layers`` convolutions with ReLU, then one fully connected layer to the ten digits.
 
-    def __init__(self, n_layers=3, input_size=64, channels=CHANNELS, n_classes=N_CLASSES):
+    ``frequency_pool`` > 1 max-pools the last feature map over that many neighbouring frequency rows
+    (stride 1) before the fully connected layer, so a pattern found one row higher or lower, as a
+    formant of a longer or shorter vocal tract is, gives the same input to it.
+    """
+
+    def __init__(self, n_layers=3, input_size=64, channels=CHANNELS, n_classes=N_CLASSES, frequency_pool=1):
         super().__init__()
         size = feature_sizes(input_size, n_layers)[-1]
+        if not 1 <= frequency_pool <= size:
+            raise ValueError("frequency_pool must be between 1 and {} (the rows of the last feature map), "
+                             "not {}".format(size, frequency_pool))
         widths = (1,) + tuple(channels[:n_layers])
-        self.n_layers = n_layers
+        self.n_layers, self.frequency_pool = n_layers, frequency_pool
         with self.init_scope():
             self.convs = chainer.ChainList(*[Convolution2D(widths[i], widths[i + 1], KERNEL, stride=STRIDE)
                                              for i in range(n_layers)])
-            self.fc = L.Linear(widths[-1] * size * size, n_classes)
+            self.fc = L.Linear(widths[-1] * (size - frequency_pool + 1) * size, n_classes)
 
     def forward(self, x):
         for conv in self.convs:
             x = F.relu(conv(x))
+        if self.frequency_pool > 1:
+            x = F.max_pooling_2d(x, (self.frequency_pool, 1), stride=1, cover_all=False)
         return self.fc(x)
 
     def load_encoders(self, stack):
@@ -205,9 +215,9 @@ class CNN(chainer.Chain):
                 target.array[...] = source
 
 
-def classifier(n_layers=3, input_size=64):
+def classifier(n_layers=3, input_size=64, frequency_pool=1):
     """The CNN wrapped with softmax cross-entropy and accuracy reporting."""
-    return L.Classifier(CNN(n_layers, input_size))
+    return L.Classifier(CNN(n_layers, input_size, frequency_pool=frequency_pool))
 
 
 def reconstruct_all(model, images, depth=None, batchsize=256):

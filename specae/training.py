@@ -15,6 +15,7 @@ from chainer.training import extensions
 from specae.dataset import DataSetError, check_params, load_dataset
 from specae.features import FeatureParams
 from specae.files import atomic_path, load_json, remove_stale_temporaries, save_json
+from specae.models import classifier
 
 MODEL_FILE = "model.npz"
 MODEL_INFO = "model.json"
@@ -40,6 +41,20 @@ def argument_parser(description, epochs):
                              "mpiexec -n N (make mpi installs MPI): naive on CPUs, pure_nccl on GPUs. "
                              "--batchsize stays the global batch, split over the processes")
     return parser
+
+
+def add_frequency_pool_option(parser):
+    parser.add_argument("--frequency-pool", type=int, default=1, metavar="ROWS",
+                        help="max-pool the last feature map over this many neighbouring frequency rows before the "
+                             "fully connected layer (1: none), for invariance to small formant shifts")
+
+
+def build_classifier(args, n_layers, input_size):
+    """The classifier of ``models.classifier``; a bad --frequency-pool is a one-line error."""
+    try:
+        return classifier(n_layers, input_size=input_size, frequency_pool=args.frequency_pool)
+    except ValueError as error:
+        fail("--frequency-pool: {}".format(error))
 
 
 COMMUNICATORS = ("naive", "flat", "hierarchical", "two_dimensional", "single_node", "non_cuda_aware", "pure_nccl")

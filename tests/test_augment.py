@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+import melbank
 from conftest import run_script
 from specae import augment, features
 from specae.dataset import augmented_copies
@@ -61,6 +62,41 @@ def test_speed_change_scales_pitch_and_length():
     assert peak_hz(faster) == pytest.approx(600, abs=2)
 
 
+def vowel(f0_hz, seconds=0.8, rate=RATE):
+    """Harmonics of f0 under a fixed two-formant envelope (500 and 1500 Hz)."""
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = lambda f: np.exp(-((f - 500) / 200) ** 2) + 0.6 * np.exp(-((f - 1500) / 300) ** 2) + 0.02  # noqa: E731
+    return sum(envelope(k * f0_hz) * np.sin(2 * np.pi * k * f0_hz * t)
+               for k in range(1, 60) if k * f0_hz < 9000).astype(np.float32)
+
+
+def f0_by_autocorrelation(samples, rate=RATE):
+    core = samples[2048:-2048].astype(np.float64)
+    autocorrelation = np.fft.irfft(np.abs(np.fft.rfft(core, 2 * len(core))) ** 2)[:len(core)]
+    low, high = int(rate / 400), int(rate / 60)
+    return rate / (low + np.argmax(autocorrelation[low:high]))
+
+
+def envelope_db(samples, rate=RATE):
+    """Power in 24 mel bands of 100–5000 Hz, in dB."""
+    core = samples[2048:-2048]
+    spectrum = np.abs(np.fft.rfft(core * np.hanning(len(core)), 8192)) ** 2
+    return 10 * np.log10(melbank.mel_filterbank(rate, 8192, 24, 100, 5000) @ spectrum + 1e-12)
+
+
+@pytest.mark.parametrize("semitones", [-3.0, 2.0, 4.0])
+def test_pitch_shift_moves_f0_and_keeps_tempo_and_formants(semitones):
+    original = vowel(150.0)
+    shifted = augment.shift_pitch(original, RATE, semitones)
+    assert len(shifted) == len(original) and shifted.dtype == np.float32
+    assert f0_by_autocorrelation(shifted) == pytest.approx(150.0 * 2 ** (semitones / 12), rel=0.01)
+    assert augment.power(shifted) == pytest.approx(augment.power(original), rel=1e-3)
+    # The formants stay: the envelope moves less than under a speed change with the same pitch change.
+    kept = np.abs(envelope_db(shifted) - envelope_db(original)).mean()
+    moved = np.abs(envelope_db(augment.change_speed(original, 2 ** (semitones / 12))) - envelope_db(original)).mean()
+    assert kept < 0.75 * moved
+
+
 def test_reverb_keeps_length_and_power_and_spreads_in_time():
     click = np.zeros(RATE, np.float32)
     click[1000] = 1.0
@@ -103,11 +139,15 @@ def test_augmented_copies_are_deterministic_and_differ_from_the_originals(tiny_c
     index = json.loads((tiny_corpus / "spectrogram" / "index.json").read_text())
     entries, params = index["files"], features.FeatureParams()
     first, sources = augmented_copies(entries, [0, 1, 2], params, copies=2, seed=7)
+    first = np.stack(list(first))
     again, _ = augmented_copies(entries, [0, 1, 2], params, copies=2, seed=7, jobs=2)
     assert first.shape == (6, 1, 64, 64) and sources.tolist() == [0, 1, 2, 0, 1, 2]
-    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first, np.stack(list(again)))
     original = np.load(tiny_corpus / "spectrogram" / entries[0]["npy"])
     assert not np.allclose(first[0], original, atol=0.05)
+    pitched, _ = augmented_copies(entries, [0, 1, 2], params, copies=2, seed=7, pitch_semitones=3.0)
+    pitched = np.stack(list(pitched))
+    assert pitched.shape == first.shape and not np.array_equal(pitched, first)
 
 
 def test_degraded_set_and_augmented_dataset(tiny_corpus, tmp_path):

@@ -3,20 +3,45 @@ import json
 import os
 import re
 
+import chainer
+import chainer.functions as F
 import numpy as np
 import pytest
 import soundfile
 
 from conftest import run_script
 from specae.audio import resample
+from specae.models import CNN
 
 
-@pytest.fixture(scope="module")
-def model(tiny_corpus):
-    out = tiny_corpus / "inference_model"
+@pytest.fixture(scope="module", params=[1, 3], ids=["fc-head", "frequency-pool-head"])
+def model(tiny_corpus, request):
+    out = tiny_corpus / "inference_model_pool{}".format(request.param)
     run_script("cnn_classifier1.py", "--layers", 2, "--dataset", tiny_corpus / "DataSet", "--epoch", 2,
-               "--batchsize", 20, "--out", out)
+               "--batchsize", 20, "--frequency-pool", request.param, "--out", out)
+    assert json.loads((out / "model.json").read_text())["frequency_pool"] == request.param
     return out
+
+
+def test_frequency_pool_head_is_a_max_over_neighbouring_rows():
+    cnn = CNN(2, input_size=64, frequency_pool=3)
+    assert cnn.fc.W.shape == (10, 32 * 11 * 13)
+    x = np.random.default_rng(0).random((4, 1, 64, 64), dtype=np.float32)
+    with chainer.no_backprop_mode():
+        features = F.relu(cnn.convs[1](F.relu(cnn.convs[0](x)))).array
+        pooled = np.stack([features[:, :, r:r + 3].max(axis=2) for r in range(11)], axis=2)
+        expected = pooled.reshape(4, -1) @ cnn.fc.W.array.T + cnn.fc.b.array
+        np.testing.assert_allclose(cnn(x).array, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="frequency_pool must be between 1 and 4"):
+        CNN(3, frequency_pool=5)
+
+
+def test_bad_frequency_pool_is_a_one_line_error(tiny_corpus, tmp_path):
+    result = run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--frequency-pool", 5,
+                        "--out", tmp_path / "model", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: --frequency-pool: frequency_pool must be between 1 and 4 (the rows of " \
+                                    "the last feature map), not 5"
 
 
 def test_predict_prints_one_line_per_file(tiny_corpus, model):
