@@ -2,7 +2,7 @@
 #   make pretrain classify     everything, from a fresh clone (venv, corpus, features, AE1-3, classifiers, plots)
 #   make test                  the test suite
 # Variables: EPOCHS (both AE and classifier epochs), AE_EPOCHS, CLF_EPOCHS, DEVICE, SEED, SEEDS, JOBS,
-#            AUGMENT (degraded copies of each training clip, 0 = none),
+#            AUGMENT (degraded copies of each training clip, 0 = none), PITCH (their pitch shift, semitones),
 #            WAV_DIR (your own {digit}_{speaker}_*.wav folder), SPEAKERS, RATES, RATES_PER_SPEAKER, SPLIT, FEATURES,
 #            and the output folders CORPUS, SPEC_DIR, DATA_DIR, RESULT, STAMPS.
 .DELETE_ON_ERROR:
@@ -38,6 +38,7 @@ RATES ?= 10
 RATES_PER_SPEAKER ?= 1
 SPLIT ?= speaker
 AUGMENT ?= 1
+PITCH ?= 0
 FEATURES ?=
 SPEC_DIR ?= spectrogram
 DATA_DIR ?= DataSet
@@ -76,9 +77,9 @@ $(SPEC_DIR)/index.json: $(WAV_STAMP) make_spectrogram.py melbank.py specae/featu
 	$(PY) make_spectrogram.py --wav $(WAV_DIR) --out $(SPEC_DIR) --jobs $(JOBS) $(FEATURES)
 
 $(DATA_DIR)/manifest.json: $(SPEC_DIR)/index.json make_dataset.py specae/dataset.py specae/augment.py \
-		$(call stamp,split,$(SPLIT) $(SEED) $(AUGMENT)) | $(INSTALLED)
+		$(call stamp,split,$(SPLIT) $(SEED) $(AUGMENT) $(PITCH)) | $(INSTALLED)
 	$(PY) make_dataset.py --spec $(SPEC_DIR) --out $(DATA_DIR) --split $(SPLIT) --seed $(SEED) \
-		--augment $(AUGMENT) --jobs $(JOBS)
+		--augment $(AUGMENT) --pitch-semitones $(PITCH) --jobs $(JOBS)
 
 data: $(DATA_DIR)/manifest.json
 

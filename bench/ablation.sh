@@ -49,8 +49,10 @@ corpus spk485x1 --speakers 485 --rates 10 --rates-per-speaker 1
 features spk485x1 spk485x1 $HELD_OUT;                 dataset spk485x1-aug1 spk485x1 --test-ratio 0.02 --augment 1
 
 dataset aug1-pitch3 base --augment 1 --pitch-semitones 3
+dataset spk485x1-aug1-pitch3 spk485x1 --test-ratio 0.02 --augment 1 --pitch-semitones 3
 
 VARIANTS="base aug1 aug2 lifter20 bandnorm lifter20-bandnorm spk101x10 spk245x2 spk245x2-aug1 spk485x1-aug1 aug1-pitch3"
+VARIANTS="$VARIANTS spk485x1-aug1-pitch3"
 for variant in $VARIANTS; do train "$variant"; done
 # The classifier head: max over 2 or 4 neighbouring frequency rows of the last 4x4 feature map.
 train freqpool2 base --frequency-pool 2

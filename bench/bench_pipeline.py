@@ -9,7 +9,12 @@ process of the stage, as /usr/bin/time -v reports it; worker processes included)
 Training stages run ``--epochs`` epochs (default 2) and one classifier seed; their cost at the
 Makefile's epochs and seeds is extrapolated from the per-epoch times in their logs:
 stage(E) = fixed + E × epoch, fixed = wall − (time of the epochs run), and × the number of seeds for
-the classifiers. ``--full`` runs the real epochs and seeds instead (the figure for the README).
+the classifiers. Stages run one at a time with the BLAS threads the Makefile gives them (THREADS), and
+the wall time of ``make pretrain classify`` is estimated by replaying the Makefile's schedule on JOBS
+slots: data stages in turn, then the autoencoder chain beside the lane of classifiers from scratch,
+then the pretrained classifiers on whichever slot is free, then the plots.
+``--full`` instead runs ``make pretrain classify`` itself (real epochs, seeds and parallelism) and
+reports its wall time, CPU time and peak memory (the figure for the README).
 
     .venv-bench/bin/python bench/bench_pipeline.py [--scales 1] [--epochs 2] [--full] [--keep]
 """
@@ -39,9 +44,67 @@ def make_variables():
     output = subprocess.run(["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", "-",
                              "print-bench-variables"], cwd=ROOT, capture_output=True, text=True, check=True, env=clean_env(),
                             input="print-bench-variables:\n\t@echo $(AE_EPOCHS) $(CLF_EPOCHS) $(words $(SEEDS)) "
-                                  "$(SPEAKERS)\n")
-    ae, clf, seeds, speakers = output.stdout.split()
-    return int(ae), int(clf), int(seeds), int(speakers)
+                                  "$(SPEAKERS) $(JOBS) $(or $(THREADS),0)\n")
+    ae, clf, seeds, speakers, jobs, threads = output.stdout.split()
+    return int(ae), int(clf), int(seeds), int(speakers), int(jobs), int(threads)
+
+
+def stage_env(threads):
+    """What a recipe of the Makefile runs with: its BLAS threads (0: the libraries' default)."""
+    env = clean_env()
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env.pop(name, None)
+        if threads:
+            env[name] = str(threads)
+    return env
+
+
+def lane(name):
+    """Which of the Makefile's lanes a stage belongs to (see the Makefile's scratch_lane)."""
+    if name.startswith("cnn_autoencoder"):
+        return "autoencoders"
+    if name.startswith("cnn_classifier1"):
+        return "scratch"
+    if name.startswith("cnn_classifier2"):
+        return "pretrained"
+    return "serial"
+
+
+def make_schedule(jobs, slots):
+    """Wall time of running ``jobs`` [(name, seconds)] (in the Makefile's order) as make -j ``slots`` does.
+
+    Serial stages (data before training, plots after) run alone; the autoencoders run in order in
+    their lane, the classifiers from scratch in order in theirs (one at a time, beside the
+    autoencoders), and the pretrained classifiers, once the last autoencoder is done, each on the
+    first free slot. A free slot takes the first ready job in the order autoencoders, scratch,
+    pretrained (make's goal order)."""
+    before = [t for name, t in jobs if lane(name) == "serial" and not name.startswith(("plot_", "make_report"))]
+    after = [t for name, t in jobs if name.startswith(("plot_", "make_report"))]
+    queues = {key: [t for name, t in jobs if lane(name) == key] for key in ("autoencoders", "scratch", "pretrained")}
+    clock = sum(before)
+    free = [clock] * max(1, slots)
+    ends, autoencoders_done, lane_free = [], clock, {"autoencoders": clock, "scratch": clock}
+    while any(queues.values()):
+        slot = min(range(len(free)), key=free.__getitem__)
+        now = free[slot]
+        ready = [key for key in ("autoencoders", "scratch") if queues[key] and lane_free[key] <= now]
+        if queues["pretrained"] and not queues["autoencoders"] and autoencoders_done <= now:
+            ready.append("pretrained")
+        if not ready:  # wait for the next lane or the autoencoders to finish
+            waits = [lane_free[k] for k in ("autoencoders", "scratch") if queues[k]]
+            if queues["pretrained"] and not queues["autoencoders"]:
+                waits.append(autoencoders_done)
+            free[slot] = min(t for t in waits if t > now) if any(t > now for t in waits) else now
+            continue
+        key = ready[0]
+        end = now + queues[key].pop(0)
+        free[slot] = end
+        if key in lane_free:
+            lane_free[key] = end
+        if key == "autoencoders":
+            autoencoders_done = end
+        ends.append(end)
+    return max(ends + [clock]) + sum(after)
 
 
 def stage_commands(folders, speakers, ae_epochs, clf_epochs, seeds):
@@ -91,12 +154,11 @@ def run_scale(scale, args, report, targets):
     folders = {key: os.path.relpath(os.path.join(root, name), ROOT) for key, name in
                (("CORPUS", "wav"), ("SPEC_DIR", "spectrogram"), ("DATA_DIR", "DataSet"), ("RESULT", "result"),
                 ("STAMPS", "stamps"))}
-    ae_target, clf_target, seed_target = targets[:3]
+    ae_target, clf_target, seed_target, _, slots, threads = targets
     if args.full and scale == 1:
-        ae_epochs, clf_epochs, seeds = ae_target, clf_target, " ".join(str(s) for s in range(1, seed_target + 1))
-    else:
-        ae_epochs = clf_epochs = args.epochs
-        seeds = "1"
+        return run_make(folders, speakers, targets, report, root, args.keep)
+    ae_epochs = clf_epochs = args.epochs
+    seeds = "1"
     commands = stage_commands(folders, speakers, ae_epochs, clf_epochs, seeds)
     print("{}× corpus ({} speakers), {}: {} commands".format(
         scale, speakers, "full epochs and seeds" if args.full and scale == 1 else
@@ -104,7 +166,7 @@ def run_scale(scale, args, report, targets):
         len(commands)), flush=True)
     stages, started = [], time.perf_counter()
     for command in commands:
-        result = run_timed(["bash", "-eo", "pipefail", "-c", command], env=clean_env())
+        result = run_timed(["bash", "-eo", "pipefail", "-c", command], env=stage_env(threads))
         name = stage_name(command)
         if name is None:  # rm, touch, mv, cat: bookkeeping of the recipes
             continue
@@ -116,11 +178,11 @@ def run_scale(scale, args, report, targets):
             per_epoch = sorted(epochs)[len(epochs) // 2]
             target = ae_target if name.startswith("cnn_autoencoder") else clf_target
             stage.update(epoch_s=per_epoch, fixed_s=fixed + initial, epochs_run=len(epochs))
-            if not (args.full and scale == 1):
-                stage["estimated_s"] = fixed + initial + target * per_epoch
-                if name.startswith("cnn_classifier"):
-                    stage["estimated_s"] *= seed_target  # the other seeds cost the same
-                    stage["stage"] = name.replace(" (seed 1)", " × {} seeds".format(seed_target))
+            stage["estimated_s"] = fixed + initial + target * per_epoch
+            if name.startswith("cnn_classifier"):
+                stage["estimated_s"] *= seed_target  # the other seeds cost the same
+                stage["stage"] = name.replace(" (seed 1)", " × {} seeds".format(seed_target))
+                stage["seeds"] = seed_target
         stage["estimated_cpu_s"] = stage["cpu_s"] * stage["estimated_s"] / stage["wall_s"]
         stages.append(stage)
         print("  {:<42s} {:>7.1f} s {:>7.1f} s CPU {:>6.0f} MiB{}".format(
@@ -129,17 +191,23 @@ def run_scale(scale, args, report, targets):
                 stage["wall_s"], stage["epochs_run"], "s" if stage["epochs_run"] > 1 else "", stage["epoch_s"],
                 stage["fixed_s"]) if "epoch_s" in stage and stage["estimated_s"] != stage["wall_s"] else ""),
             flush=True)
-    total = sum(stage["estimated_s"] for stage in stages)
+    serial = sum(stage["estimated_s"] for stage in stages)
+    jobs = [(stage["stage"], stage["estimated_s"] / stage.get("seeds", 1))
+            for stage in stages for _ in range(stage.get("seeds", 1))]
+    total = make_schedule(jobs, slots)
     total_cpu = sum(stage["estimated_cpu_s"] for stage in stages)
     peak = max(stage["peak_rss_mib"] for stage in stages)
     with open(os.path.join(ROOT, folders["DATA_DIR"], "manifest.json")) as stream:
         manifest = json.load(stream)
     clips = manifest["train"]["count"] + manifest["test"]["count"]
     summary = {"scale": scale, "speakers": speakers, "clips_in_dataset": clips, "stages": stages,
-               "total_s": total, "total_cpu_s": total_cpu, "ran_s": time.perf_counter() - started, "peak_rss_mib": peak,
-               "full": bool(args.full and scale == 1)}
+               "total_s": total, "serial_s": serial, "total_cpu_s": total_cpu, "ran_s": time.perf_counter() - started,
+               "peak_rss_mib": peak, "full": False, "jobs": slots, "threads": threads}
     label = "{}x".format(scale)
-    report.figure("{} whole pipeline{}".format(label, "" if summary["full"] else " (extrapolated)"), total / 60, "min")
+    report.figure("{} stages one at a time (extrapolated)".format(label), serial / 60, "min",
+                  "{} BLAS thread{} each".format(threads or "default", "" if threads == 1 else "s"))
+    report.figure("{} whole pipeline, make -j{} (extrapolated)".format(label, slots), total / 60, "min",
+                  "the Makefile's schedule replayed on {} slots".format(slots))
     report.figure("{} whole pipeline, CPU time (user + sys)".format(label), total_cpu / 60, "min",
                   "what the stages would take on one free core")
     report.figure("{} largest peak RSS of a stage".format(label), peak / 1024, "GiB")
@@ -147,6 +215,36 @@ def run_scale(scale, args, report, targets):
         report.goal("default pipeline, minutes (from a built venv)", total / 60, GOAL_MINUTES, higher_is_better=False)
         report.goal("default pipeline, largest peak RSS (GiB)", peak / 1024, GOAL_GIB, higher_is_better=False)
     if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return summary
+
+
+def run_make(folders, speakers, targets, report, root, keep):
+    """``make pretrain classify`` itself, with the Makefile's epochs, seeds and parallelism."""
+    variables = ["{}={}".format(key, value) for key, value in folders.items()] + ["SPEAKERS={}".format(speakers)]
+    print("1× corpus ({} speakers): make pretrain classify, the Makefile's epochs, seeds and -j{}".format(
+        speakers, targets[4]), flush=True)
+    result = run_timed(["make", "--no-print-directory", "pretrain", "classify", *variables], env=clean_env())
+    stages = []
+    for run in sorted(os.listdir(os.path.join(ROOT, folders["RESULT"]))):
+        for sub in ("", *("seed{}".format(s) for s in range(1, targets[2] + 1))):
+            log = os.path.join(ROOT, folders["RESULT"], run, sub, "log")
+            if os.path.exists(log):
+                with open(log) as stream:
+                    entries = json.load(stream)
+                stages.append({"stage": os.path.join(run, sub).rstrip("/"), "trainer_s": entries[-1]["elapsed_time"]})
+                print("  {:<42s} {:>7.1f} s (Trainer elapsed_time)".format(stages[-1]["stage"], stages[-1]["trainer_s"]))
+    summary = {"scale": 1, "speakers": speakers, "stages": stages, "total_s": result["wall_s"],
+               "total_cpu_s": result["cpu_s"], "peak_rss_mib": result["peak_rss_mib"], "full": True,
+               "jobs": targets[4], "threads": targets[5]}
+    report.figure("1x make pretrain classify, wall", result["wall_s"] / 60, "min")
+    report.figure("1x make pretrain classify, CPU time (user + sys)", result["cpu_s"] / 60, "min")
+    report.figure("1x largest peak RSS of a stage", result["peak_rss_mib"] / 1024, "GiB")
+    report.goal("default pipeline, minutes (from a built venv)", result["wall_s"] / 60, GOAL_MINUTES,
+                higher_is_better=False)
+    report.goal("default pipeline, largest peak RSS (GiB)", result["peak_rss_mib"] / 1024, GOAL_GIB,
+                higher_is_better=False)
+    if not keep:
         shutil.rmtree(root, ignore_errors=True)
     return summary
 

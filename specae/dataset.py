@@ -112,7 +112,8 @@ def load_dataset(directory, expected_params=None, mmap=False):
         if not os.path.exists(path):
             raise DataSetError("{}: {} is missing".format(directory, name + ".npy"))
         try:  # without pickle: an array file never runs code when it is loaded
-            arrays[name] = load_npy(path, mmap_mode="r" if mmap else None)
+            # A plain ndarray view of the map: indexing a np.memmap row by row is several times slower.
+            arrays[name] = np.asarray(load_npy(path, mmap_mode="r" if mmap else None))
         except (OSError, ValueError, EOFError) as error:
             raise DataSetError("{}: not a plain numeric array ({})".format(path, " ".join(str(error).split())))
         kinds, dims = ("f", 4) if name.endswith("_data") else ("iu", 1)

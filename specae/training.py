@@ -142,10 +142,13 @@ def get_device(spec, comm=None):
 
 
 def device_and_data(args):
-    """The device and the data set of a training script's arguments, or a one-line error."""
+    """The device and the data set of a training script's arguments, or a one-line error.
+
+    The arrays are memory-mapped: a data set larger than memory trains (the system keeps the pages it
+    can and reads the rest back), and one that fits costs no more once its pages are cached."""
     device = get_device(args.device, communicator(args))
     try:
-        arrays, manifest = load_dataset(args.dataset)
+        arrays, manifest = load_dataset(args.dataset, mmap=True)
     except DataSetError as error:
         fail(error)
     return device, arrays, manifest
