@@ -21,8 +21,13 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # beside seeds), each with one BLAS thread: two single-threaded trainings measured 1.4x the throughput of
 # one two-threaded training at a time (docs/speed.md). A -j on the command line wins; JOBS=1 runs one
 # stage at a time with all BLAS threads. Output is shown per finished stage (--output-sync).
+# Goals that are one long command keep their output live and run alone.
+SERIAL_GOALS := test bench bench-scale mpi venv help clean distclean evaluate
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
+ifneq ($(filter-out $(SERIAL_GOALS),$(or $(MAKECMDGOALS),all)),)
 MAKEFLAGS += -j$(JOBS) --output-sync=target
+SIDE_BY_SIDE := $(filter-out 1,$(JOBS))
+endif
 endif
 DEVICE ?= -1
 SEED ?= 0
@@ -175,10 +180,10 @@ evaluate: | $(INSTALLED)
 #                 and PASS/FAIL; JSON in bench/out/. Benchmark-only packages (librosa, torch) go into
 #                 .venv-bench, never into .venv. About 12-15 minutes on 2 cores.
 #   make bench-scale   stage times and memory at 1x, 4x and 16x the corpus (long: half an hour or more)
-#   THREADS=N     BLAS threads per process (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS). Default: 1 when stages
-#                 run side by side (JOBS > 1), else the libraries' own (all cores). The benchmarks set their
-#                 own thread counts and ignore it.
-THREADS ?= $(if $(filter 1,$(JOBS)),,1)
+#   THREADS=N     BLAS threads per process (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS). Default: 1 when the
+#                 Makefile runs stages side by side (JOBS > 1, no -j given), else the libraries' own (all
+#                 cores). The benchmarks set their own thread counts and ignore it.
+THREADS ?= $(if $(SIDE_BY_SIDE),1,)
 ifneq ($(THREADS),)
 export OMP_NUM_THREADS := $(THREADS)
 export OPENBLAS_NUM_THREADS := $(THREADS)

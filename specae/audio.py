@@ -20,29 +20,37 @@ def read_audio(path):
     that is not usable audio: a missing, unreadable or empty file, a file that is not audio, no
     samples, or samples that are not finite.
     """
-    if os.path.islink(path) and not os.path.exists(path):
-        raise AudioError("broken symbolic link")
-    if os.path.isdir(path):
-        raise AudioError("is a directory")
-    if not os.path.exists(path):
-        raise AudioError("no such file")
-    if not os.access(path, os.R_OK):
-        raise AudioError("permission denied")
-    if os.path.getsize(path) == 0:
-        raise AudioError("empty file")
     try:
         samples, sample_rate_hz = soundfile.read(path, dtype="float32", always_2d=True)
-    except (soundfile.SoundFileError, RuntimeError, ValueError, TypeError) as error:
-        raise AudioError("not a readable audio file ({})".format(_library_message(error)))
-    except OSError as error:
-        raise AudioError(error.strerror or str(error))
+    except (soundfile.SoundFileError, RuntimeError, ValueError, TypeError, OSError) as error:
+        raise AudioError(_reason_unreadable(path, error))
     except MemoryError:
         raise AudioError("too large to read into memory")
     if samples.shape[0] == 0:
         raise AudioError("no samples")
     if not np.isfinite(samples).all():
         raise AudioError("contains NaN or infinite samples")
-    return samples.mean(axis=1, dtype=np.float32), int(sample_rate_hz)
+    # One channel: a view, no averaging pass (most files; this is the front end's hot path).
+    mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+    return mono, int(sample_rate_hz)
+
+
+def _reason_unreadable(path, error):
+    """Why ``path`` could not be read: the file system's reason first, else the library's.
+    Looked up only after a failure, so that a good file costs no extra system calls."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return "broken symbolic link"
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.exists(path):
+        return "no such file"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    if os.path.getsize(path) == 0:
+        return "empty file"
+    if isinstance(error, OSError) and not isinstance(error, soundfile.SoundFileError):
+        return error.strerror or str(error)
+    return "not a readable audio file ({})".format(_library_message(error))
 
 
 def _library_message(error):

@@ -147,7 +147,13 @@ def save_npy_rows(path, rows, count, row_shape, dtype):
 
 
 def load_npy(path, mmap_mode=None):
-    return np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
+    except ValueError as error:
+        if mmap_mode is not None and "Python objects" in str(error):
+            # The reason np.load gives without a memory map: the same refusal, the same words.
+            raise ValueError("Object arrays cannot be loaded when allow_pickle=False") from None
+        raise
 
 
 def save_json(path, obj):
