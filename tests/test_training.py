@@ -131,3 +131,21 @@ def test_gpu_request_without_cuda_fails_clearly(tiny_corpus, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --device @cupy:0 cannot be used:")
     assert "--device -1" in lines[0]
+
+
+def test_training_reads_the_data_set_memory_mapped(tiny_corpus):
+    """A data set larger than memory must train: the training scripts map the arrays instead of reading
+    them, and the rows they index are the file's."""
+    import argparse
+    import mmap
+
+    from specae import training
+    args = argparse.Namespace(dataset=str(tiny_corpus / "DataSet"), device="-1", communicator=None)
+    _, arrays, _ = training.device_and_data(args)
+    data = arrays["train_data"]
+    base = data
+    while getattr(base, "base", None) is not None and not isinstance(base, mmap.mmap):
+        base = base.base
+    assert isinstance(base, mmap.mmap) and not data.flags.writeable
+    assert type(data) is np.ndarray  # not np.memmap, whose row indexing is slower
+    np.testing.assert_array_equal(data[[3, 1]], np.load(tiny_corpus / "DataSet" / "train_data.npy")[[3, 1]])
