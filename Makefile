@@ -178,7 +178,7 @@ evaluate: | $(INSTALLED)
 #                 cnn_classifier1.py --communicator naive ...  (make test installs it too: its tests use it)
 #   make bench    the speed figures, each a ratio against a reference timed in the same run, with its goal
 #                 and PASS/FAIL; JSON in bench/out/. Benchmark-only packages (librosa, torch) go into
-#                 .venv-bench, never into .venv. About 12-15 minutes on 2 cores.
+#                 .venv-bench, never into .venv. About 7 minutes on 2 idle cores.
 #   make bench-scale   stage times and memory at 1x, 4x and 16x the corpus (long: half an hour or more)
 #   THREADS=N     BLAS threads per process (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS). Default: 1 when the
 #                 Makefile runs stages side by side (JOBS > 1, no -j given), else the libraries' own (all

@@ -58,7 +58,8 @@ for variant in $VARIANTS; do train "$variant"; done
 train freqpool2 base --frequency-pool 2
 train freqpool4 base --frequency-pool 4
 train aug1-freqpool2 aug1 --frequency-pool 2
-VARIANTS="$VARIANTS freqpool2 freqpool4 aug1-freqpool2"
+train spk485x1-aug1-freqpool2 spk485x1-aug1 --frequency-pool 2
+VARIANTS="$VARIANTS freqpool2 freqpool4 aug1-freqpool2 spk485x1-aug1-freqpool2"
 MODELS=$(for variant in $VARIANTS; do echo "$OUT/models/$variant/seed1 $OUT/models/$variant/seed2"; done)
 $PY robustness.py --dataset "$OUT/data_base" --degraded "$OUT/degraded" --out "$OUT/ablation.json" $MODELS \
     | tee "$OUT/ablation.md"
