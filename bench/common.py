@@ -10,6 +10,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,12 +107,15 @@ def run_timed(command, env=None, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
     os.wait4's rusage covers the child and the descendants it reaped (worker processes): the CPU
     times are summed over them, ru_maxrss is the largest single process's peak, as /usr/bin/time -v
     reports it."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    stderr = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
+    # stderr goes to a file, not a pipe: nobody reads a pipe during wait4, and a child writing more
+    # than the pipe holds (a progress bar over a large corpus) would block for ever.
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=stdout, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
     process.returncode = os.waitstatus_to_exitcode(status)
     if check and process.returncode != 0:
         raise RuntimeError("{} failed ({}):\n{}".format(" ".join(map(str, command)), process.returncode,
