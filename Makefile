@@ -148,7 +148,7 @@ $(DEGRADED)/.complete: $(DATA_DIR)/manifest.json make_degraded.py specae/augment
 	touch $@
 
 $(RESULT)/robustness.md: $(DEGRADED)/.complete robustness.py $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED)
-	$(PY) robustness.py --dataset $(DATA_DIR) --degraded $(DEGRADED) --out $(RESULT)/robustness.json \
+	$(PY) robustness.py --dataset $(DATA_DIR) --degraded $(DEGRADED) --out $(RESULT)/robustness.json --ensemble \
 		$(MODELS_2CNN:%/model.npz=%) $(MODELS_3CNN:%/model.npz=%) $(MODELS_PRETRAINED:%/model.npz=%) > $@.tmp
 	mv $@.tmp $@
 	cat $@

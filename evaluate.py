@@ -17,12 +17,15 @@ from specae.files import LabelError, list_audio_files, parse_name, save_json
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
-    parser.add_argument("--model", default=inference.DEFAULT_MODEL, help="directory of a trained classifier")
+    parser.add_argument("--model", action="append", metavar="DIR",
+                        help="directory of a trained classifier (default {}); give it several times to average "
+                             "their probabilities, e.g. the three seeds of a model".format(inference.DEFAULT_MODEL))
     parser.add_argument("--out", default=os.path.join("result", "evaluation"), help="where to write the report")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
     try:
-        cnn, params = inference.load_classifier(args.model)
+        models = args.model or [inference.DEFAULT_MODEL]
+        cnns, params = inference.load_classifiers(models)
     except inference.ModelError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1
@@ -33,7 +36,7 @@ def main():
             labelled[path] = parse_name(path)[0]
         except LabelError as error:
             skipped.append((path, str(error)))
-    results, unusable = inference.classify_files(sorted(labelled), cnn, params, jobs=args.jobs)
+    results, unusable = inference.classify_files(sorted(labelled), cnns, params, jobs=args.jobs)
     inference.report_skipped(skipped + unusable)
     if not results:
         print("processed 0 files, skipped {}".format(len(skipped) + len(unusable)))
@@ -45,9 +48,9 @@ def main():
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (truth, predicted), 1)
     plots.confusion_matrix(confusion, os.path.join(args.out, "confusion.png"),
-                           "{}: accuracy {:.2%} on {} files".format(args.model, (truth == predicted).mean(), len(truth)))
+                           "{}: accuracy {:.2%} on {} files".format(" + ".join(models), (truth == predicted).mean(), len(truth)))
     save_json(os.path.join(args.out, "report.json"), {
-        "model": args.model, "accuracy": float((truth == predicted).mean()),
+        "model": " + ".join(models), "models": models, "accuracy": float((truth == predicted).mean()),
         "correct": int((truth == predicted).sum()), "total": len(truth), "confusion": confusion.tolist(),
         "files": [{"path": path, "label": int(label), "predicted": int(guess),
                    "confidence": float(probability[guess])}

@@ -19,23 +19,26 @@ from specae.files import list_audio_files
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
-    parser.add_argument("--model", default=inference.DEFAULT_MODEL, help="directory of a trained classifier")
+    parser.add_argument("--model", action="append", metavar="DIR",
+                        help="directory of a trained classifier (default {}); give it several times to average "
+                             "their probabilities, e.g. the three seeds of a model".format(inference.DEFAULT_MODEL))
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--reject", action="store_true", help="answer '-' for sounds that are not spoken digits")
     parser.add_argument("--detector", default=anomaly.DEFAULT_DETECTOR,
                         help="for --reject: detector.json of anomaly_report.py, or its folder (default %(default)s)")
     args = parser.parse_args()
     try:
-        cnn, params = inference.load_classifier(args.model)
+        models = args.model or [inference.DEFAULT_MODEL]
+        cnns, params = inference.load_classifiers(models)
         detector = anomaly.load_detector(args.detector) if args.reject else None
     except (inference.ModelError, FileNotFoundError, ValueError) as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1
     if detector is not None and detector.params != params:
         print("error: {}: the detector was trained on other features than the classifier {} ({})".format(
-            args.detector, args.model, ", ".join(detector.params.mismatch(params))), file=sys.stderr)
+            args.detector, " + ".join(models), ", ".join(detector.params.mismatch(params))), file=sys.stderr)
         return 1
-    results, skipped = inference.classify_files(list_audio_files(args.paths), cnn, params, jobs=args.jobs)
+    results, skipped = inference.classify_files(list_audio_files(args.paths), cnns, params, jobs=args.jobs)
     scores = anomaly.score_files([path for path, _ in results], detector, args.jobs) if detector else {}
     for path, probability in results:
         digit = int(probability.argmax())

@@ -16,8 +16,8 @@ from specae.files import list_audio_files, parse_name, save_json
 CONDITIONS = ("telephone", "noise", "reverb", "voice", "mixed")
 
 
-def accuracy(cnn, params, paths):
-    results, skipped = inference.classify_files(paths, cnn, params, jobs=os.cpu_count())
+def accuracy(cnns, params, paths):
+    results, skipped = inference.classify_files(paths, cnns, params, jobs=os.cpu_count())
     truth = np.array([parse_name(path)[0] for path, _ in results])
     guesses = np.array([int(probability.argmax()) for _, probability in results])
     return float((truth == guesses).mean())
@@ -29,6 +29,9 @@ def main():
     parser.add_argument("--dataset", default="DataSet", help="DataSet whose test split is the clean column")
     parser.add_argument("--degraded", default="degraded", help="output folder of make_degraded.py")
     parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="also score, for each folder of several runs, their average (predict.py --model "
+                             "given once per run)")
     args = parser.parse_args()
     clean = [entry["wav"] for entry in load_manifest(args.dataset)["test"]["files"]]
     columns = {"clean": clean}
@@ -61,6 +64,20 @@ def main():
                 values = 100 * np.array([member[column] for member in members])
                 cells.append("{:.1f} ± {:.1f} %".format(values.mean(), values.std()))
             print("| {} | {} | ".format(group, len(members)) + " | ".join(cells) + " |")
+    if args.ensemble:
+        print("\nEnsembles: the probabilities of the runs in each folder averaged:\n")
+        print("| models | runs | " + " | ".join(columns) + " | mean degraded |")
+        print("|---" * (len(columns) + 3) + "|")
+        for group, members in groups.items():
+            runs = [model for model in args.models if os.path.dirname(os.path.normpath(model)) == group]
+            if len(runs) < 2:
+                continue
+            cnns, params = inference.load_classifiers(runs)
+            row = {name: accuracy(cnns, params, paths) for name, paths in columns.items()}
+            row["mean_degraded"] = float(np.mean([row[c] for c in CONDITIONS]))
+            rows[" + ".join(runs)] = row
+            print("| {} | {} | ".format(group, len(runs)) + " | ".join("{:.1f} %".format(100 * row[c]) for c in columns)
+                  + " | {:.1f} % |".format(100 * row["mean_degraded"]))
     if args.out:
         save_json(args.out, rows)
     return 0

@@ -33,18 +33,34 @@ def load_classifier(directory):
     return cnn, FeatureParams.from_dict(info["feature_params"])
 
 
-def probabilities(cnn, images, batchsize=256):
-    """Softmax outputs (N, 10) for images (N, n_mels, n_frames)."""
+def load_classifiers(directories):
+    """``(cnns, feature_params)`` for one or more classifier directories, to be averaged as an ensemble
+    (e.g. the seeds of one model); they must share one front end."""
+    loaded = [load_classifier(directory) for directory in directories]
+    first_params = loaded[0][1]
+    for directory, (_, params) in zip(directories[1:], loaded[1:]):
+        differing = params.mismatch(first_params)
+        if differing:
+            raise ModelError("{}: trained with other feature parameters than {} ({}); an ensemble needs one "
+                             "front end".format(directory, directories[0], ", ".join(differing)))
+    return [cnn for cnn, _ in loaded], first_params
+
+
+def probabilities(cnns, images, batchsize=256):
+    """Softmax outputs (N, 10) for images (N, n_mels, n_frames); for a list of CNNs, the mean of theirs."""
+    if not isinstance(cnns, (list, tuple)):
+        cnns = [cnns]
     outputs = []
     with chainer.no_backprop_mode(), chainer.using_config("train", False):
         for start in range(0, len(images), batchsize):
             batch = np.asarray(images[start:start + batchsize], dtype=np.float32)[:, np.newaxis]
-            outputs.append(F.softmax(cnn(batch)).array)
+            outputs.append(np.mean([F.softmax(cnn(batch)).array for cnn in cnns], axis=0))
     return np.concatenate(outputs) if outputs else np.zeros((0, 10), np.float32)
 
 
-def classify_files(paths, cnn, params, jobs=1):
-    """``(usable, skipped)``: usable is [(path, probabilities)], skipped is [(path, reason)]."""
+def classify_files(paths, cnns, params, jobs=1):
+    """``(usable, skipped)``: usable is [(path, probabilities)], skipped is [(path, reason)]; ``cnns`` is
+    one CNN or a list whose probabilities are averaged."""
     usable_paths, images, skipped = [], [], []
     for path, image, info in features.images_from_files(paths, params, jobs=jobs):
         if image is None:
@@ -52,7 +68,7 @@ def classify_files(paths, cnn, params, jobs=1):
         else:
             usable_paths.append(path)
             images.append(image)
-    return list(zip(usable_paths, probabilities(cnn, images))), skipped
+    return list(zip(usable_paths, probabilities(cnns, images))), skipped
 
 
 def report_skipped(skipped):

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 
 import chainer
 import chainer.functions as F
@@ -100,3 +101,47 @@ def test_missing_model_is_a_clear_error(tiny_corpus, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == "error: {}: no model.json (train a model there first) " \
                                     "(make classify trains the default model)".format(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def two_seeds(tiny_corpus):
+    runs = []
+    for seed in (1, 2):
+        out = tiny_corpus / "ensemble" / "seed{}".format(seed)
+        run_script("cnn_classifier1.py", "--layers", 2, "--dataset", tiny_corpus / "DataSet", "--epoch", 1,
+                   "--batchsize", 20, "--seed", seed, "--out", out)
+        runs.append(out)
+    return runs
+
+
+def test_several_models_are_averaged(tiny_corpus, two_seeds, tmp_path):
+    from specae import inference
+    wav = tiny_corpus / "wav"
+    names = sorted(os.listdir(wav))[:6]
+    for name in names:
+        os.symlink(wav / name, tmp_path / name)
+    lines = run_script("predict.py", "--model", two_seeds[0], "--model", two_seeds[1], tmp_path).stdout.split("\n")
+    predicted = {os.path.basename(line.split("\t")[0]): line.split("\t")[1:] for line in lines if line}
+    alone = []
+    for run in two_seeds:
+        cnn, params = inference.load_classifier(run)
+        alone.append(dict(inference.classify_files([str(tmp_path / name) for name in names], cnn, params)[0]))
+    for name in names:
+        mean = (alone[0][str(tmp_path / name)] + alone[1][str(tmp_path / name)]) / 2
+        digit, confidence = predicted[name]
+        assert int(digit) == int(mean.argmax()) and float(confidence) == pytest.approx(mean.max(), abs=1e-4)
+    report = tmp_path / "report"
+    run_script("evaluate.py", "--model", two_seeds[0], "--model", two_seeds[1], "--out", report, tmp_path)
+    assert json.loads((report / "report.json").read_text())["models"] == [str(run) for run in two_seeds]
+
+
+def test_an_ensemble_needs_one_front_end(two_seeds, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(two_seeds[1], other)
+    info = json.loads((other / "model.json").read_text())
+    info["feature_params"]["fmax_hz"] = 5000.0
+    (other / "model.json").write_text(json.dumps(info))
+    result = run_script("predict.py", "--model", two_seeds[0], "--model", other, tmp_path, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: {}: trained with other feature parameters than {} (fmax_hz); an " \
+                                    "ensemble needs one front end".format(other, two_seeds[0])
