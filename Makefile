@@ -166,12 +166,12 @@ distclean: clean
 	rm -rf $(CORPUS) $(VENV) $(BENCH_VENV)
 
 # ---- apply a trained model to any folder of WAVs ----------------------------------------------------
-MODEL ?= $(RESULT)/classifier_pretrained/seed$(firstword $(SEEDS))
+MODEL ?= $(foreach s,$(SEEDS),$(RESULT)/classifier_pretrained/seed$(s))
 WAVS ?=
 .PHONY: evaluate
 evaluate: | $(INSTALLED)
-	@test -n "$(WAVS)" || { echo "usage: make evaluate WAVS=folder-of-{digit}_*.wav [MODEL=dir]" >&2; exit 2; }
-	$(PY) evaluate.py --model $(MODEL) --out $(RESULT)/evaluation/$(notdir $(abspath $(WAVS))) $(WAVS)
+	@test -n "$(WAVS)" || { echo "usage: make evaluate WAVS=folder-of-{digit}_*.wav [MODEL="dir ..."]" >&2; exit 2; }
+	$(PY) evaluate.py $(foreach m,$(MODEL),--model $(m)) --out $(RESULT)/evaluation/$(notdir $(abspath $(WAVS))) $(WAVS)
 
 # ---- speed and scale (docs/speed.md) ----------------------------------------------------------------
 #   make mpi      MPI from PyPI (mpich, mpi4py) into .venv for ChainerMN: mpiexec -n 2 .venv/bin/python

@@ -18,13 +18,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     parser.add_argument("--model", action="append", metavar="DIR",
-                        help="directory of a trained classifier (default {}); give it several times to average "
-                             "their probabilities, e.g. the three seeds of a model".format(inference.DEFAULT_MODEL))
+                        help="directory of a trained classifier; give it several times to average their "
+                             "probabilities (default: every seed of {}, averaged)".format(
+                                 os.path.dirname(inference.DEFAULT_MODEL)))
     parser.add_argument("--out", default=os.path.join("result", "evaluation"), help="where to write the report")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
     try:
-        models = args.model or [inference.DEFAULT_MODEL]
+        models = args.model or inference.default_models()
         cnns, params = inference.load_classifiers(models)
     except inference.ModelError as error:
         print("error: {}".format(error), file=sys.stderr)

@@ -1,4 +1,5 @@
 """Apply a trained classifier to audio files with the front end it was trained with."""
+import glob
 import os
 import sys
 
@@ -11,6 +12,14 @@ from specae.features import FeatureParams
 from specae.models import CNN
 
 DEFAULT_MODEL = os.path.join("result", "classifier_pretrained", "seed1")
+
+
+def default_models():
+    """What predict.py and evaluate.py use without --model: every seed of the pretrained classifier that
+    make classify trained, as an ensemble (on the held-out voices the three seeds together beat each
+    alone); DEFAULT_MODEL when there is none, so that the error names it."""
+    seeds = sorted(glob.glob(os.path.join(os.path.dirname(DEFAULT_MODEL), "seed*", training.MODEL_FILE)))
+    return [os.path.dirname(path) for path in seeds] or [DEFAULT_MODEL]
 
 
 class ModelError(Exception):

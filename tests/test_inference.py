@@ -145,3 +145,16 @@ def test_an_ensemble_needs_one_front_end(two_seeds, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == "error: {}: trained with other feature parameters than {} (fmax_hz); an " \
                                     "ensemble needs one front end".format(other, two_seeds[0])
+
+
+def test_default_is_every_trained_seed_of_the_pretrained_classifier(tmp_path, monkeypatch):
+    from specae import inference
+    monkeypatch.chdir(tmp_path)
+    assert inference.default_models() == [inference.DEFAULT_MODEL]
+    for seed in (2, 1):
+        folder = tmp_path / "result" / "classifier_pretrained" / "seed{}".format(seed)
+        folder.mkdir(parents=True)
+        (folder / "model.npz").write_bytes(b"")
+    (tmp_path / "result" / "classifier_pretrained" / "seed3").mkdir()  # a run that has not finished
+    assert inference.default_models() == [os.path.join("result", "classifier_pretrained", "seed1"),
+                                          os.path.join("result", "classifier_pretrained", "seed2")]
