@@ -72,7 +72,11 @@ def main():
             runs = [model for model in args.models if os.path.dirname(os.path.normpath(model)) == group]
             if len(runs) < 2:
                 continue
-            cnns, params = inference.load_classifiers(runs)
+            try:
+                cnns, params = inference.load_classifiers(runs)
+            except inference.ModelError as error:
+                print("error: {}".format(error), file=sys.stderr)
+                return 1
             row = {name: accuracy(cnns, params, paths) for name, paths in columns.items()}
             row["mean_degraded"] = float(np.mean([row[c] for c in CONDITIONS]))
             rows[" + ".join(runs)] = row
