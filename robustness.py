@@ -23,6 +23,22 @@ def accuracy(cnns, params, paths):
     return float((truth == guesses).mean())
 
 
+def score(models, columns):
+    """Accuracy per column of one model, or of several averaged (an ensemble), and the degraded mean."""
+    cnns, params = inference.load_classifiers(models)
+    row = {name: accuracy(cnns, params, paths) for name, paths in columns.items()}
+    row["mean_degraded"] = float(np.mean([row[c] for c in CONDITIONS]))
+    return row
+
+
+def percentages(row, columns):
+    return " | ".join("{:.1f} %".format(100 * row[c]) for c in list(columns) + ["mean_degraded"])
+
+
+def folder_of(model):
+    return os.path.dirname(os.path.normpath(model))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("models", nargs="+", help="classifier run directories")
@@ -37,51 +53,35 @@ def main():
     columns = {"clean": clean}
     for condition in CONDITIONS:
         columns[condition] = list_audio_files([os.path.join(args.degraded, condition)])
-    rows = {}
+    rows, groups = {}, {}
     print("| model | " + " | ".join(columns) + " | mean degraded |")
     print("|---" * (len(columns) + 2) + "|")
-    for model in args.models:
-        try:
-            cnn, params = inference.load_classifier(model)
-        except inference.ModelError as error:
-            print("error: {}".format(error), file=sys.stderr)
-            return 1
-        row = {name: accuracy(cnn, params, paths) for name, paths in columns.items()}
-        row["mean_degraded"] = float(np.mean([row[c] for c in CONDITIONS]))
-        rows[model] = row
-        print("| {} | ".format(model) + " | ".join("{:.1f} %".format(100 * row[c]) for c in columns) +
-              " | {:.1f} % |".format(100 * row["mean_degraded"]))
-    groups = {}
-    for model, row in rows.items():
-        groups.setdefault(os.path.dirname(os.path.normpath(model)), []).append(row)
-    if any(len(members) > 1 for members in groups.values()):
-        print("\nMean ± std over the runs in each folder:\n")
-        print("| models | runs | " + " | ".join(columns) + " | mean degraded |")
-        print("|---" * (len(columns) + 3) + "|")
-        for group, members in groups.items():
-            cells = []
-            for column in list(columns) + ["mean_degraded"]:
-                values = 100 * np.array([member[column] for member in members])
-                cells.append("{:.1f} ± {:.1f} %".format(values.mean(), values.std()))
-            print("| {} | {} | ".format(group, len(members)) + " | ".join(cells) + " |")
-    if args.ensemble:
-        print("\nEnsembles: the probabilities of the runs in each folder averaged:\n")
-        print("| models | runs | " + " | ".join(columns) + " | mean degraded |")
-        print("|---" * (len(columns) + 3) + "|")
-        for group, members in groups.items():
-            runs = [model for model in args.models if os.path.dirname(os.path.normpath(model)) == group]
-            if len(runs) < 2:
-                continue
-            try:
-                cnns, params = inference.load_classifiers(runs)
-            except inference.ModelError as error:
-                print("error: {}".format(error), file=sys.stderr)
-                return 1
-            row = {name: accuracy(cnns, params, paths) for name, paths in columns.items()}
-            row["mean_degraded"] = float(np.mean([row[c] for c in CONDITIONS]))
-            rows[" + ".join(runs)] = row
-            print("| {} | {} | ".format(group, len(runs)) + " | ".join("{:.1f} %".format(100 * row[c]) for c in columns)
-                  + " | {:.1f} % |".format(100 * row["mean_degraded"]))
+    try:
+        for model in args.models:
+            rows[model] = score([model], columns)
+            groups.setdefault(folder_of(model), []).append(model)
+            print("| {} | {} |".format(model, percentages(rows[model], columns)))
+        if any(len(members) > 1 for members in groups.values()):
+            print("\nMean ± std over the runs in each folder:\n")
+            print("| models | runs | " + " | ".join(columns) + " | mean degraded |")
+            print("|---" * (len(columns) + 3) + "|")
+            for group, members in groups.items():
+                cells = []
+                for column in list(columns) + ["mean_degraded"]:
+                    values = 100 * np.array([rows[member][column] for member in members])
+                    cells.append("{:.1f} ± {:.1f} %".format(values.mean(), values.std()))
+                print("| {} | {} | ".format(group, len(members)) + " | ".join(cells) + " |")
+        if args.ensemble:
+            print("\nEnsembles: the probabilities of the runs in each folder averaged:\n")
+            print("| models | runs | " + " | ".join(columns) + " | mean degraded |")
+            print("|---" * (len(columns) + 3) + "|")
+            for group, members in groups.items():
+                if len(members) > 1:
+                    rows[" + ".join(members)] = row = score(members, columns)
+                    print("| {} | {} | {} |".format(group, len(members), percentages(row, columns)))
+    except inference.ModelError as error:
+        print("error: {}".format(error), file=sys.stderr)
+        return 1
     if args.out:
         save_json(args.out, rows)
     return 0
