@@ -41,6 +41,7 @@ WAV_DIR ?= $(CORPUS)
 SPEAKERS ?= 480
 RATES ?= 10
 RATES_PER_SPEAKER ?= 1
+NEURAL_SPEAKERS ?= 192
 SPLIT ?= speaker
 AUGMENT ?= 1
 PITCH ?= 0
@@ -71,10 +72,11 @@ $(INSTALLED): requirements.txt
 
 # ---- data --------------------------------------------------------------------------------------
 $(CORPUS)/.complete: make_wav.py specae/synth.py \
-		$(call stamp,wav,$(SPEAKERS) $(RATES) $(RATES_PER_SPEAKER) $(SEED)) | $(INSTALLED)
+		specae/neural_voice.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(RATES_PER_SPEAKER) $(NEURAL_SPEAKERS) $(SEED)) \
+		| $(INSTALLED)
 	rm -rf $(CORPUS)
 	$(PY) make_wav.py --out $(CORPUS) --speakers $(SPEAKERS) --rates $(RATES) \
-		--rates-per-speaker $(RATES_PER_SPEAKER) --seed $(SEED) --jobs $(JOBS)
+		--rates-per-speaker $(RATES_PER_SPEAKER) --neural-speakers $(NEURAL_SPEAKERS) --seed $(SEED) --jobs $(JOBS)
 	touch $@
 
 $(SPEC_DIR)/index.json: $(WAV_STAMP) make_spectrogram.py melbank.py specae/features.py specae/audio.py \
@@ -327,3 +329,5 @@ $(SEPARATE_DIR)/noskip/evaluation.json: $(SEPARATE_DEPS)
 	$(PY) separate.py $(SEPARATE_FLAGS) --no-skips --out $(@D)
 $(SEPARATE_DIR)/report.md: $(SEPARATE_DIR)/unet/evaluation.json $(SEPARATE_DIR)/noskip/evaluation.json separation_report.py
 	$(PY) separation_report.py $(SEPARATE_DIR)/unet $(SEPARATE_DIR)/noskip --out $(@D)
+
+include mk/human.mk

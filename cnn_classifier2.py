@@ -2,7 +2,9 @@
 """Digit classifier initialised from greedy pretraining: the 3-layer CNN takes its convolutions from the
 encoders of autoencoders 1–3, then trains (all layers, with a fresh fully connected layer) like
 cnn_classifier1.py. It refuses to start when the pretrained weights are missing or do not fit.
---init may also name the weights of cnn_autoencoder_deep.py or of vae.py (its model.json says which it is).
+--init may also name the weights of cnn_autoencoder_deep.py or of vae.py (its model.json says which it is),
+or those of a trained classifier: then every layer, the fully connected one included, starts from it and
+trains on this data set (fine-tuning, e.g. the synthetic model on your own labelled recordings).
 """
 import os
 import sys
@@ -30,6 +32,8 @@ def main():
     device, arrays, manifest = training.device_and_data(args)
     input_size = arrays["train_data"].shape[-1]
     kind = pretrained_kind(args.init)
+    if kind == "cnn":
+        return fine_tune(args, device, arrays, manifest, input_size)
     try:
         if kind == "vae":
             stack = vae.build(training.load_model_info(os.path.dirname(args.init)))
@@ -45,6 +49,21 @@ def main():
     init = {"deep_autoencoder": "pretrained_deep", "vae": "pretrained_vae"}.get(kind, "pretrained")
     info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": init, "init_from": args.init,
             "frequency_pool": args.frequency_pool}
+    training.train_classifier(model, args, device, arrays, manifest, info)
+    return 0
+
+
+def fine_tune(args, device, arrays, manifest, input_size):
+    """Train a classifier that starts from every weight of the trained classifier at --init."""
+    source = training.load_model_info(os.path.dirname(args.init))
+    training.seed_everything(args.seed, device)
+    try:
+        model = training.build_classifier(args, source["n_layers"], input_size)
+        training.load_weights(args.init, model.predictor, manifest)
+    except (FileNotFoundError, ValueError, KeyError, DataSetError) as error:
+        training.fail("cannot fine-tune from {}: {}".format(args.init, error))
+    info = {"kind": "cnn", "n_layers": source["n_layers"], "input_size": input_size, "init": "fine_tuned",
+            "init_from": args.init, "frequency_pool": args.frequency_pool}
     training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Accuracy of a trained classifier on labelled WAV files (``{digit}_*.wav``).
 
-Prints per-digit accuracy and, last, ``accuracy 0.9731 (2919/3000)``; writes ``confusion.png`` and
-``report.json`` (per-file predictions and the confusion matrix) under ``--out``.
+Prints per-digit accuracy, per-speaker accuracy when the files name several speakers
+(``{digit}_{speaker}_*.wav``) and, last, ``accuracy 0.9731 (2919/3000)``; writes ``confusion.png`` and
+``report.json`` (per-file predictions, per-speaker accuracy and the confusion matrix) under ``--out``.
 """
 import argparse
 import os
@@ -31,10 +32,10 @@ def main():
         print("error: {}".format(error), file=sys.stderr)
         return 1
 
-    labelled, skipped = {}, []
+    labelled, speaker_of, skipped = {}, {}, []
     for path in list_audio_files(args.paths):
         try:
-            labelled[path] = parse_name(path)[0]
+            labelled[path], speaker_of[path], _ = parse_name(path)
         except LabelError as error:
             skipped.append((path, str(error)))
     results, unusable = inference.classify_files(sorted(labelled), cnns, params, jobs=args.jobs)
@@ -46,13 +47,18 @@ def main():
 
     truth = np.array([labelled[path] for path, _ in results])
     predicted = np.array([int(probability.argmax()) for _, probability in results])
+    speakers = np.array([speaker_of[path] for path, _ in results])
+    per_speaker = {speaker: {"accuracy": float((truth == predicted)[speakers == speaker].mean()),
+                             "correct": int((truth == predicted)[speakers == speaker].sum()),
+                             "total": int((speakers == speaker).sum())}
+                   for speaker in sorted(set(speakers.tolist()))}
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (truth, predicted), 1)
     plots.confusion_matrix(confusion, os.path.join(args.out, "confusion.png"),
                            "{}: accuracy {:.2%} on {} files".format(" + ".join(models), (truth == predicted).mean(), len(truth)))
     save_json(os.path.join(args.out, "report.json"), {
         "model": " + ".join(models), "models": models, "accuracy": float((truth == predicted).mean()),
-        "correct": int((truth == predicted).sum()), "total": len(truth), "confusion": confusion.tolist(),
+        "correct": int((truth == predicted).sum()), "total": len(truth), "confusion": confusion.tolist(), "speakers": per_speaker,
         "files": [{"path": path, "label": int(label), "predicted": int(guess),
                    "confidence": float(probability[guess])}
                   for (path, probability), label, guess in zip(results, truth, predicted)],
@@ -62,6 +68,9 @@ def main():
         count = confusion[digit].sum()
         if count:
             print("digit {}: {:.4f} ({}/{})".format(digit, confusion[digit, digit] / count, confusion[digit, digit], count))
+    if len(per_speaker) > 1:
+        for speaker, score in per_speaker.items():
+            print("speaker {}: {:.4f} ({}/{})".format(speaker, score["accuracy"], score["correct"], score["total"]))
     print("accuracy {:.4f} ({}/{})".format((truth == predicted).mean(), int((truth == predicted).sum()), len(truth)))
     return 0
 

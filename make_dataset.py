@@ -41,6 +41,8 @@ def main():
     parser.add_argument("--out", default="DataSet", help="output directory")
     parser.add_argument("--split", choices=SPLITS, default="speaker")
     parser.add_argument("--test-ratio", type=float, default=0.1)
+    parser.add_argument("--test-speakers", nargs="+", metavar="SPEAKER",
+                        help="these speakers form the test split (a split by speaker), instead of a drawn --test-ratio")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--augment", type=int, default=0, metavar="COPIES",
                         help="degraded copies of each training example (speed, EQ, reverb, noise, telephone, "
@@ -62,7 +64,8 @@ def main():
     labels = np.array([entry["digit"] for entry in entries], dtype=np.int32)
     try:
         sides = write_dataset(args.out, images, labels, entries, params, args.split, args.test_ratio, args.seed,
-                              augment_copies=args.augment, jobs=args.jobs, pitch_semitones=args.pitch_semitones)
+                              augment_copies=args.augment, jobs=args.jobs, pitch_semitones=args.pitch_semitones,
+                              test_speakers=args.test_speakers)
     except ValueError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1

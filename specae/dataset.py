@@ -16,11 +16,13 @@ ARRAYS = ("train_data", "train_label", "test_data", "test_label")
 MANIFEST = "manifest.json"
 
 
-def split_indices(speakers, split, test_ratio, seed):
+def split_indices(speakers, split, test_ratio, seed, test_speakers=None):
     """Indices of the train and test examples.
 
     ``split="speaker"`` puts every example of a speaker on one side, so the test set measures voices
-    the model has never heard; ``"random"`` is the original's split by example.
+    the model has never heard; ``"random"`` is the original's split by example. ``test_speakers``
+    names the test voices of a speaker split instead of drawing them (e.g. one fold of
+    leave-one-speaker-out); ``test_ratio`` and ``seed`` then play no part.
     """
     if split not in SPLITS:
         raise ValueError("split must be one of {}, not {!r}".format(SPLITS, split))
@@ -35,6 +37,14 @@ def split_indices(speakers, split, test_ratio, seed):
     voices = np.unique(speakers)
     if len(voices) < 2:
         raise ValueError("a speaker-disjoint split needs at least 2 speakers, found {}".format(len(voices)))
+    if test_speakers:
+        unknown = sorted(set(test_speakers) - set(voices.tolist()))
+        if unknown:
+            raise ValueError("no examples of test speaker(s) {}".format(", ".join(unknown)))
+        if len(set(test_speakers)) == len(voices):
+            raise ValueError("every speaker is a test speaker: nothing is left to train on")
+        is_test = np.isin(speakers, list(test_speakers))
+        return np.flatnonzero(~is_test), np.flatnonzero(is_test)
     n_test = min(len(voices) - 1, max(1, int(math.ceil(test_ratio * len(voices)))))
     test_voices = rng.permutation(voices)[:n_test]
     is_test = np.isin(speakers, test_voices)
@@ -42,7 +52,7 @@ def split_indices(speakers, split, test_ratio, seed):
 
 
 def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, seed, augment_copies=0, jobs=1,
-                  pitch_semitones=0.0):
+                  pitch_semitones=0.0, test_speakers=None):
     """Write the four arrays and the manifest (last, so its presence means the set is complete).
 
     With ``augment_copies`` > 0 the training side also gets that many degraded copies of each of its
@@ -50,7 +60,9 @@ def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, s
     is never augmented.
     """
     speakers = [entry["speaker"] for entry in entries]
-    train, test = split_indices(speakers, split, test_ratio, seed)
+    if test_speakers and split != "speaker":
+        raise ValueError("test speakers can only be named for a split by speaker")
+    train, test = split_indices(speakers, split, test_ratio, seed, test_speakers)
     remove_stale_temporaries(out_dir)  # left by a run that was killed
     if os.path.exists(os.path.join(out_dir, MANIFEST)):  # until the new one is written, the set is incomplete
         os.remove(os.path.join(out_dir, MANIFEST))

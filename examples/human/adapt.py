@@ -1,0 +1,106 @@
+#!/usr/bin/env python
+"""Adapt a trained digit recogniser to a folder of unlabelled recordings (no label is read).
+
+Self-training in rounds: the current model scores every recording; its probabilities are balanced so
+that each digit gets the same share (adaptation.balance); for each digit the most confident
+recordings get that digit as a pseudo-label, a growing fraction per round (--fractions); a classifier
+initialised from the current model then trains with the Trainer on the synthetic training split plus
+the pseudo-labelled recordings (repeated --repeat times), validated on the synthetic test split. The
+last round's classifier is written to --out (model.npz, model.json) for predict.py and evaluate.py;
+each round keeps its own folder, and adaptation.json records what was selected.
+
+File names of the recordings are not parsed: any *.wav works, labelled or not.
+"""
+import copy
+import os
+import shutil
+import sys
+
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+import chainer.links as L
+import numpy as np
+
+import adaptation
+from specae import features, inference, training
+from specae.dataset import check_params
+from specae.files import list_audio_files, save_json
+from specae.models import CNN
+
+
+def recording_images(folders, params, jobs):
+    """The front-end images of every usable WAV under ``folders``; unusable files are named on stderr."""
+    paths, images, skipped = [], [], []
+    for path, image, info in features.images_from_files(list_audio_files(folders), params, jobs=jobs):
+        if image is None:
+            skipped.append((path, info))
+        else:
+            paths.append(path)
+            images.append(image)
+    inference.report_skipped(skipped)
+    if not images:
+        training.fail("no usable WAV file in {}".format(" ".join(folders)))
+    return paths, np.stack(images)[:, np.newaxis]
+
+
+def main():
+    parser = training.argument_parser(__doc__, epochs=3)
+    parser.add_argument("recordings", nargs="+", metavar="DIR", help="folders (or files) of unlabelled WAVs")
+    parser.add_argument("--model", action="append", required=True, metavar="DIR",
+                        help="trained classifier to start from; several: their averaged probabilities choose the "
+                             "first round's pseudo-labels, and the first one's weights are adapted")
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.3, 0.5, 0.7], metavar="F",
+                        help="per round, the share of each digit's N/10 recordings that gets a pseudo-label")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="times each pseudo-labelled recording appears per epoch beside the synthetic clips")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    out = args.out
+    device, arrays, manifest = training.device_and_data(args)
+    try:
+        cnns, params = inference.load_classifiers(args.model)
+        check_params(params, features.FeatureParams.from_dict(manifest["params"]),
+                     "{} (the model and the data set must share one front end)".format(args.dataset))
+        info = training.load_model_info(args.model[0])
+    except (inference.ModelError, ValueError) as error:
+        training.fail(error)
+    paths, images = recording_images(args.recordings, params, args.jobs)
+    synthetic_data = np.asarray(arrays["train_data"])
+    synthetic_label = np.asarray(arrays["train_label"])
+
+    rounds, scorers, start_from = [], cnns, os.path.join(args.model[0], training.MODEL_FILE)
+    for number, fraction in enumerate(args.fractions, start=1):
+        probabilities = inference.probabilities(scorers, images[:, 0])
+        chosen, labels = adaptation.pseudo_labels(probabilities, fraction)
+        round_dir = os.path.join(out, "round{}".format(number))
+        print("round {}: {} of {} recordings pseudo-labelled (fraction {})".format(
+            number, len(chosen), len(paths), fraction))
+        training.seed_everything(args.seed + number, device)
+        cnn = CNN(info["n_layers"], input_size=info["input_size"], frequency_pool=info.get("frequency_pool", 1))
+        training.load_weights(start_from, cnn)
+        round_arrays = dict(arrays)
+        round_arrays["train_data"] = np.concatenate([synthetic_data] + [images[chosen]] * args.repeat)
+        round_arrays["train_label"] = np.concatenate([synthetic_label] + [labels] * args.repeat)
+        round_args = copy.copy(args)
+        round_args.out = round_dir
+        round_info = dict(kind="cnn", n_layers=info["n_layers"], input_size=info["input_size"],
+                          frequency_pool=info.get("frequency_pool", 1), init="adapted", init_from=start_from,
+                          adaptation_round=number)
+        training.train_classifier(L.Classifier(cnn), round_args, device, round_arrays, manifest, round_info)
+        rounds.append({"round": number, "fraction": fraction, "pseudo_labelled": len(chosen),
+                       "per_digit": np.bincount(labels, minlength=10).tolist()})
+        start_from = os.path.join(round_dir, training.MODEL_FILE)
+        scorers = [cnn]
+
+    for name in (training.MODEL_FILE, training.MODEL_INFO):
+        shutil.copyfile(os.path.join(os.path.dirname(start_from), name), os.path.join(out, name))
+    save_json(os.path.join(out, "adaptation.json"), {
+        "command": sys.argv, "started_from": args.model, "recordings": len(paths), "rounds": rounds,
+        "files": paths})
+    print("adapted model: {}".format(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

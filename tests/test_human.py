@@ -1,0 +1,163 @@
+"""Human speech: the neural voice, leave-one-speaker-out splits, fine-tuning, and adaptation without labels."""
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import ROOT, run_script
+from specae import neural_voice
+from specae.dataset import split_indices
+
+sys.path.insert(0, str(ROOT / "examples" / "human"))
+import adaptation  # noqa: E402
+
+
+# ---- the neural voice -------------------------------------------------------------------------------
+def test_neural_speaker_draws_are_deterministic_prefixes_within_the_ranges():
+    many, few = neural_voice.speaker_draws(20, seed=3), neural_voice.speaker_draws(5, seed=3)
+    assert many[:5] == few
+    assert neural_voice.speaker_draws(20, seed=4) != many
+    assert len({speaker.name for speaker in many}) == 20
+    for speaker in many:
+        assert neural_voice.LENGTH_SCALE[0] <= speaker.length_scale <= neural_voice.LENGTH_SCALE[1]
+        assert neural_voice.NOISE_SCALE[0] <= speaker.noise_scale <= neural_voice.NOISE_SCALE[1]
+        assert neural_voice.NOISE_W_SCALE[0] <= speaker.noise_w_scale <= neural_voice.NOISE_W_SCALE[1]
+
+
+@pytest.fixture(scope="module")
+def neural_clips(tmp_path_factory):
+    out = tmp_path_factory.mktemp("neural")
+    speakers = neural_voice.speaker_draws(2, seed=0)
+    first = neural_voice.synthesize_corpus(out / "a", speakers, jobs=1, progress=False)
+    again = neural_voice.synthesize_corpus(out / "b", speakers[:1], jobs=1, progress=False)
+    return speakers, first, again
+
+
+def test_neural_voice_writes_ten_digits_per_speaker_as_labelled_wavs(neural_clips):
+    speakers, paths, _ = neural_clips
+    assert [os.path.basename(p) for p in paths] == sorted(
+        "{}_{}_0.wav".format(digit, speaker.name) for speaker in speakers for digit in range(10))
+    for path in paths:
+        samples, rate = soundfile.read(path)
+        assert rate == neural_voice.SAMPLE_RATE_HZ
+        # A spoken word: between a fifth of a second and two seconds, well above silence, not clipped.
+        assert 0.2 < len(samples) / rate < 2.0
+        assert 0.05 < np.abs(samples).max() < 1.0
+
+
+def test_neural_voice_is_a_function_of_the_speaker_draw(neural_clips):
+    speakers, first, again = neural_clips
+    for path in again:
+        twin = os.path.join(os.path.dirname(first[0]), os.path.basename(path))
+        assert open(path, "rb").read() == open(twin, "rb").read()
+    # ... and two draws differ: the knobs and the noise seed reach the synthesis.
+    one = soundfile.read(first[0])[0]
+    other = soundfile.read(first[1])[0]
+    assert len(one) != len(other) or not np.allclose(one, other)
+
+
+# ---- leave-one-speaker-out --------------------------------------------------------------------------
+def test_named_test_speakers_form_the_test_split():
+    speakers = ["ann", "bob", "cid", "ann", "bob", "cid"]
+    train, test = split_indices(speakers, "speaker", 0.5, seed=0, test_speakers=["bob"])
+    assert test.tolist() == [1, 4] and train.tolist() == [0, 2, 3, 5]
+    with pytest.raises(ValueError, match="no examples of test speaker"):
+        split_indices(speakers, "speaker", 0.5, seed=0, test_speakers=["dan"])
+    with pytest.raises(ValueError, match="nothing is left to train"):
+        split_indices(speakers, "speaker", 0.5, seed=0, test_speakers=["ann", "bob", "cid"])
+
+
+def test_make_dataset_refuses_an_unknown_test_speaker_in_one_line(tiny_corpus, tmp_path):
+    result = run_script("make_dataset.py", "--spec", tiny_corpus / "spectrogram", "--out", tmp_path / "d",
+                        "--test-speakers", "nobody", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: no examples of test speaker(s) nobody"
+
+
+# ---- fine-tuning from a trained classifier ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def synthetic_model(tiny_corpus):
+    out = tiny_corpus / "human_source"
+    run_script("cnn_classifier1.py", "--layers", 3, "--dataset", tiny_corpus / "DataSet", "--epoch", 2,
+               "--batchsize", 20, "--seed", 1, "--out", out)
+    return out
+
+
+def test_fine_tuning_starts_from_every_weight_of_the_classifier(tiny_corpus, synthetic_model, tmp_path):
+    run_script("cnn_classifier2.py", "--init", synthetic_model / "model.npz", "--dataset", tiny_corpus / "DataSet",
+               "--epoch", 0, "--out", tmp_path / "start")
+    source, start = np.load(synthetic_model / "model.npz"), np.load(tmp_path / "start" / "model.npz")
+    assert sorted(source.files) == sorted(start.files) and any("fc" in name for name in source.files)
+    for name in source.files:
+        np.testing.assert_array_equal(source[name], start[name])
+    info = json.loads((tmp_path / "start" / "model.json").read_text())
+    assert info["init"] == "fine_tuned" and info["n_layers"] == 3
+    # One epoch later the weights have moved: it trains, it is not a copy.
+    run_script("cnn_classifier2.py", "--init", synthetic_model / "model.npz", "--dataset", tiny_corpus / "DataSet",
+               "--epoch", 1, "--batchsize", 20, "--out", tmp_path / "tuned")
+    tuned = np.load(tmp_path / "tuned" / "model.npz")
+    assert any(not np.array_equal(source[name], tuned[name]) for name in source.files)
+
+
+# ---- adaptation without labels ----------------------------------------------------------------------
+def biased_probabilities(n_per_class=60, seed=0):
+    """Scores of a recogniser that is right in ranking but drawn towards class 8, as on FSDD."""
+    rng = np.random.default_rng(seed)
+    truth = np.repeat(np.arange(10), n_per_class)
+    logits = rng.normal(0.0, 1.0, (len(truth), 10))
+    logits[np.arange(len(truth)), truth] += 2.0
+    logits[:, 8] += 2.5
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return truth, probabilities
+
+
+def test_balance_gives_every_class_the_same_share_by_one_weight_per_class():
+    truth, probabilities = biased_probabilities()
+    balanced = adaptation.balance(probabilities)
+    np.testing.assert_allclose(balanced.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(balanced.sum(axis=0), len(truth) / 10, rtol=1e-3)
+    # balanced[i, j] = probabilities[i, j] * weight[j] / (row normaliser i): log ratio = row term + column term
+    log_ratio = np.log(balanced) - np.log(probabilities)
+    residual = log_ratio - log_ratio.mean(axis=1, keepdims=True) - log_ratio.mean(axis=0, keepdims=True) \
+        + log_ratio.mean()
+    assert np.abs(residual).max() < 1e-4
+    before = (probabilities.argmax(axis=1) == truth).mean()
+    after = (balanced.argmax(axis=1) == truth).mean()
+    assert (probabilities.argmax(axis=1) == 8).mean() > 0.3       # the bias is there ...
+    assert after > before + 0.1                                     # ... and balancing removes most of it
+
+
+def test_pseudo_labels_are_class_balanced_and_more_precise_than_all_decisions():
+    truth, probabilities = biased_probabilities()
+    chosen, labels = adaptation.pseudo_labels(probabilities, 0.5)
+    assert len(set(chosen.tolist())) == len(chosen)
+    counts = np.bincount(labels, minlength=10)
+    assert counts.max() <= 30 and counts.min() >= 20
+    assert (truth[chosen] == labels).mean() > (adaptation.balance(probabilities).argmax(axis=1) == truth).mean()
+    with pytest.raises(ValueError, match="fraction"):
+        adaptation.pseudo_labels(probabilities, 0.0)
+
+
+def test_adapt_reads_no_labels_and_writes_a_usable_model(tiny_corpus, synthetic_model, tmp_path):
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for index, name in enumerate(sorted(os.listdir(tiny_corpus / "wav"))[::4]):
+        os.symlink(tiny_corpus / "wav" / name, unlabelled / "recording{:03d}.wav".format(index))
+    (unlabelled / "broken.wav").write_bytes(b"not audio")
+    result = run_script("examples/human/adapt.py", "--model", synthetic_model, "--dataset", tiny_corpus / "DataSet",
+                        "--epoch", 1, "--batchsize", 20, "--fractions", 0.4, 0.8, "--jobs", 1,
+                        "--out", tmp_path / "adapted", unlabelled)
+    assert "skipped {}: not a readable audio file".format(unlabelled / "broken.wav") in result.stderr
+    report = json.loads((tmp_path / "adapted" / "adaptation.json").read_text())
+    assert report["recordings"] == 20 and [r["round"] for r in report["rounds"]] == [1, 2]
+    assert report["rounds"][0]["pseudo_labelled"] < report["rounds"][1]["pseudo_labelled"] <= 20
+    round1 = np.load(tmp_path / "adapted" / "round1" / "model.npz")
+    final = np.load(tmp_path / "adapted" / "model.npz")
+    source = np.load(synthetic_model / "model.npz")
+    assert any(not np.array_equal(source[n], round1[n]) for n in source.files)
+    np.testing.assert_array_equal(final["fc/W"], np.load(tmp_path / "adapted" / "round2" / "model.npz")["fc/W"])
+    predicted = run_script("predict.py", "--model", tmp_path / "adapted", tiny_corpus / "wav")
+    assert len(predicted.stdout.strip().splitlines()) == len(os.listdir(tiny_corpus / "wav"))
