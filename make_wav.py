@@ -15,7 +15,7 @@ def main(argv=None):
     parser.add_argument('--out', '-o', default='wav',
                         help='Directory to write the WAV files to')
     parser.add_argument('--speakers', '-s', type=int, default=480,
-                        help='Number of synthetic speakers (voice x variant x pitch)')
+                        help='Number of espeak-ng speakers (voice x variant x pitch); 0 for none')
     parser.add_argument('--rates', '-r', type=int, default=10,
                         help='Number of speaking rates, evenly spaced')
     parser.add_argument('--rates-per-speaker', type=int, default=1,
@@ -37,11 +37,12 @@ def main(argv=None):
 
     start = time.perf_counter()
     try:
-        speakers = synth.speaker_grid(args.speakers, args.seed)
+        # --speakers 0: the neural voice alone
+        speakers = synth.speaker_grid(args.speakers, args.seed) if args.speakers else []
         rates = synth.speaking_rates(args.rates, args.min_rate, args.max_rate)
         paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
                                         progress=not args.no_progress,
-                                        rates_per_speaker=args.rates_per_speaker or None)
+                                        rates_per_speaker=args.rates_per_speaker or None) if speakers else []
         neural = neural_voice.synthesize_corpus(args.out, neural_voice.speaker_draws(args.neural_speakers, args.seed),
                                                 jobs=args.jobs, progress=not args.no_progress)
     except (RuntimeError, ValueError, OSError) as error:

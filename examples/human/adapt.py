@@ -75,7 +75,7 @@ def main():
         chosen, labels = adaptation.pseudo_labels(probabilities, fraction)
         round_dir = os.path.join(out, "round{}".format(number))
         print("round {}: {} of {} recordings pseudo-labelled (fraction {})".format(
-            number, len(chosen), len(paths), fraction))
+            number, len(chosen), len(paths), fraction), flush=True)
         training.seed_everything(args.seed + number, device)
         cnn = CNN(info["n_layers"], input_size=info["input_size"], frequency_pool=info.get("frequency_pool", 1))
         training.load_weights(start_from, cnn)
