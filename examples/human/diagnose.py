@@ -9,6 +9,7 @@ and ``diagnosis.json``: per folder, the median noise floor (quietest 10 % of fra
 loudest), the share of frames trimmed away, and the mean final image per band.
 """
 import argparse
+import glob
 import json
 import os
 import sys
@@ -29,8 +30,9 @@ from specae.files import list_audio_files, parse_name, save_json  # noqa: E402
 
 
 def clips_by_digit(folder):
+    """{digit: paths} of a folder, or of the files a pattern such as ``wav/*_joe-*.wav`` matches."""
     clips = {}
-    for path in list_audio_files([folder]):
+    for path in list_audio_files(sorted(glob.glob(folder)) if glob.has_magic(folder) else [folder]):
         try:
             clips.setdefault(parse_name(path)[0], []).append(path)
         except ValueError:
@@ -55,7 +57,8 @@ def folder_statistics(paths, params):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folders", nargs="+", metavar="NAME=DIR", help="e.g. espeak=wav FSDD=.../recordings")
+    parser.add_argument("folders", nargs="+", metavar="NAME=DIR", help="a folder or a file pattern, named: e.g. espeak='wav/*_en*.wav' neural='wav/*_joe-*.wav' "
+                             "FSDD=.../recordings")
     parser.add_argument("--model", help="take the front end from this classifier folder (default: the defaults)")
     parser.add_argument("--digits", type=int, nargs="+", default=[5, 7, 8])
     parser.add_argument("--clips", type=int, default=200, help="clips per folder for the statistics")
