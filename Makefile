@@ -166,12 +166,16 @@ distclean: clean
 	rm -rf $(CORPUS) $(VENV) $(BENCH_VENV)
 
 # ---- apply a trained model to any folder of WAVs ----------------------------------------------------
+# MODEL: the classifier run directories that evaluate, anomaly and separate use, averaged as an ensemble
+# (each script takes one option per directory): every seed of the pretrained 3-CNN, like predict.py.
 MODEL ?= $(foreach s,$(SEEDS),$(RESULT)/classifier_pretrained/seed$(s))
+MODEL_FILES = $(MODEL:%=%/model.npz)
+repeat_option = $(foreach value,$(2),$(1) $(value))
 WAVS ?=
 .PHONY: evaluate
 evaluate: | $(INSTALLED)
 	@test -n "$(WAVS)" || { echo "usage: make evaluate WAVS=folder-of-{digit}_*.wav [MODEL="dir ..."]" >&2; exit 2; }
-	$(PY) evaluate.py $(foreach m,$(MODEL),--model $(m)) --out $(RESULT)/evaluation/$(notdir $(abspath $(WAVS))) $(WAVS)
+	$(PY) evaluate.py $(call repeat_option,--model,$(MODEL)) --out $(RESULT)/evaluation/$(notdir $(abspath $(WAVS))) $(WAVS)
 
 # ---- speed and scale (docs/speed.md) ----------------------------------------------------------------
 #   make mpi      MPI from PyPI (mpich, mpi4py) into .venv for ChainerMN: mpiexec -n 2 .venv/bin/python
@@ -271,9 +275,9 @@ $(RESULT)/denoise/report.md: $(RESULT)/autoencoder3/model.npz $(RESULT)/denoise/
 		--classifiers $(call small_dirs,scratch pretrained denoising)
 
 anomaly: $(RESULT)/anomaly/detector.json
-$(RESULT)/anomaly/detector.json: $(RESULT)/autoencoder3/model.npz $(RESULT)/deep/model.npz $(MODEL)/model.npz \
+$(RESULT)/anomaly/detector.json: $(RESULT)/autoencoder3/model.npz $(RESULT)/deep/model.npz $(MODEL_FILES) \
 		anomaly_report.py specae/anomaly.py
-	$(PY) anomaly_report.py --dataset $(DATA_DIR) --classifier $(MODEL) --seed $(SEED) --out $(@D) \
+	$(PY) anomaly_report.py --dataset $(DATA_DIR) $(call repeat_option,--classifier,$(MODEL)) --seed $(SEED) --out $(@D) \
 		$(AE_DIRS) $(RESULT)/deep
 
 deep: $(RESULT)/deep/report.md
@@ -294,7 +298,7 @@ clean-look:
 #                   same net without skips and the ideal ratio mask: SDR/SI-SDR gains and the digit
 #                   classifier on mixtures, estimates and sources (result/separate/report.md)
 # Variables: VAE_EPOCHS (6), VAE_LATENT (16), VAE_BETA (1), VAE_WARMUP (2), SEPARATE_EPOCHS (3),
-#            SEPARATE_MIXTURES (2400 per epoch). $(RESULT)/classifier_vae/seedN/model.npz: the 3-CNN started
+#            SEPARATE_MIXTURES (2400 per epoch), SEPARATE_TEST_MIXTURES (240 held out). $(RESULT)/classifier_vae/seedN/model.npz: the 3-CNN started
 #            from the VAE's encoder (CLF_EPOCHS, like the other classifiers).
 VAE_EPOCHS ?= $(or $(EPOCHS),6)
 VAE_LATENT ?= 16
@@ -302,13 +306,14 @@ VAE_BETA ?= 1
 VAE_WARMUP ?= 2
 SEPARATE_EPOCHS ?= $(or $(EPOCHS),3)
 SEPARATE_MIXTURES ?= 2400
+SEPARATE_TEST_MIXTURES ?= 240
 VAE_DIR := $(RESULT)/vae
 SEPARATE_DIR := $(RESULT)/separate
 MODELS_VAE := $(foreach s,$(SEEDS),$(RESULT)/classifier_vae/seed$(s)/model.npz)
 SEPARATE_FLAGS = --device $(DEVICE) --dataset $(DATA_DIR) --autoload --seed $(SEED) --epoch $(SEPARATE_EPOCHS) \
-	--train-mixtures $(SEPARATE_MIXTURES) --classifier $(MODEL)
-SEPARATE_DEPS = $(DATA_DIR)/manifest.json $(MODEL)/model.npz separate.py specae/separation.py specae/inversion.py \
-	$(TRAIN_CODE) $(call stamp,separate,$(SEPARATE_EPOCHS) $(SEPARATE_MIXTURES) $(SEED))
+	--train-mixtures $(SEPARATE_MIXTURES) --test-mixtures $(SEPARATE_TEST_MIXTURES) $(call repeat_option,--classifier,$(MODEL))
+SEPARATE_DEPS = $(DATA_DIR)/manifest.json $(MODEL_FILES) separate.py specae/separation.py specae/inversion.py \
+	$(TRAIN_CODE) $(call stamp,separate,$(SEPARATE_EPOCHS) $(SEPARATE_MIXTURES) $(SEPARATE_TEST_MIXTURES) $(SEED))
 
 .PHONY: morph separate
 morph: $(VAE_DIR)/report.json

@@ -34,7 +34,9 @@ def main():
     parser.add_argument("autoencoders", nargs="*", default=DEFAULT_AUTOENCODERS, metavar="AE_DIR",
                         help="autoencoder run directories, each scored through all its layers (default %(default)s)")
     parser.add_argument("--dataset", default="DataSet")
-    parser.add_argument("--classifier", help="also score by the classifier's doubt (1 - top softmax), for comparison")
+    parser.add_argument("--classifier", action="append", metavar="DIR",
+                        help="also score by the classifier's doubt (1 - top softmax), for comparison; give it several "
+                             "times to average their probabilities, as predict.py --model does")
     parser.add_argument("--per-kind", type=int, default=40, help="other sounds of each kind, per set")
     parser.add_argument("--accept", type=float, default=0.99,
                         help="share of the training digits the threshold accepts (default %(default)s)")
@@ -46,7 +48,7 @@ def main():
     try:
         arrays, manifest = load_dataset(args.dataset)
         models = [(os.path.normpath(d),) + training.load_autoencoder(d, manifest) for d in args.autoencoders]
-        classifier = inference.load_classifier(args.classifier)[0] if args.classifier else None
+        classifier = inference.load_classifiers(args.classifier)[0] if args.classifier else None
     except (DataSetError, FileNotFoundError, ValueError, inference.ModelError) as error:
         training.fail(error)
     params = features.FeatureParams.from_dict(manifest["params"])
@@ -76,7 +78,7 @@ def main():
     if classifier is not None:
         doubt = lambda images: 1.0 - inference.probabilities(classifier, images[:, 0]).max(axis=1)  # noqa: E731
         others, test_scores = doubt(evaluation), doubt(test_digits)
-        name = "classifier doubt ({})".format(os.path.normpath(args.classifier))
+        name = "classifier doubt ({})".format(" + ".join(map(os.path.normpath, args.classifier)))
         rows[name] = {"kind": "classifier", "auc": anomaly.roc_auc(others, test_scores),
                       "auc_per_kind": {kind: anomaly.roc_auc(others[kinds == kind], test_scores)
                                        for kind in anomaly.SOUND_KINDS}}

@@ -85,10 +85,10 @@ def evaluate(unet, mixtures, classifier, out, examples):
         plots.separation_figure(shown, os.path.join(out, "separation.png"),
                                 "held-out mixtures: the mixture, the U-Net's mask for source 1, its estimate, the source")
     if classifier is not None:
-        cnn, params = classifier
+        cnns, params = classifier
         images = [image_from_samples(resample(signal, separation.RATE_HZ, params.sample_rate_hz), params)[0]
                   for _, _, _, signal in audio_for_classifier]
-        answers = inference.probabilities(cnn, images).argmax(axis=1)
+        answers = inference.probabilities(cnns, images).argmax(axis=1)
         for (index, name, k, _), answer in zip(audio_for_classifier, answers):
             record = records[index]
             record["sources"][name].setdefault("predicted", []).append(int(answer))
@@ -128,18 +128,21 @@ def main():
     parser.add_argument("--test-seed", type=int, default=0, help="seed of the held-out mixtures (keep it to compare runs)")
     parser.add_argument("--noise-fraction", type=float, default=1 / 3, help="share of digit-in-noise mixtures")
     parser.add_argument("--seconds", type=float, default=1.0, help="length of a mixture")
-    parser.add_argument("--classifier", default=inference.DEFAULT_MODEL,
-                        help="digit classifier run directory for the accuracies, or 'none'")
+    parser.add_argument("--classifier", action="append", metavar="DIR",
+                        help="digit classifier run directory for the accuracies; give it several times to average "
+                             "their probabilities, as predict.py --model does (default: every seed of {}, "
+                             "averaged); 'none' skips the accuracies".format(os.path.dirname(inference.DEFAULT_MODEL)))
     parser.add_argument("--examples", type=int, default=3, help="held-out mixtures written as WAVs and drawn")
     args = parser.parse_args()
     if min(args.train_mixtures, args.test_mixtures) < 1 or not 0 <= args.noise_fraction <= 1 or args.seconds <= 0:
         training.fail("--train-mixtures and --test-mixtures must be positive, --noise-fraction in [0, 1], "
                       "--seconds positive")
     device = training.get_device(args.device)
+    classifiers = args.classifier or inference.default_models()
     classifier = None
-    if args.classifier.lower() != "none":
+    if [name.lower() for name in classifiers] != ["none"]:
         try:
-            classifier = inference.load_classifier(args.classifier)
+            classifier = inference.load_classifiers(classifiers)
         except inference.ModelError as error:
             training.fail("--classifier: {}".format(error))
     try:
@@ -166,7 +169,7 @@ def main():
     summary = summarise(records)
     name = "U-Net" if unet.skips else "U-Net without skips"
     save_json(os.path.join(args.out, "evaluation.json"), {
-        "model": name, "classifier": None if classifier is None else os.path.abspath(args.classifier),
+        "model": name, "classifier": None if classifier is None else " + ".join(map(os.path.abspath, classifiers)),
         "test": {"mixtures": args.test_mixtures, "seed": args.test_seed, "noise_fraction": args.noise_fraction,
                  "seconds": args.seconds, "voices": sorted(set(sets["test"].speakers))},
         "summary": summary, "mixtures": records})
