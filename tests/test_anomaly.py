@@ -59,7 +59,7 @@ def trained(tiny_corpus, tmp_path_factory):
 
 def test_report_writes_a_detector_and_predict_rejects_with_it(tiny_corpus, trained, tmp_path):
     out = tmp_path / "anomaly"
-    result = run_script("anomaly_report.py", trained / "autoencoder1", "--dataset", tiny_corpus / "DataSet",
+    result = run_script("examples/anomaly/anomaly_report.py", trained / "autoencoder1", "--dataset", tiny_corpus / "DataSet",
                         "--classifier", trained / "classifier", "--per-kind", 2, "--out", out)
     report = json.loads((out / "report.json").read_text())
     detector = json.loads((out / "detector.json").read_text())

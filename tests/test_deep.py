@@ -52,7 +52,7 @@ def test_shapes_and_outputs():
 @pytest.fixture(scope="module")
 def deep(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("deep")
-    run_script("cnn_autoencoder_deep.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 3, "--batchsize", 20,
+    run_script("examples/deep/cnn_autoencoder_deep.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 3, "--batchsize", 20,
                "--out", out / "deep")
     return out
 
@@ -83,7 +83,7 @@ def test_classifier_starts_from_the_folded_deep_encoder_and_report(tiny_corpus, 
 
     run_script("cnn_classifier2.py", *data, "--epoch", 1, "--init", deep / "deep" / "model.npz",
                "--out", deep / "classifiers" / "deep" / "seed1")
-    result = run_script("deep_report.py", "--dataset", tiny_corpus / "DataSet", "--autoencoders", deep / "deep",
+    result = run_script("examples/deep/deep_report.py", "--dataset", tiny_corpus / "DataSet", "--autoencoders", deep / "deep",
                         "--classifiers", deep / "classifiers" / "deep" / "seed1", "--out", deep / "report")
     report = json.loads((deep / "report" / "report.json").read_text())
     row = report["reconstruction"][str(deep / "deep")]

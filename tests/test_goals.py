@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT, make_environment
 
 # The goals the README names, in the order a user would run them; add a new goal here (and a test of
 # its outputs below).
@@ -49,7 +49,7 @@ def stamps(root):
 
 def make(variables, *goals, dry_run=False):
     return subprocess.run(["make", "--no-print-directory"] + (["-n"] if dry_run else []) + list(goals) + variables,
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, capture_output=True, text=True, env=make_environment())
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import urllib.parse
 import pytest
 
 from conftest import ROOT, run_script
-from specae import report
+from examples.report import report
 
 ODD = "mix<1>&\"b'"  # a clip name that would break the page if it were not escaped
 
@@ -88,7 +88,7 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
     assert not any("pre-train" in source for source in page.images)
 
     # listen.py's WAVs: three players (recording, input image, this layer) per clip, under AE layer 1.
-    run_script("listen.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--out", run / "listen",
+    run_script("examples/listen/listen.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--out", run / "listen",
                "--count", 2, "--iterations", 5, "--nnls-iterations", 5)
     page = write(run, tiny_corpus)
     assert page.sections == ["run", "comparison", "autoencoders"]
@@ -105,8 +105,8 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
     accuracy = json.loads((evaluation / "report.json").read_text())["accuracy"]
     assert "{:.2f} %".format(100 * accuracy) in page.all_text
     assert any(urllib.parse.unquote(source) == "evaluation/{}/confusion.png".format(ODD) for source in page.images)
-    run_script("make_degraded.py", "--dataset", tiny_corpus / "DataSet", "--out", run.parent / "degraded")
-    run_script("robustness.py", "--dataset", tiny_corpus / "DataSet", "--degraded", run.parent / "degraded",
+    run_script("examples/robustness/make_degraded.py", "--dataset", tiny_corpus / "DataSet", "--out", run.parent / "degraded")
+    run_script("examples/robustness/robustness_report.py", "--dataset", tiny_corpus / "DataSet", "--degraded", run.parent / "degraded",
                "--out", run / "robustness.json", run / "classifier_2cnn" / "seed1", run / "classifier_3cnn" / "seed1")
     rows = json.loads((run / "robustness.json").read_text())
     text = write(run, tiny_corpus).all_text
@@ -115,7 +115,7 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
 
     # The extensions: anomaly_report.py for real; separate/ and vae/ (make morph) laid out as separate.py,
     # separation_report.py and vae.py write them: a report.md, figures, runs in subfolders, WAVs.
-    run_script("anomaly_report.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--per-kind", 2,
+    run_script("examples/anomaly/anomaly_report.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--per-kind", 2,
                "--out", run / "anomaly")
     (run / "morph").mkdir()  # an empty folder shows nothing
     page = write(run, tiny_corpus)
@@ -188,13 +188,13 @@ def test_embedded_page_carries_every_file_and_links_nothing(run, tiny_corpus):
 
 def test_cli_prints_the_path_last_and_refuses_a_missing_folder(run, tiny_corpus, tmp_path):
     out = tmp_path / "page" / "report.html"
-    result = run_script("make_report.py", "--result", run, "--dataset", tiny_corpus / "DataSet",
+    result = run_script("examples/report/make_report.py", "--result", run, "--dataset", tiny_corpus / "DataSet",
                         "--spec", tiny_corpus / "spectrogram", "--out", out)
     assert result.stdout.splitlines()[-1] == str(out)
     page = read_page(out)  # links relative to the page's own folder, wherever it is
     assert "run" in page.sections
     assert not [name for name in os.listdir(out.parent) if name.startswith(".tmp-")]
-    missing = run_script("make_report.py", "--result", tmp_path / "none", check=False)
+    missing = run_script("examples/report/make_report.py", "--result", tmp_path / "none", check=False)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "make pretrain classify" in missing.stderr
 
 
@@ -203,7 +203,7 @@ def test_an_artefact_of_another_shape_drops_only_its_section(run, tiny_corpus, t
     shutil.copytree(run, result)
     (result / "comparison.json").write_text(json.dumps({"classifier_2cnn": {"seeds": 1}}))
     (result / "robustness.json").write_text("[1, 2")  # cut short
-    done = run_script("make_report.py", "--result", result, "--dataset", tiny_corpus / "DataSet",
+    done = run_script("examples/report/make_report.py", "--result", result, "--dataset", tiny_corpus / "DataSet",
                       "--spec", tiny_corpus / "spectrogram")
     assert "warning: report section comparison left out: KeyError" in done.stderr
     sections = read_page(result / "index.html").sections

@@ -8,7 +8,7 @@ import pytest
 import soundfile
 
 from conftest import run_script
-from specae import separation
+from examples.separation import separation
 from specae.augment import power
 
 
@@ -124,8 +124,8 @@ def separated(dataset, tmp_path_factory):
                "--batchsize", 20, "--out", out / "classifier")
     common = ("--dataset", dataset, "--train-mixtures", 24, "--test-mixtures", 9, "--batchsize", 8,
               "--channels", 4, 8, 16, "--classifier", out / "classifier", "--examples", 2)
-    run_script("separate.py", *common, "--epoch", 1, "--out", out / "unet")
-    run_script("separate.py", *common, "--epoch", 0, "--no-skips", "--out", out / "noskip")
+    run_script("examples/separation/separate.py", *common, "--epoch", 1, "--out", out / "unet")
+    run_script("examples/separation/separate.py", *common, "--epoch", 0, "--no-skips", "--out", out / "noskip")
     return out
 
 
@@ -154,7 +154,7 @@ def test_separate_writes_evaluation_wavs_and_figure(dataset, separated):
 
 
 def test_separation_report_puts_the_runs_in_one_table(separated, tmp_path):
-    result = run_script("separation_report.py", separated / "unet", separated / "noskip", "--out", tmp_path)
+    result = run_script("examples/separation/separation_report.py", separated / "unet", separated / "noskip", "--out", tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
     assert list(report["rows"]) == ["U-Net", "U-Net without skips", "ideal ratio mask"]
     for line in ("| U-Net |", "| U-Net without skips |", "| ideal ratio mask |", "| clean sources |"):
@@ -162,6 +162,6 @@ def test_separation_report_puts_the_runs_in_one_table(separated, tmp_path):
 
 
 def test_separate_refuses_a_missing_classifier_in_one_line(dataset, tmp_path):
-    result = run_script("separate.py", "--dataset", dataset, "--classifier", tmp_path / "nothing",
+    result = run_script("examples/separation/separate.py", "--dataset", dataset, "--classifier", tmp_path / "nothing",
                         "--out", tmp_path / "out", check=False)
     assert result.returncode == 1 and result.stderr.strip().count("\n") == 0 and "--classifier" in result.stderr

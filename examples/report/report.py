@@ -610,7 +610,7 @@ def autoencoder_section(result, link):
 
 def evaluation_section(result, link):
     """evaluate.py runs (result/evaluation/report.json and result/evaluation/*/report.json) and the
-    robustness table of robustness.py."""
+    robustness table of robustness_report.py."""
     base = os.path.join(result, "evaluation")
     candidates = [base] + sorted(path for path in glob.glob(os.path.join(glob.escape(base), "*"))
                                  if os.path.isdir(path))

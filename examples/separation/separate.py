@@ -17,9 +17,13 @@ each (--classifier; 'none' skips it); a few examples as WAVs (8 kHz) and separat
 import os
 import sys
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 import numpy as np
 
-from specae import inference, plots, separation, training
+from examples.separation import separation
+from specae import inference, plots, training
 from specae.audio import AudioError, resample, write_wav
 from specae.dataset import DataSetError, load_manifest
 from specae.features import image_from_samples
