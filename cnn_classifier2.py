@@ -7,7 +7,7 @@ cnn_classifier1.py. It refuses to start when the pretrained weights are missing 
 import os
 import sys
 
-from specae import training, vae
+from specae import checkpoints, classifier_training, command_line, errors, vae
 from specae.dataset import DataSetError
 from specae.files import load_json
 from specae.models import DeepAutoencoder, GreedyStack
@@ -16,36 +16,36 @@ from specae.models import DeepAutoencoder, GreedyStack
 def pretrained_kind(weights_path):
     """The kind that model.json beside the weights names; None without one (load_weights then says so)."""
     try:
-        return load_json(os.path.join(os.path.dirname(weights_path), training.MODEL_INFO)).get("kind")
+        return load_json(os.path.join(os.path.dirname(weights_path), checkpoints.MODEL_INFO)).get("kind")
     except (OSError, ValueError, AttributeError):
         return None
 
 
 def main():
-    parser = training.argument_parser(__doc__, epochs=10)
+    parser = command_line.argument_parser(__doc__, epochs=10)
     parser.add_argument("--init", default="result/autoencoder3/model.npz",
                         help="model.npz written by cnn_autoencoder3.py")
-    training.add_frequency_pool_option(parser)
+    classifier_training.add_frequency_pool_option(parser)
     args = parser.parse_args()
-    device, arrays, manifest = training.device_and_data(args)
+    device, arrays, manifest = command_line.device_and_data(args)
     input_size = arrays["train_data"].shape[-1]
     kind = pretrained_kind(args.init)
     try:
         if kind == "vae":
-            stack = vae.build(training.load_model_info(os.path.dirname(args.init)))
+            stack = vae.build(checkpoints.load_model_info(os.path.dirname(args.init)))
         else:
             stack = DeepAutoencoder(input_size=input_size) if kind == "deep_autoencoder" else \
                 GreedyStack(3, input_size=input_size)
-        training.load_weights(args.init, stack, manifest)
+        checkpoints.load_weights(args.init, stack, manifest)
     except (FileNotFoundError, ValueError, KeyError, DataSetError) as error:
-        training.fail("cannot initialise from pretrained weights: {} (run make pretrain)".format(error))
-    training.seed_everything(args.seed, device)
-    model = training.build_classifier(args, 3, input_size)
+        errors.fail("cannot initialise from pretrained weights: {} (run make pretrain)".format(error))
+    command_line.seed_everything(args.seed, device)
+    model = classifier_training.build_classifier(args, 3, input_size)
     model.predictor.load_encoders(stack)
     init = {"deep_autoencoder": "pretrained_deep", "vae": "pretrained_vae"}.get(kind, "pretrained")
     info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": init, "init_from": args.init,
             "frequency_pool": args.frequency_pool}
-    training.train_classifier(model, args, device, arrays, manifest, info)
+    classifier_training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from specae import training
+from specae import checkpoints
 from specae.models import CNN, DeepAutoencoder, GreedyStack, leaky_relu, reconstruct_all
 
 
@@ -74,7 +74,7 @@ def test_classifier_starts_from_the_folded_deep_encoder_and_report(tiny_corpus, 
     data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20)
     run_script("cnn_classifier2.py", *data, "--epoch", 0, "--init", deep / "deep" / "model.npz",
                "--out", deep / "initial")
-    model, _ = training.load_autoencoder(str(deep / "deep"))
+    model, _ = checkpoints.load_autoencoder(str(deep / "deep"))
     initial = weights(deep / "initial" / "model.npz")
     for layer, (w, b) in enumerate(model.encoder_weights()):
         np.testing.assert_allclose(initial["convs/{}/W".format(layer)], w, rtol=1e-6)

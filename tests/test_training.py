@@ -139,9 +139,9 @@ def test_training_reads_the_data_set_memory_mapped(tiny_corpus):
     import argparse
     import mmap
 
-    from specae import training
+    from specae import command_line
     args = argparse.Namespace(dataset=str(tiny_corpus / "DataSet"), device="-1", communicator=None)
-    _, arrays, _ = training.device_and_data(args)
+    _, arrays, _ = command_line.device_and_data(args)
     data = arrays["train_data"]
     base = data
     while getattr(base, "base", None) is not None and not isinstance(base, mmap.mmap):

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 from conftest import run_script
-from specae import training, vae
+from specae import checkpoints, vae
 
 
 def test_kl_matches_its_closed_form_for_known_means_and_variances():
@@ -120,7 +120,7 @@ def test_vae_script_reports_morphs_and_maps(tiny_corpus, trained):
     rows = report["models"]
     assert set(rows) == {str(directory), str(out / "autoencoder1")} and rows[str(out / "autoencoder1")]["elbo"] is None
     test = np.load(tiny_corpus / "DataSet" / "test_data.npy")
-    model, info = training.load_autoencoder(str(directory))
+    model, info = checkpoints.load_autoencoder(str(directory))
     assert info["kind"] == "vae" and info["n_latent"] == 16
     expected = vae.evaluate(model, test)
     assert rows[str(directory)]["mse"] == pytest.approx(expected["mse"], rel=1e-5)
@@ -166,5 +166,5 @@ def test_vq_bottleneck_reports_codebook_usage(tiny_corpus, tmp_path):
     assert 1.0 <= report["test_perplexity"] <= report["codes_used"] <= 16
     log = json.loads((tmp_path / "vq" / "log").read_text())
     assert 1.0 <= log[-1]["main/perplexity"] <= 16
-    model, info = training.load_autoencoder(str(tmp_path / "vq"))
+    model, info = checkpoints.load_autoencoder(str(tmp_path / "vq"))
     assert info["bottleneck"] == "vq" and bool(model.codebook_ready)

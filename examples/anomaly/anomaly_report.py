@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 import numpy as np
 
-from specae import anomaly, features, inference, plots, training
+from specae import anomaly, checkpoints, errors, features, inference, plots
 from specae.audio import write_wav
 from specae.dataset import DataSetError, load_dataset
 from specae.files import atomic_path, save_json
@@ -47,13 +47,13 @@ def main():
     parser.add_argument("--out", default="result/anomaly")
     args = parser.parse_args()
     if not 0.0 < args.accept < 1.0:
-        training.fail("--accept must be between 0 and 1, not {}".format(args.accept))
+        errors.fail("--accept must be between 0 and 1, not {}".format(args.accept))
     try:
         arrays, manifest = load_dataset(args.dataset)
-        models = [(os.path.normpath(d),) + training.load_autoencoder(d, manifest) for d in args.autoencoders]
+        models = [(os.path.normpath(d),) + checkpoints.load_autoencoder(d, manifest) for d in args.autoencoders]
         classifier = inference.load_classifiers(args.classifier)[0] if args.classifier else None
     except (DataSetError, FileNotFoundError, ValueError, inference.ModelError) as error:
-        training.fail(error)
+        errors.fail(error)
     params = features.FeatureParams.from_dict(manifest["params"])
     validation_sounds = anomaly.non_digit_sounds(args.per_kind, args.seed)
     evaluation_sounds = anomaly.non_digit_sounds(args.per_kind, args.seed + 1)

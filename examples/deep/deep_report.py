@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 import chainer
 import numpy as np
 
-from specae import training
+from specae import checkpoints, errors
 from specae.dataset import DataSetError, load_dataset
 from specae.files import atomic_path, load_json, save_json
 from specae.models import reconstruct_all
@@ -42,7 +42,7 @@ def classifier_summary(directories):
                       "final_accuracy": last["validation/main/accuracy"],
                       "final_loss": last["validation/main/loss"]}
         except (OSError, ValueError, KeyError, StopIteration) as error:
-            training.fail("{}: not a classifier training log ({})".format(path, " ".join(str(error).split())))
+            errors.fail("{}: not a classifier training log ({})".format(path, " ".join(str(error).split())))
         group = groups.setdefault(os.path.dirname(os.path.normpath(directory)), collections.defaultdict(list))
         for key, value in values.items():
             group[key].append(float(value))
@@ -59,9 +59,9 @@ def main():
     args = parser.parse_args()
     try:
         arrays, manifest = load_dataset(args.dataset)
-        models = [(os.path.normpath(d),) + training.load_autoencoder(d, manifest) for d in args.autoencoders]
+        models = [(os.path.normpath(d),) + checkpoints.load_autoencoder(d, manifest) for d in args.autoencoders]
     except (DataSetError, FileNotFoundError, ValueError) as error:
-        training.fail(error)
+        errors.fail(error)
     test = np.asarray(arrays["test_data"])
     reconstruction = {}
     for name, model, info in models:

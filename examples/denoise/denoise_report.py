@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 import numpy as np
 
-from specae import denoise, inference, plots, training
+from specae import checkpoints, denoise, errors, inference, plots
 from specae.dataset import DataSetError, load_dataset
 from specae.features import FeatureParams
 from specae.files import atomic_path, save_json
@@ -95,9 +95,9 @@ def main():
     try:
         arrays, manifest = load_dataset(args.dataset)
         noisy, index = denoise.load_noisy(args.noisy, manifest)
-        models = [(os.path.normpath(d),) + training.load_autoencoder(d, manifest) for d in args.autoencoders]
+        models = [(os.path.normpath(d),) + checkpoints.load_autoencoder(d, manifest) for d in args.autoencoders]
     except (DataSetError, denoise.NoisyError, FileNotFoundError, ValueError) as error:
-        training.fail(error)
+        errors.fail(error)
     params = FeatureParams.from_dict(manifest["params"])
     test_noisy = noisy["test_noisy"]
     clean = np.asarray(arrays["test_data"][:len(test_noisy)])
@@ -107,7 +107,7 @@ def main():
     try:
         classifiers = classifier_rows(args.classifiers, {"clean": (clean, labels), "noisy": (test_noisy, labels)})
     except inference.ModelError as error:
-        training.fail(error)
+        errors.fail(error)
     table = markdown(reconstruction, classifiers, sorted(set(kinds)))
     print(table, end="")
 

@@ -254,7 +254,7 @@ def training_seconds(directory):
 
 
 def command_line(script, settings, out):
-    """The command a run's run.json records (specae.training writes every option but --out and
+    """The command a run's run.json records (specae.checkpoints.prepare_output writes every option but --out and
     --resume there); None-valued and false options were left at their default."""
     words = [".venv/bin/python", script]
     for key, value in sorted(settings.items()):

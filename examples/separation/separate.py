@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 import numpy as np
 
 from examples.separation import separation
-from specae import inference, plots, training
+from specae import checkpoints, command_line, errors, inference, plots, trainer_setup
 from specae.audio import AudioError, resample, write_wav
 from specae.dataset import DataSetError, load_manifest
 from specae.features import image_from_samples
@@ -40,11 +40,11 @@ def mixture_sets(manifest, args):
     sets = {}
     for side, files in sides.items():
         if len({entry["speaker"] for entry in files}) < 2:
-            training.fail("{}: the {} side needs clips of at least 2 voices to mix".format(args.dataset, side))
+            errors.fail("{}: the {} side needs clips of at least 2 voices to mix".format(args.dataset, side))
         try:
             clips = separation.load_clips(files)
         except AudioError as error:
-            training.fail("{}: {}".format(args.dataset, error))
+            errors.fail("{}: {}".format(args.dataset, error))
         count, seed = (args.train_mixtures, args.seed) if side == "train" else (args.test_mixtures, args.test_seed)
         sets[side] = separation.Mixtures(clips, [e["speaker"] for e in files], [int(e["digit"]) for e in files],
                                          count, seed, args.noise_fraction, args.seconds)
@@ -122,7 +122,7 @@ def summarise(records):
 
 
 def main():
-    parser = training.argument_parser(__doc__, epochs=4)
+    parser = command_line.argument_parser(__doc__, epochs=4)
     parser.set_defaults(batchsize=16)
     parser.add_argument("--no-skips", action="store_true", help="the same network without skip connections")
     parser.add_argument("--channels", type=int, nargs="+", default=[8, 16, 32, 64],
@@ -139,35 +139,35 @@ def main():
     parser.add_argument("--examples", type=int, default=3, help="held-out mixtures written as WAVs and drawn")
     args = parser.parse_args()
     if min(args.train_mixtures, args.test_mixtures) < 1 or not 0 <= args.noise_fraction <= 1 or args.seconds <= 0:
-        training.fail("--train-mixtures and --test-mixtures must be positive, --noise-fraction in [0, 1], "
+        errors.fail("--train-mixtures and --test-mixtures must be positive, --noise-fraction in [0, 1], "
                       "--seconds positive")
-    device = training.get_device(args.device)
+    device = command_line.get_device(args.device)
     classifiers = args.classifier or inference.default_models()
     classifier = None
     if [name.lower() for name in classifiers] != ["none"]:
         try:
             classifier = inference.load_classifiers(classifiers)
         except inference.ModelError as error:
-            training.fail("--classifier: {}".format(error))
+            errors.fail("--classifier: {}".format(error))
     try:
         manifest = load_manifest(args.dataset)
     except DataSetError as error:
-        training.fail(error)
+        errors.fail(error)
     sets = mixture_sets(manifest, args)
 
-    training.seed_everything(args.seed, device)
+    command_line.seed_everything(args.seed, device)
     unet = separation.UNet(args.channels, skips=not args.no_skips)
     model = separation.Separator(unet)
     print("U-Net{}: {} parameters, {} training mixtures of {} voices per epoch, {} held-out of {} voices".format(
         "" if unet.skips else " without skips", sum(p.size for p in model.params()), len(sets["train"]),
         len(set(sets["train"].speakers)), len(sets["test"]), len(set(sets["test"].speakers))))
-    trainer = training.make_trainer(model, sets["train"], sets["test"], args, device, REPORT, [(REPORT, "loss.png")])
-    training.run(trainer)
+    trainer = trainer_setup.make_trainer(model, sets["train"], sets["test"], args, device, REPORT, [(REPORT, "loss.png")])
+    trainer_setup.run(trainer)
     model.to_cpu()
     info = {"kind": "unet_separator", "channels": list(unet.channels), "skips": unet.skips,
             "rate_hz": separation.RATE_HZ, "n_fft": separation.N_FFT, "hop_length": separation.HOP,
             "seconds": args.seconds, "epochs": args.epoch, "seed": args.seed}
-    training.save_model(args.out, model.unet, info)
+    checkpoints.save_model(args.out, model.unet, info)
 
     records = evaluate(unet, sets["test"], classifier, args.out, args.examples)
     summary = summarise(records)

@@ -11,7 +11,7 @@ import sys
 # specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from specae import training
+from specae import errors
 from specae.files import atomic_path, load_json, save_json
 
 TASKS = {"voices": "two voices", "noise": "digit in noise"}
@@ -28,9 +28,9 @@ def main():
         try:
             evaluations.append(load_json(path))
         except (OSError, ValueError) as error:
-            training.fail("{}: not a separate.py evaluation ({})".format(path, " ".join(str(error).split())))
+            errors.fail("{}: not a separate.py evaluation ({})".format(path, " ".join(str(error).split())))
     if any(e["test"] != evaluations[0]["test"] for e in evaluations):
-        training.fail("the runs were evaluated on different held-out mixtures (--test-mixtures, --test-seed, "
+        errors.fail("the runs were evaluated on different held-out mixtures (--test-mixtures, --test-seed, "
                       "--noise-fraction, --seconds or the data set differ)")
     tasks = [kind for kind in TASKS if all(kind in e["summary"] for e in evaluations)]
     rows = [(e["model"], {kind: e["summary"][kind][e["model"] if e["model"] in e["summary"][kind] else "U-Net"]
