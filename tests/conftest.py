@@ -1,16 +1,13 @@
-"""Make the top-level modules of the repository importable in the tests."""
-
+"""Shared helpers of the tests. pytest puts the repository root on sys.path (pyproject.toml), so specae,
+melbank and examples import as the scripts import them."""
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import os  # noqa: E402
-import subprocess  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 def run_script(script, *args, check=True):
