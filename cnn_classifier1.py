@@ -4,11 +4,12 @@ stride 2, ReLU) and one fully connected layer to the ten digits, trained with Ad
 """
 import sys
 
-from specae import classifier_training, command_line
+from specae import classifier_training, command_line, distributed
 
 
 def main():
     parser = command_line.argument_parser(__doc__, epochs=10)
+    distributed.add_communicator_option(parser)
     parser.add_argument("--layers", type=int, choices=(2, 3), default=3, help="convolution layers")
     classifier_training.add_frequency_pool_option(parser)
     args = parser.parse_args()

@@ -7,7 +7,7 @@ cnn_classifier1.py. It refuses to start when the pretrained weights are missing 
 import os
 import sys
 
-from specae import checkpoints, classifier_training, command_line, errors, vae
+from specae import checkpoints, classifier_training, command_line, distributed, errors, vae
 from specae.dataset import DataSetError
 from specae.files import load_json
 from specae.models import DeepAutoencoder, GreedyStack
@@ -23,6 +23,7 @@ def pretrained_kind(weights_path):
 
 def main():
     parser = command_line.argument_parser(__doc__, epochs=10)
+    distributed.add_communicator_option(parser)
     parser.add_argument("--init", default="result/autoencoder3/model.npz",
                         help="model.npz written by cnn_autoencoder3.py")
     classifier_training.add_frequency_pool_option(parser)

@@ -6,12 +6,13 @@ import chainer
 import numpy as np
 
 from specae.dataset import DataSetError, load_dataset
-from specae.distributed import COMMUNICATORS, communicator
+from specae.distributed import communicator
 from specae.errors import fail
 
 
 def argument_parser(description, epochs):
-    """The options of Chainer's examples/mnist/train_mnist.py, plus the data set and the seed."""
+    """The options of Chainer's examples/mnist/train_mnist.py, plus the data set and the seed; the scripts
+    that train data-parallel add distributed.add_communicator_option."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="DataSet", help="directory written by make_dataset.py")
@@ -24,10 +25,6 @@ def argument_parser(description, epochs):
     parser.add_argument("--autoload", action="store_true",
                         help="continue from the newest snapshot in --out left by an interrupted identical run")
     parser.add_argument("--seed", type=int, default=0, help="seed for initial weights and shuffling")
-    parser.add_argument("--communicator", choices=COMMUNICATORS,
-                        help="data-parallel training with ChainerMN, one process per core or GPU, started with "
-                             "mpiexec -n N (make mpi installs MPI): naive on CPUs, pure_nccl on GPUs. "
-                             "--batchsize stays the global batch, split over the processes")
     return parser
 
 

@@ -8,6 +8,17 @@ import numpy as np
 from specae.errors import abort_on_exception, fail
 
 COMMUNICATORS = ("naive", "flat", "hierarchical", "two_dimensional", "single_node", "non_cuda_aware", "pure_nccl")
+
+
+def add_communicator_option(parser):
+    """--communicator, for the scripts that honour it (the autoencoders and classifiers of the pipeline:
+    they shard the data, average the gradients and write from rank 0 only)."""
+    parser.add_argument("--communicator", choices=COMMUNICATORS,
+                        help="data-parallel training with ChainerMN, one process per core or GPU, started with "
+                             "mpiexec -n N (make mpi installs MPI): naive on CPUs, pure_nccl on GPUs. "
+                             "--batchsize stays the global batch, split over the processes")
+
+
 _COMMUNICATORS = {}
 
 

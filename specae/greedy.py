@@ -60,6 +60,7 @@ def reconstruct(stack, images, device):
 
 def main(layer, description):
     parser = command_line.argument_parser(description, epochs=30)
+    distributed.add_communicator_option(parser)
     if layer > 1:
         parser.add_argument("--init", required=True,
                             help="model.npz of autoencoder {} (its layers are loaded and frozen)".format(layer - 1))
