@@ -91,6 +91,22 @@ def stop_on_divergence(trainer):
                                       trainer.updater.iteration, trainer.updater.epoch_detail))
 
 
+class WithoutScreenErase:
+    """A stream that drops the ESC[J (erase to the end of the screen) that Chainer's PrintReport writes
+    before each line to clear a ProgressBar: on a terminal it is invisible, in a log it is noise."""
+
+    ERASE = "\033[J"
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(text.replace(self.ERASE, ""))
+
+    def flush(self):
+        self.stream.flush()
+
+
 def _save_figure_atomically(figure, axes, summary):
     """PlotReport's postprocess hook, called just before it saves its figure in place: make that save go to a
     temporary file renamed into place, so that a kill never leaves a half-written PNG."""
@@ -143,7 +159,9 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
         for keys, file_name in plots:
             trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name,
                                                  postprocess=_save_figure_atomically), call_before_training=True)
-        trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"]), call_before_training=True)
+        out = sys.stdout if sys.stdout.isatty() else WithoutScreenErase(sys.stdout)
+        trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"], out=out),
+                       call_before_training=True)
         if sys.stdout.isatty():  # in a log or under make's --output-sync its redraws are noise
             trainer.extend(extensions.ProgressBar())
     resume = args.resume or (args.autoload and writer and latest_snapshot(args.out))

@@ -38,14 +38,14 @@ def test_folded_batch_normalisation_equals_convolution_then_normalisation():
             h = expected
 
 
-def test_shapes_and_outputs():
+def test_shapes():
     model = DeepAutoencoder()
     x = np.random.default_rng(0).uniform(size=(3, 1, 64, 64)).astype(np.float32)
     with chainer.using_config("train", False):
         code = model.encode(x).array
         rebuilt = reconstruct_all(model, x)
-    assert code.shape == (3, 32, 4, 4) and np.abs(code).max() <= 1.0  # tanh bottleneck
-    assert rebuilt.shape == x.shape and rebuilt.min() > 0.0  # softplus output
+    assert code.shape == (3, 32, 4, 4)
+    assert rebuilt.shape == x.shape
     assert GreedyStack(3).reconstruct(x).shape == x.shape
 
 

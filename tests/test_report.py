@@ -65,13 +65,22 @@ def run(tiny_corpus, tmp_path_factory):
     return result
 
 
+@pytest.fixture
+def result(run, tmp_path):
+    """A private copy of the shared run, which the test may change without touching the other tests'."""
+    copy = tmp_path / "result"
+    shutil.copytree(run, copy)
+    return copy
+
+
 def write(run, tiny_corpus):
     path = run / "index.html"
     report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"))
     return read_page(path)
 
 
-def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
+def test_sections_appear_exactly_when_their_outputs_exist(result, tiny_corpus):
+    run = result
     page = write(run, tiny_corpus)
     assert page.sections == ["run", "comparison", "autoencoders"]
     assert page.audio == []
@@ -157,22 +166,25 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
     assert not any(source.startswith("listen/") for source in page.audio)
 
 
-def test_names_are_escaped_in_the_html(run, tiny_corpus):
+def test_names_are_escaped_in_the_html(result, tiny_corpus):
+    run = result
     separate = run / "separate"
-    separate.mkdir(exist_ok=True)
+    separate.mkdir()
     shutil.copy(next(ROOT.joinpath("docs").glob("*.png")), separate / "{}.png".format(ODD))
-    (separate / "report.md").write_text("| clip | note |\n|---|---|\n| {} | <script>alert(1)</script> |\n".format(ODD))
+    (separate / "report.md").write_text("| clip | note |\n|---|---|\n| {} | <script>alert(1)</script> |\n"
+                                        "| U-Net <skip> & co | 7.50 |\n".format(ODD))
     path = run / "index.html"
     report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"))
     raw = path.read_text(encoding="utf-8")
     assert "<script>" not in raw and ODD not in raw and "<skip>" not in raw
-    assert "&lt;script&gt;" in raw
+    assert "&lt;script&gt;" in raw and "&lt;skip&gt; &amp; co" in raw
     page = read_page(path)
-    assert ODD in page.text and "<script>alert(1)</script>" in page.text
+    assert ODD in page.text and "<script>alert(1)</script>" in page.text and "U-Net <skip> & co" in page.text
     assert any(urllib.parse.unquote(source) == "separate/{}.png".format(ODD) for source in page.images)
 
 
-def test_embedded_page_carries_every_file_and_links_nothing(run, tiny_corpus):
+def test_embedded_page_carries_every_file_and_links_nothing(result, tiny_corpus):
+    run = result
     linked = write(run, tiny_corpus)
     path = run / "index-embedded.html"
     report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"),
@@ -198,9 +210,7 @@ def test_cli_prints_the_path_last_and_refuses_a_missing_folder(run, tiny_corpus,
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "make pretrain classify" in missing.stderr
 
 
-def test_an_artefact_of_another_shape_drops_only_its_section(run, tiny_corpus, tmp_path):
-    result = tmp_path / "result"
-    shutil.copytree(run, result)
+def test_an_artefact_of_another_shape_drops_only_its_section(result, tiny_corpus):
     (result / "comparison.json").write_text(json.dumps({"classifier_2cnn": {"seeds": 1}}))
     (result / "robustness.json").write_text("[1, 2")  # cut short
     done = run_script("examples/report/make_report.py", "--result", result, "--dataset", tiny_corpus / "DataSet",

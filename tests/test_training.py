@@ -111,7 +111,10 @@ def test_classifier2_refuses_missing_or_mismatched_weights(tiny_corpus, pretrain
 
 def test_resume_continues_bit_identically_and_seed_repeats(tiny_corpus, tmp_path):
     data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--layers", 2, "--seed", 5)
-    run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "straight")
+    straight_run = run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "straight")
+    # Output to a log (not a terminal): the printed table, one line per epoch, without screen codes.
+    assert "\033" not in straight_run.stdout and "\r" not in straight_run.stdout
+    assert sum(line.split()[:1] == [str(epoch)] for line in straight_run.stdout.splitlines() for epoch in (1, 2, 3)) == 3
     run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "again")
     run_script("cnn_classifier1.py", *data, "--epoch", 1, "--out", tmp_path / "first")
     run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "resumed",
