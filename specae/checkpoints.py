@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import sys
 
 import chainer
 import numpy as np
@@ -48,16 +49,21 @@ def load_npz(path, target):
 
 
 def prepare_output(out, args):
-    """Record the run's settings; snapshots of a run with other settings are removed, not resumed."""
+    """Record the run's settings and its command line in run.json; snapshots of a run with other settings
+    are removed, not resumed.
+
+    The command is the script and its arguments as given (sys.argv), so that the report shows what ran
+    rather than a reconstruction; it does not decide resuming, as --resume, --autoload and the spelling
+    of paths may differ between the parts of one run."""
     settings = {key: value for key, value in sorted(vars(args).items())
                 if key not in ("resume", "autoload", "out")}
     path = os.path.join(out, RUN_FILE)
     remove_stale_output(out)
-    if os.path.exists(path) and load_json(path) != settings:
+    if os.path.exists(path) and {key: value for key, value in load_json(path).items() if key != "command"} != settings:
         for name in os.listdir(out):
             if name.startswith("snapshot_"):
                 os.remove(os.path.join(out, name))
-    save_json(path, settings)
+    save_json(path, dict(settings, command=sys.argv))
 
 
 def save_model(out, model, info):

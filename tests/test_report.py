@@ -79,14 +79,19 @@ def write(run, tiny_corpus):
     return read_page(path)
 
 
-def test_sections_appear_exactly_when_their_outputs_exist(result, tiny_corpus):
-    run = result
+def test_sections_appear_exactly_when_their_outputs_exist(run, result, tiny_corpus):
+    shared, run = run, result
     page = write(run, tiny_corpus)
     assert page.sections == ["run", "comparison", "autoencoders"]
     assert page.audio == []
     text = page.all_text
     assert "AE layer 1" in text and "AE layer 2" not in text
     assert "make pretrain classify AE_EPOCHS=1 CLF_EPOCHS=1 SEEDS=1 BATCH=20" in text
+    # A training stage's command exactly as it ran (run.json), not rebuilt from its settings: the script
+    # path as given (absolute here) and no option it was not given (a rebuilt line spells out --seed 0).
+    command = next(chunk for chunk in page.text if "cnn_autoencoder1.py" in chunk)
+    assert command == ".venv/bin/python {} --dataset {} --epoch 1 --batchsize 20 --out {}".format(
+        ROOT / "cnn_autoencoder1.py", tiny_corpus / "DataSet", shared / "autoencoder1")
     assert "2-CNN" in text and "pretrained 3-CNN" not in text  # no such runs: no row, no sentence about it
     summary = json.loads((run / "comparison.json").read_text())
     assert "{:.2f} ± 0.00 %".format(100 * summary["classifier_2cnn"]["final_accuracy_mean"]) in text

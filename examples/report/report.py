@@ -32,13 +32,10 @@ EMBEDDED_PAGE = "index-embedded.html"
 MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
               ".wav": "audio/wav", ".wave": "audio/wav"}
 
-# The greedy stack and the classifiers: run folder under result/, name on the page, script that trains it.
-AUTOENCODERS = [("autoencoder{}".format(k), "AE layer {}".format(k), "cnn_autoencoder{}.py".format(k))
-                for k in (1, 2, 3)]
-CLASSIFIERS = [("classifier_2cnn", "2-CNN", "cnn_classifier1.py"),
-               ("classifier_3cnn", "3-CNN", "cnn_classifier1.py"),
-               ("classifier_pretrained", "pretrained 3-CNN", "cnn_classifier2.py")]
-MODEL_NAMES = {folder: name for folder, name, _ in CLASSIFIERS}
+# The greedy stack and the classifiers: run folder under result/, name on the page.
+AUTOENCODERS = [("autoencoder{}".format(k), "AE layer {}".format(k)) for k in (1, 2, 3)]
+CLASSIFIERS = [("classifier_2cnn", "2-CNN"), ("classifier_3cnn", "3-CNN"), ("classifier_pretrained", "pretrained 3-CNN")]
+MODEL_NAMES = dict(CLASSIFIERS)
 COMPARISON_FIGURES = [("loss-accuracy_comparison.png", "2-CNN against 3-CNN from scratch"),
                       ("loss-accuracy_comparison_pre-train.png", "3-CNN from scratch against pretrained 3-CNN")]
 ROBUSTNESS_COLUMNS = ("clean", "telephone", "noise", "reverb", "voice", "mixed", "mean_degraded")
@@ -253,22 +250,12 @@ def training_seconds(directory):
     return None if entry is None else entry.get("elapsed_time")
 
 
-def command_line(script, settings, out):
-    """The command a run's run.json records (specae.checkpoints.prepare_output writes every option but --out and
-    --resume there); None-valued and false options were left at their default."""
-    words = [".venv/bin/python", script]
-    for key, value in sorted(settings.items()):
-        flag = "--" + key.replace("_", "-")
-        if value is None or value is False:
-            continue
-        if value is True:
-            words.append(flag)
-        elif isinstance(value, list):
-            words += [flag] + [str(item) for item in value]
-        else:
-            words += [flag, str(value)]
-    words += ["--out", out]
-    return " ".join(shlex.quote(word) for word in words)
+def recorded_command(argv):
+    """The command line a stage recorded when it ran (its ``sys.argv``: the script and its arguments as
+    given), as one shell line under the venv's interpreter; None when it recorded none."""
+    if not isinstance(argv, list) or not argv:
+        return None
+    return " ".join(shlex.quote(str(word)) for word in [".venv/bin/python"] + argv)
 
 
 # ---- sections ------------------------------------------------------------------------------------
@@ -376,9 +363,13 @@ def data_stages(dataset, spec, manifest, index, wav_dir):
         previous_end = end
     if manifest is not None:
         end = mtime(os.path.join(dataset, "manifest.json"))
+        # Rebuilt from the manifest, which does not record the command itself: that would put the --out
+        # path into it, and the same seed must give a byte-identical DataSet/ wherever it is written.
         words = [".venv/bin/python", "make_dataset.py", "--spec", spec, "--out", dataset, "--split", manifest["split"],
                  "--test-ratio", str(manifest["test_ratio"]), "--seed", str(manifest["seed"]),
                  "--augment", str(manifest.get("augment_copies", 0))]
+        if manifest.get("pitch_semitones"):
+            words += ["--pitch-semitones", str(manifest["pitch_semitones"])]
         commands.append({"stage": "data set", "command": " ".join(shlex.quote(w) for w in words), "runs": 1,
                          "seeds": None})
         stages.append({"stage": "data set", "seconds": since(previous_end, end), "how": "file times", "finished": end})
@@ -389,7 +380,7 @@ def training_stages(result):
     """Time (Chainer's elapsed_time) and command (run.json) of the autoencoders and classifiers, and
     the settings the first run of each kind recorded."""
     stages, commands, settings = [], [], {}
-    for folder, name, script in AUTOENCODERS + CLASSIFIERS:
+    for folder, name in AUTOENCODERS + CLASSIFIERS:
         directory = os.path.join(result, folder)
         greedy = folder.startswith("autoencoder")
         runs = [directory] if greedy else sorted(glob.glob(os.path.join(glob.escape(directory), "seed*")),
@@ -400,8 +391,10 @@ def training_stages(result):
         recorded = load_optional(os.path.join(runs[0], "run.json"))
         if isinstance(recorded, dict):
             seeds = [_seed_number(run) for run in runs]
-            commands.append({"stage": name, "command": command_line(script, recorded, runs[0]), "runs": len(runs),
-                             "seeds": None if greedy else ", ".join(map(str, seeds))})
+            command = recorded_command(recorded.get("command"))
+            if command:
+                commands.append({"stage": name, "command": command, "runs": len(runs),
+                                 "seeds": None if greedy else ", ".join(map(str, seeds))})
             settings.setdefault("autoencoder" if greedy else "classifier", recorded)
             if not greedy:
                 settings["seeds"] = seeds
@@ -545,7 +538,7 @@ def listen_section(result, link):
     report = load_optional(os.path.join(directory, "listen.json"))
     if not report or not report.get("clips"):
         return None
-    names = dict((folder, name) for folder, name, _ in AUTOENCODERS)
+    names = dict(AUTOENCODERS)
     versions = sorted(report["clips"][0]["versions"], key=lambda version: version != "input")
     rows = []
     for clip in report["clips"]:
@@ -576,7 +569,7 @@ def listen_section(result, link):
 def autoencoder_section(result, link):
     listen = listen_section(result, link)
     layers = []
-    for folder, name, _ in AUTOENCODERS:
+    for folder, name in AUTOENCODERS:
         directory = os.path.join(result, folder)
         inout = figure(link, os.path.join(directory, "inout-comparison_{}.png".format(folder)),
                        "{}: test spectrograms (top) and their reconstruction through {} (bottom)".format(
