@@ -34,25 +34,12 @@ MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", 
 
 # The greedy stack and the classifiers: run folder under result/, name on the page.
 AUTOENCODERS = [("autoencoder{}".format(k), "AE layer {}".format(k)) for k in (1, 2, 3)]
-CLASSIFIERS = [("classifier_2cnn", "2-CNN"), ("classifier_3cnn", "3-CNN"), ("classifier_pretrained", "pretrained 3-CNN")]
+CLASSIFIERS = [("classifier_2cnn", "2-CNN"), ("classifier_3cnn", "3-CNN"),
+               ("classifier_pretrained", "pretrained 3-CNN")]
 MODEL_NAMES = dict(CLASSIFIERS)
 COMPARISON_FIGURES = [("loss-accuracy_comparison.png", "2-CNN against 3-CNN from scratch"),
                       ("loss-accuracy_comparison_pre-train.png", "3-CNN from scratch against pretrained 3-CNN")]
 ROBUSTNESS_COLUMNS = ("clean", "telephone", "noise", "reverb", "voice", "mixed", "mean_degraded")
-# Extensions: section id, the folders under result/ it may be in (the first that exists is shown),
-# title, one line on what it is. morph and separate are shown generically (their figures, report.md
-# tables and WAVs), so a change in what their scripts name the files does not break the page.
-EXTENSIONS = [("denoise", ("denoise",), "Denoising autoencoders",
-               "Autoencoders trained to map noisy input to the clean target (make denoise), on noisy held-out voices."),
-              ("anomaly", ("anomaly",), "Is it a spoken digit? (anomaly detection)",
-               "Reconstruction error as a score of \"not a digit\" against locally made other sounds (make anomaly)."),
-              ("deep", ("deep",), "Deeper autoencoder",
-               "Batch normalisation, LeakyReLU, tanh bottleneck, softplus output, RMSprop (make deep), "
-               "against the greedy stack."),
-              ("morph", ("morph", "vae"), "Morphing (variational autoencoder)",
-               "Latent interpolation between two clips, decoded to spectrograms and audio (make morph)."),
-              ("separate", ("separate", "separation"), "Source separation (U-Net)",
-               "Two voices (or a voice and noise) separated by a U-Net mask (make separate).")]
 TRAINING_CURVES = ("loss.png", "accuracy.png", "elbo.png", "perplexity.png")  # what PlotReport draws
 MAX_AUDIO = 48  # players per generic section: a folder of hundreds of WAVs would bury the page
 # Units of the front-end parameters (names of specae.features.FeatureParams).
@@ -655,19 +642,71 @@ def _model_label(path, result):
     return path
 
 
-def extension_section(result, key, folders, title, description, link):
+def denoise_facts(directory, result):
+    """make denoise's report.json: the spectrogram SNR of the noisy input and of the best autoencoder."""
+    report = load_optional(os.path.join(directory, "report.json"))
+    rows = (report or {}).get("reconstruction", {})
+    lead = []
+    if "noisy input" in rows and len(rows) > 1:
+        best = max((name for name in rows if name != "noisy input"), key=lambda n: rows[n]["all"]["snr_db"])
+        lead.append("Spectrogram SNR on the noisy held-out voices: {:.2f} dB for the noisy input itself; the "
+                    "highest of the autoencoders' outputs, {}, {:.2f} dB ({:+.2f} dB).".format(
+                        rows["noisy input"]["all"]["snr_db"], shorten(best, result), rows[best]["all"]["snr_db"],
+                        rows[best]["all"]["snr_db"] - rows["noisy input"]["all"]["snr_db"]))
+    return lead, None
+
+
+def anomaly_facts(directory, result):
+    """make anomaly's detector.json and report.json: the detector's AUC and threshold, and one sound of
+    each kind (the folder holds dozens of each)."""
+    detector = load_optional(os.path.join(directory, "detector.json"))
+    report = load_optional(os.path.join(directory, "report.json"))
+    lead = []
+    if isinstance(detector, dict) and "auc" in detector:
+        lead.append("The detector (the autoencoder chosen on a validation set) separates held-out digits from "
+                    "other sounds with ROC AUC {:.3f}; its threshold {:.5f} accepts {} of the training "
+                    "digits.".format(detector["auc"], detector["threshold"],
+                                     percent(detector.get("accept_quantile"), 0)))
+    sounds = {}
+    for sound in (report or {}).get("sounds", []):
+        sounds.setdefault(sound["kind"], os.path.join(directory, sound["wav"]))
+    return lead, list(sounds.values())
+
+
+# Extensions: section id, the folders under result/ it may be in (the first that exists is shown),
+# title, one line on what it is, and its reader of its own report.json (above) for the lead facts and
+# the WAVs to play. deep, morph and separate are shown generically (their figures, report.md tables and
+# WAVs), so a change in what their scripts name the files does not break the page.
+EXTENSIONS = [("denoise", ("denoise",), "Denoising autoencoders",
+               "Autoencoders trained to map noisy input to the clean target (make denoise), on noisy held-out voices.",
+               denoise_facts),
+              ("anomaly", ("anomaly",), "Is it a spoken digit? (anomaly detection)",
+               "Reconstruction error as a score of \"not a digit\" against locally made other sounds (make anomaly).",
+               anomaly_facts),
+              ("deep", ("deep",), "Deeper autoencoder",
+               "Batch normalisation, LeakyReLU, tanh bottleneck, softplus output, RMSprop (make deep), "
+               "against the greedy stack.", None),
+              ("morph", ("morph", "vae"), "Morphing (variational autoencoder)",
+               "Latent interpolation between two clips, decoded to spectrograms and audio (make morph).", None),
+              ("separate", ("separate", "separation"), "Source separation (U-Net)",
+               "Two voices (or a voice and noise) separated by a U-Net mask (make separate).", None)]
+
+
+def extension_section(result, key, folders, title, description, facts, link):
     """A section for an extension: the first of its ``folders`` under ``result`` that has something to
-    show (its lead facts, figures, report.md tables and WAVs), or None."""
+    show (its lead facts, figures, report.md tables and WAVs), or None. ``facts(directory, result)``, the
+    extension's own reader of its report.json, gives the lead sentences and the WAVs to play (None: every
+    WAV of the folder); without it the section is its folder's files alone."""
     for folder in folders:
         directory = os.path.join(result, folder)
         if os.path.isdir(directory):
-            section = folder_section(result, directory, key, title, description, link)
+            section = folder_section(result, directory, key, title, description, facts, link)
             if section:
                 return section
     return None
 
 
-def folder_section(result, directory, key, title, description, link):
+def folder_section(result, directory, key, title, description, facts, link):
     # The folder's own figures, then those of the runs in its subfolders (separate/unet/separation.png);
     # the training curves after the results, and smaller.
     paths = sorted(glob.glob(os.path.join(glob.escape(directory), "*.png")) +
@@ -680,32 +719,10 @@ def folder_section(result, directory, key, title, description, link):
             item["size"] = "half"
         figures.append(item)
     tables, paragraphs = markdown_tables(os.path.join(directory, "report.md"), result)
-    lead = []
-    if key == "anomaly":
-        detector = load_optional(os.path.join(directory, "detector.json"))
-        report = load_optional(os.path.join(directory, "report.json"))
-        if isinstance(detector, dict) and "auc" in detector:
-            lead.append("The detector (the autoencoder chosen on a validation set) separates held-out digits from "
-                        "other sounds with ROC AUC {:.3f}; its threshold {:.5f} accepts {} of the training "
-                        "digits.".format(detector["auc"], detector["threshold"],
-                                         percent(detector.get("accept_quantile"), 0)))
-        # One sound of each kind: the folder holds dozens of each.
-        sounds = {}
-        for sound in (report or {}).get("sounds", []):
-            sounds.setdefault(sound["kind"], os.path.join(directory, sound["wav"]))
-        audio_paths = list(sounds.values())
-    else:
+    lead, audio_paths = facts(directory, result) if facts else ([], None)
+    if audio_paths is None:
         audio_paths = [path for path in glob.glob(os.path.join(glob.escape(directory), "**", "*"), recursive=True)
                        if path.lower().endswith((".wav", ".wave")) and os.path.isfile(path)]
-    if key == "denoise":
-        report = load_optional(os.path.join(directory, "report.json"))
-        rows = (report or {}).get("reconstruction", {})
-        if "noisy input" in rows and len(rows) > 1:
-            best = max((name for name in rows if name != "noisy input"), key=lambda n: rows[n]["all"]["snr_db"])
-            lead.append("Spectrogram SNR on the noisy held-out voices: {:.2f} dB for the noisy input itself; the "
-                        "highest of the autoencoders' outputs, {}, {:.2f} dB ({:+.2f} dB).".format(
-                            rows["noisy input"]["all"]["snr_db"], shorten(best, result), rows[best]["all"]["snr_db"],
-                            rows[best]["all"]["snr_db"] - rows["noisy input"]["all"]["snr_db"]))
     audio, left_out = audio_groups(audio_paths, directory, link)
     figures = [item for item in figures if item]
     if not (figures or tables or audio or lead):
@@ -749,8 +766,8 @@ def gather(result="result", dataset="DataSet", spec="spectrogram", page_dir=None
         the page's metadata.
     """
     link = Linker(page_dir or result, embed)
-    extensions = [optional(key, extension_section, result, key, folders, title, text, link)
-                  for key, folders, title, text in EXTENSIONS]
+    extensions = [optional(key, extension_section, result, key, folders, title, text, facts, link)
+                  for key, folders, title, text, facts in EXTENSIONS]
     context = {"result": os.path.normpath(result), "embed": embed,
                "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
                "run": optional("run", run_section, result, dataset, spec, link),
