@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, make_environment
+from specae import tables
 
-# The goals the README names, in the order a user would run them; add a new goal here (and a test of
-# its outputs below).
+# The goals the README names, in the order a user would run them: the one place where a goal is added
+# (e.g. "human", "curve"), with a test of its outputs below; the shared run then makes it too.
 GOALS = ["pretrain", "classify", "robustness", "evaluate", "listen", "denoise", "anomaly", "deep", "morph",
          "separate", "report"]
 # Goals that download packages or run for a long time: only their commands are checked (make -n).
@@ -69,6 +70,15 @@ def made(run, goal):
 
 def load(path):
     return json.loads(Path(path).read_text())
+
+
+def tables_as_written(folder):
+    """An extension's report.md is its report.json's tables (what the report page shows) as Markdown."""
+    report = load(folder / "report.json")
+    assert report["tables"] and all(len(row) == len(table["header"]) for table in report["tables"]
+                                    for row in table["rows"])
+    assert tables.markdown(report["tables"], report.get("notes", [])) == (folder / "report.md").read_text()
+    return report
 
 
 def is_png(path):
@@ -132,8 +142,8 @@ def test_listen_writes_wavs_of_reconstructions(run):
 
 def test_denoise_reports_distances(run):
     result = made(run, "denoise")
-    report = load(result / "denoise" / "report.json")
-    assert report and "dB" in (result / "denoise" / "report.md").read_text()
+    report = tables_as_written(result / "denoise")
+    assert "noisy input" in report["reconstruction"] and "dB" in (result / "denoise" / "report.md").read_text()
     assert is_png(result / "denoise" / "denoise.png")
 
 
@@ -141,7 +151,7 @@ def test_anomaly_writes_the_detector_with_the_classifier_ensemble(run):
     result = made(run, "anomaly")
     detector = load(result / "anomaly" / "detector.json")
     assert np.isfinite(detector["threshold"])
-    report = load(result / "anomaly" / "report.json")
+    report = tables_as_written(result / "anomaly")
     for row in report["rows"].values():
         assert 0.0 <= row["auc"] <= 1.0
     assert any(row["kind"] == "classifier" for row in report["rows"].values())
@@ -151,12 +161,13 @@ def test_anomaly_writes_the_detector_with_the_classifier_ensemble(run):
 def test_deep_compares_with_the_greedy_stack(run):
     result = made(run, "deep")
     assert load(result / "deep" / "model.json")["kind"] == "deep_autoencoder"
-    assert load(result / "deep" / "report.json") and "|" in (result / "deep" / "report.md").read_text()
+    report = tables_as_written(result / "deep")
+    assert all(0.0 <= row["test_mse"] for row in report["reconstruction"].values())
 
 
 def test_morph_trains_the_vae_and_draws_morphs(run):
     result = made(run, "morph")
-    report = load(result / "vae" / "report.json")
+    report = tables_as_written(result / "vae")
     assert load(result / "vae" / "model.json")["kind"] == "vae"
     rows = report["models"]
     assert len(rows) == 4 and all(0.0 <= row["mse"] and -1.0 <= row["cosine"] <= 1.0 for row in rows.values())
@@ -173,7 +184,7 @@ def test_separate_scores_the_unet_against_the_ideal_mask(run):
                       if isinstance(row, dict) and "accuracy" in row]
         assert accuracies and all(0.0 <= a <= 1.0 for a in accuracies)
     assert "ideal ratio mask" in (result / "separate" / "report.md").read_text()
-    assert load(result / "separate" / "report.json")
+    tables_as_written(result / "separate")
 
 
 def test_report_page_has_a_section_per_extension(run):

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT, run_script
 from examples.report import report
+from specae import tables
 
 ODD = "mix<1>&\"b'"  # a clip name that would break the page if it were not escaped
 
@@ -128,7 +129,7 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, result, tiny_corp
     assert "{:.1f} %".format(100 * rows[str(run / "classifier_3cnn" / "seed1")]["mean_degraded"]) in text
 
     # The extensions: anomaly_report.py for real; separate/ and vae/ (make morph) laid out as separate.py,
-    # separation_report.py and vae.py write them: a report.md, figures, runs in subfolders, WAVs.
+    # separation_report.py and vae.py write them: a report.json with tables, figures, runs in subfolders, WAVs.
     run_script("examples/anomaly/anomaly_report.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--per-kind", 2,
                "--out", run / "anomaly")
     (run / "morph").mkdir()  # an empty folder shows nothing
@@ -142,8 +143,8 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, result, tiny_corp
             shutil.copy(wav, unet / "{}_{}.wav".format(example, version))
     shutil.copy(run / "listen" / "listen.png", unet / "separation.png")
     shutil.copy(run / "autoencoder1" / "loss.png", unet / "loss.png")
-    (run / "separate" / "report.md").write_text(
-        "| model | SI-SDR improvement (dB) |\n|---|---|\n| U-Net <skip> & co | 7.50 |\n")
+    (run / "separate" / "report.json").write_text(json.dumps({"tables": [tables.table(
+        ["model", "SI-SDR improvement (dB)"], [["U-Net <skip> & co", "7.50"]])]}))
     (run / "vae").mkdir()
     shutil.copy(run / "listen" / "listen.png", run / "vae" / "morph_digits.png")
     for step in ("000", "050", "100"):
@@ -176,8 +177,8 @@ def test_names_are_escaped_in_the_html(result, tiny_corpus):
     separate = run / "separate"
     separate.mkdir()
     shutil.copy(next(ROOT.joinpath("docs").glob("*.png")), separate / "{}.png".format(ODD))
-    (separate / "report.md").write_text("| clip | note |\n|---|---|\n| {} | <script>alert(1)</script> |\n"
-                                        "| U-Net <skip> & co | 7.50 |\n".format(ODD))
+    (separate / "report.json").write_text(json.dumps({"tables": [tables.table(
+        ["clip", "note"], [[ODD, "<script>alert(1)</script>"], ["U-Net <skip> & co", "7.50"]])]}))
     path = run / "index.html"
     report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"))
     raw = path.read_text(encoding="utf-8")
@@ -245,14 +246,16 @@ def test_comparison_sentence_follows_the_numbers():
     assert report.comparison_sentence({}) is None
 
 
-def test_markdown_tables_and_audio_groups(tmp_path):
-    (tmp_path / "report.md").write_text("Validation note.\n\n| a | b (dB) |\n|---|---|\n| {}/x | 1.5 |\n\n"
-                                        "| c |\n|---|\n| – |\n".format(tmp_path))
-    tables, paragraphs = report.markdown_tables(str(tmp_path / "report.md"), str(tmp_path))
-    assert paragraphs == ["Validation note."]
-    assert tables[0]["header"] == ["a", "b (dB)"] and tables[0]["numeric"] == [False, True]
-    assert tables[0]["rows"] == [["{}/x".format(os.path.normpath(str(tmp_path))), "1.5"]]
-    assert tables[1]["rows"] == [["–"]]
+def test_report_tables_and_audio_groups(tmp_path):
+    made = [tables.table(["a", "b (dB)"], [["{}/x".format(tmp_path), 1.5]]), tables.table(["c"], [["–"]])]
+    (tmp_path / "report.json").write_text(json.dumps({"tables": made, "notes": ["Validation note."]}))
+    shown, notes = report.report_tables(str(tmp_path), str(tmp_path))
+    assert notes == ["Validation note."]
+    assert shown[0]["header"] == ["a", "b (dB)"] and shown[0]["numeric"] == [False, True]
+    assert shown[0]["rows"] == [["{}/x".format(os.path.normpath(str(tmp_path))), "1.5"]]
+    assert shown[1]["rows"] == [["–"]]
+    assert tables.markdown(made, ["Validation note."]) == (
+        "Validation note.\n\n| a | b (dB) |\n|---|---|\n| {}/x | 1.5 |\n\n| c |\n|---|\n| – |\n".format(tmp_path))
     names = ["a_mixture.wav", "a_estimate.wav", "b_mixture.wav", "noise.wav"]
     groups, left_out = report.audio_groups([str(tmp_path / n) for n in names], str(tmp_path), lambda p: p)
     assert left_out == 0 and groups[0]["columns"] == ["estimate", "mixture", "audio"]

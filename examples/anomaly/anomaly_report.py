@@ -20,10 +20,10 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 import numpy as np
 
-from specae import anomaly, checkpoints, errors, features, inference, plots
+from specae import anomaly, checkpoints, errors, features, inference, plots, tables
 from specae.audio import write_wav
 from specae.dataset import DataSetError, load_dataset
-from specae.files import atomic_path, save_json
+from specae.files import save_json
 
 DEFAULT_AUTOENCODERS = ["result/autoencoder1", "result/autoencoder2", "result/autoencoder3"]
 
@@ -94,27 +94,24 @@ def main():
                 "validation_auc": best["validation_auc"], "auc": best["auc"]}
     save_json(os.path.join(args.out, anomaly.DETECTOR_FILE), detector)
 
-    lines = ["| score | validation AUC | AUC | " + " | ".join("AUC {}".format(k) for k in anomaly.SOUND_KINDS) +
-             " | other sounds rejected | held-out digits rejected |", "|---" * (5 + len(anomaly.SOUND_KINDS)) + "|"]
+    table_rows = []
     for name, row in rows.items():
         cells = ["{:.3f}".format(row["validation_auc"]) if "validation_auc" in row else "–",
                  "{:.3f}".format(row["auc"])]
         cells += ["{:.3f}".format(row["auc_per_kind"][k]) for k in anomaly.SOUND_KINDS]
         cells += ["{:.1f} %".format(100 * row[k]) if k in row else "–"
                   for k in ("others_rejected", "digits_rejected")]
-        lines.append("| {}{} | ".format(name, " (chosen)" if name == chosen else "") + " | ".join(cells) + " |")
-    table = "\n".join(lines) + "\n"
-    print(table, end="")
+        table_rows.append(["{}{}".format(name, " (chosen)" if name == chosen else "")] + cells)
+    made = [tables.table(["score", "validation AUC", "AUC"] + ["AUC {}".format(k) for k in anomaly.SOUND_KINDS] +
+                         ["other sounds rejected", "held-out digits rejected"], table_rows)]
+    tables.save_markdown(os.path.join(args.out, "report.md"), made)
     print("threshold {:.5f} (the {:g} quantile of the training digits' scores) → {}".format(
         best["threshold"], args.accept, os.path.join(args.out, anomaly.DETECTOR_FILE)))
-    with atomic_path(os.path.join(args.out, "report.md")) as temporary:
-        with open(temporary, "w") as stream:
-            stream.write(table)
     save_json(os.path.join(args.out, "report.json"), {
         "chosen": chosen, "detector": detector, "per_kind": args.per_kind, "seed": args.seed,
         "test_digits": len(test_digits), "other_sounds": len(evaluation), "rows": rows,
         "sounds": [{"kind": kind, "name": name, "wav": "sounds/{}_{:02d}.wav".format(kind, i % args.per_kind)}
-                   for i, (kind, name, _) in enumerate(evaluation_sounds)]})
+                   for i, (kind, name, _) in enumerate(evaluation_sounds)], "tables": made})
     plots.roc_figure(curves, os.path.join(args.out, "roc.png"),
                      "held-out digits vs {} other sounds: reconstruction error as the score".format(len(evaluation)),
                      marks=[("threshold", best["digits_rejected"], best["others_rejected"])])

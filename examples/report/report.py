@@ -131,47 +131,23 @@ def shorten(text, result):
     return text.replace(prefix, os.path.normpath(result) + "/")
 
 
-def markdown_tables(path, result):
-    """The pipe tables of a report.md (as the report scripts write them) and its other lines.
-
-    Parameters
-    ----------
-    path : str
-        The markdown file; a missing or unreadable one gives no tables.
-    result : str
-        The result folder: absolute paths under it are shortened to ``result/...``.
+def report_tables(directory, result):
+    """The tables and the notes above them that an extension keeps in its report.json (specae.tables);
+    paths under the result folder are shortened to ``result/...``. Nothing or an unreadable file gives none.
 
     Returns
     -------
     tables : list of dict
-        One `table` per block of ``|`` lines, its first row the header (separator rows dropped).
-    paragraphs : list of str
-        The other non-empty lines, as text.
+        One `table` each.
+    notes : list of str
     """
-    try:
-        with open(path) as stream:
-            lines = stream.read().splitlines()
-    except (OSError, UnicodeDecodeError):
+    report = load_optional(os.path.join(directory, "report.json"))
+    if not isinstance(report, dict):
         return [], []
-    tables, paragraphs, block = [], [], []
-
-    def cells(line):
-        return [shorten(cell.strip(), result) for cell in line.strip().strip("|").split("|")]
-
-    def flush():
-        rows = [cells(line) for line in block if not set(line.replace("|", "").strip()) <= set("-: ")]
-        if rows:
-            tables.append(table(rows[0], rows[1:]))
-        block.clear()
-
-    for line in lines + [""]:
-        if line.lstrip().startswith("|"):
-            block.append(line)
-            continue
-        flush()
-        if line.strip():
-            paragraphs.append(shorten(line.strip(), result))
-    return tables, paragraphs
+    tables = [table([shorten(cell, result) for cell in item["header"]],
+                    [[shorten(cell, result) for cell in row] for row in item["rows"]])
+              for item in report.get("tables", [])]
+    return tables, [shorten(note, result) for note in report.get("notes", [])]
 
 
 def audio_groups(paths, base, link, limit=MAX_AUDIO):
@@ -675,8 +651,8 @@ def anomaly_facts(directory, result):
 
 # Extensions: section id, the folders under result/ it may be in (the first that exists is shown),
 # title, one line on what it is, and its reader of its own report.json (above) for the lead facts and
-# the WAVs to play. deep, morph and separate are shown generically (their figures, report.md tables and
-# WAVs), so a change in what their scripts name the files does not break the page.
+# the WAVs to play. deep, morph and separate are shown generically (their figures, the tables of their
+# report.json and their WAVs), so a change in what their scripts name the files does not break the page.
 EXTENSIONS = [("denoise", ("denoise",), "Denoising autoencoders",
                "Autoencoders trained to map noisy input to the clean target (make denoise), on noisy held-out voices.",
                denoise_facts),
@@ -694,7 +670,7 @@ EXTENSIONS = [("denoise", ("denoise",), "Denoising autoencoders",
 
 def extension_section(result, key, folders, title, description, facts, link):
     """A section for an extension: the first of its ``folders`` under ``result`` that has something to
-    show (its lead facts, figures, report.md tables and WAVs), or None. ``facts(directory, result)``, the
+    show (its lead facts, figures, report.json tables and WAVs), or None. ``facts(directory, result)``, the
     extension's own reader of its report.json, gives the lead sentences and the WAVs to play (None: every
     WAV of the folder); without it the section is its folder's files alone."""
     for folder in folders:
@@ -718,7 +694,7 @@ def folder_section(result, directory, key, title, description, facts, link):
         if item and os.path.basename(path) in TRAINING_CURVES:
             item["size"] = "half"
         figures.append(item)
-    tables, paragraphs = markdown_tables(os.path.join(directory, "report.md"), result)
+    tables, paragraphs = report_tables(directory, result)
     lead, audio_paths = facts(directory, result) if facts else ([], None)
     if audio_paths is None:
         audio_paths = [path for path in glob.glob(os.path.join(glob.escape(directory), "**", "*"), recursive=True)

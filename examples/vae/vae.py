@@ -24,11 +24,11 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 import chainer
 import numpy as np
 
-from specae import checkpoints, command_line, errors, inversion, plots, trainer_setup, vae
+from specae import checkpoints, command_line, errors, inversion, plots, tables, trainer_setup, vae
 from specae.audio import write_wav
 from specae.dataset import DataSetError, load_dataset
 from specae.features import FeatureParams
-from specae.files import atomic_path, save_json
+from specae.files import save_json
 from specae.models import reconstruct_all
 
 STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -56,12 +56,9 @@ def compare_autoencoders(directories, manifest, test):
 
 
 def report_table(rows):
-    lines = ["| model | kind | reconstruction MSE | cosine(input, reconstruction) | ELBO (nats per clip) |",
-             "|---|---|---|---|---|"]
-    for name, row in rows.items():
-        elbo = "—" if row["elbo"] is None else "{:.1f}".format(row["elbo"])
-        lines.append("| {} | {} | {:.5f} | {:.4f} | {} |".format(name, row["kind"], row["mse"], row["cosine"], elbo))
-    return "\n".join(lines) + "\n"
+    return tables.table(["model", "kind", "reconstruction MSE", "cosine(input, reconstruction)", "ELBO (nats per clip)"],
+                        [[name, row["kind"], "{:.5f}".format(row["mse"]), "{:.4f}".format(row["cosine"]),
+                          "—" if row["elbo"] is None else "{:.1f}".format(row["elbo"])] for name, row in rows.items()])
 
 
 def write_morphs(model, arrays, files, params, args):
@@ -144,11 +141,8 @@ def main():
         with chainer.no_backprop_mode(), chainer.using_config("train", False):
             indices = np.concatenate([model.nearest(model.encode(test[i:i + 256])) for i in range(0, len(test), 256)])
         extra = {"test_perplexity": vae.perplexity(indices, args.codebook), "codes_used": int(len(np.unique(indices)))}
-    table = report_table(rows)
-    print(table, end="")
-    with atomic_path(os.path.join(args.out, "report.md")) as temporary:
-        with open(temporary, "w") as stream:
-            stream.write(table)
+    made = [report_table(rows)]
+    tables.save_markdown(os.path.join(args.out, "report.md"), made)
 
     files = manifest["test"]["files"]
     points, explained = vae.pca_2d(vae.latents(model, test))
@@ -161,7 +155,8 @@ def main():
     else:
         print("no morph WAVs: the data set's manifest carries no levels (rebuild it with make_dataset.py)")
     save_json(os.path.join(args.out, "report.json"), dict(
-        test_clips=len(test), models=rows, morphs=morphs, pca_explained_variance=[float(v) for v in explained], **extra))
+        test_clips=len(test), models=rows, morphs=morphs, pca_explained_variance=[float(v) for v in explained],
+        tables=made, **extra))
     print("saved {}".format(os.path.join(args.out, checkpoints.MODEL_FILE)))
     return 0
 
