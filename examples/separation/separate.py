@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Separate two voices, or a voice from noise, with a U-Net mask on the linear-frequency spectrogram.
 
-Mixtures are made on the fly from the data set's clips at 8 kHz (specae.separation.Mixtures): two
+Mixtures are made on the fly from the data set's clips at 8 kHz (separation.Mixtures, examples/separation/separation.py): two
 different digits by two different voices at −5…+5 dB relative level, or a digit in white, pink or
 babble noise at −5…+5 dB SNR. Training mixtures use the training voices, evaluation mixtures the
 held-out voices (never heard in training, also as babble). The U-Net (Jansson et al. 2017: 5×5
