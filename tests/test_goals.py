@@ -5,7 +5,7 @@ then checks that the outputs its documentation promises exist and make sense. Ev
 temporary folder (the output-folder variables), nothing in the repository. A goal is added in GOALS.
 """
 import json
-import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +199,16 @@ def test_long_goals_have_commands(goal, tmp_path):
     result = make(make_variables(tmp_path, stamps(tmp_path)), goal, dry_run=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+def test_help_names_every_goal_and_variable(tmp_path):
+    """make help prints the header of the Makefile and of each mk/*.mk: every variable a user may set
+    (?=) and every goal above is named there."""
+    result = make(make_variables(tmp_path, stamps(tmp_path)), "help")
+    assert result.returncode == 0, result.stderr
+    sources = [ROOT / "Makefile"] + sorted((ROOT / "mk").glob("*.mk"))
+    variables = {name for path in sources for name in re.findall(r"^([A-Z_]+) \?=", path.read_text(), re.M)}
+    assert len(variables) > 30
+    assert sorted(name for name in variables if not re.search(r"\b{}\b".format(name), result.stdout)) == []
+    assert sorted(goal for goal in GOALS + DRY_RUN_GOALS + ["test"]
+                  if not re.search(r"make [^\n]*\b{}\b".format(goal), result.stdout)) == []
