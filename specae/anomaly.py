@@ -1,5 +1,7 @@
 """Is this a spoken digit? The autoencoder's reconstruction error as an anomaly score.
 
+Shared, not in examples/anomaly/: predict.py --reject loads the detector it writes.
+
 An autoencoder trained on digit spectrograms rebuilds digits well and other sounds less well, so the
 mean squared error between an image and its reconstruction scores how unlike the training data a
 clip is. `roc_auc` measures how well a score separates digits from other sounds; the threshold is a
