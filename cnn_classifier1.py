@@ -4,20 +4,21 @@ stride 2, ReLU) and one fully connected layer to the ten digits, trained with Ad
 """
 import sys
 
-from specae import training
+from specae import classifier_training, command_line, distributed
 
 
 def main():
-    parser = training.argument_parser(__doc__, epochs=10)
+    parser = command_line.argument_parser(__doc__, epochs=10)
+    distributed.add_communicator_option(parser)
     parser.add_argument("--layers", type=int, choices=(2, 3), default=3, help="convolution layers")
-    training.add_frequency_pool_option(parser)
+    classifier_training.add_frequency_pool_option(parser)
     args = parser.parse_args()
-    device, arrays, manifest = training.device_and_data(args)
-    training.seed_everything(args.seed, device)
-    model = training.build_classifier(args, args.layers, arrays["train_data"].shape[-1])
+    device, arrays, manifest = command_line.device_and_data(args)
+    command_line.seed_everything(args.seed, device)
+    model = classifier_training.build_classifier(args, args.layers, arrays["train_data"].shape[-1])
     info = {"kind": "cnn", "n_layers": args.layers, "input_size": arrays["train_data"].shape[-1],
             "init": "random", "frequency_pool": args.frequency_pool}
-    training.train_classifier(model, args, device, arrays, manifest, info)
+    classifier_training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 
 

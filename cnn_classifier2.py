@@ -9,7 +9,7 @@ trains on this data set (fine-tuning, e.g. the synthetic model on your own label
 import os
 import sys
 
-from specae import training, vae
+from specae import checkpoints, classifier_training, command_line, distributed, errors, vae
 from specae.dataset import DataSetError
 from specae.files import load_json
 from specae.models import DeepAutoencoder, GreedyStack
@@ -18,53 +18,54 @@ from specae.models import DeepAutoencoder, GreedyStack
 def pretrained_kind(weights_path):
     """The kind that model.json beside the weights names; None without one (load_weights then says so)."""
     try:
-        return load_json(os.path.join(os.path.dirname(weights_path), training.MODEL_INFO)).get("kind")
+        return load_json(os.path.join(os.path.dirname(weights_path), checkpoints.MODEL_INFO)).get("kind")
     except (OSError, ValueError, AttributeError):
         return None
 
 
 def main():
-    parser = training.argument_parser(__doc__, epochs=10)
+    parser = command_line.argument_parser(__doc__, epochs=10)
+    distributed.add_communicator_option(parser)
     parser.add_argument("--init", default="result/autoencoder3/model.npz",
                         help="model.npz written by cnn_autoencoder3.py")
-    training.add_frequency_pool_option(parser)
+    classifier_training.add_frequency_pool_option(parser)
     args = parser.parse_args()
-    device, arrays, manifest = training.device_and_data(args)
+    device, arrays, manifest = command_line.device_and_data(args)
     input_size = arrays["train_data"].shape[-1]
     kind = pretrained_kind(args.init)
     if kind == "cnn":
         return fine_tune(args, device, arrays, manifest, input_size)
     try:
         if kind == "vae":
-            stack = vae.build(training.load_model_info(os.path.dirname(args.init)))
+            stack = vae.build(checkpoints.load_model_info(os.path.dirname(args.init)))
         else:
             stack = DeepAutoencoder(input_size=input_size) if kind == "deep_autoencoder" else \
                 GreedyStack(3, input_size=input_size)
-        training.load_weights(args.init, stack, manifest)
+        checkpoints.load_weights(args.init, stack, manifest)
     except (FileNotFoundError, ValueError, KeyError, DataSetError) as error:
-        training.fail("cannot initialise from pretrained weights: {} (run make pretrain)".format(error))
-    training.seed_everything(args.seed, device)
-    model = training.build_classifier(args, 3, input_size)
+        errors.fail("cannot initialise from pretrained weights: {} (run make pretrain)".format(error))
+    command_line.seed_everything(args.seed, device)
+    model = classifier_training.build_classifier(args, 3, input_size)
     model.predictor.load_encoders(stack)
     init = {"deep_autoencoder": "pretrained_deep", "vae": "pretrained_vae"}.get(kind, "pretrained")
     info = {"kind": "cnn", "n_layers": 3, "input_size": input_size, "init": init, "init_from": args.init,
             "frequency_pool": args.frequency_pool}
-    training.train_classifier(model, args, device, arrays, manifest, info)
+    classifier_training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 
 
 def fine_tune(args, device, arrays, manifest, input_size):
     """Train a classifier that starts from every weight of the trained classifier at --init."""
-    source = training.load_model_info(os.path.dirname(args.init))
-    training.seed_everything(args.seed, device)
+    source = checkpoints.load_model_info(os.path.dirname(args.init))
+    command_line.seed_everything(args.seed, device)
     try:
-        model = training.build_classifier(args, source["n_layers"], input_size)
-        training.load_weights(args.init, model.predictor, manifest)
+        model = classifier_training.build_classifier(args, source["n_layers"], input_size)
+        checkpoints.load_weights(args.init, model.predictor, manifest)
     except (FileNotFoundError, ValueError, KeyError, DataSetError) as error:
-        training.fail("cannot fine-tune from {}: {}".format(args.init, error))
+        errors.fail("cannot fine-tune from {}: {}".format(args.init, error))
     info = {"kind": "cnn", "n_layers": source["n_layers"], "input_size": input_size, "init": "fine_tuned",
             "init_from": args.init, "frequency_pool": args.frequency_pool}
-    training.train_classifier(model, args, device, arrays, manifest, info)
+    classifier_training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 
 

@@ -36,15 +36,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
+    show_progress = not args.no_progress and sys.stderr.isatty()  # in a log, tqdm's redraws are noise
     try:
         # --speakers 0: the neural voice alone
         speakers = synth.speaker_grid(args.speakers, args.seed) if args.speakers else []
         rates = synth.speaking_rates(args.rates, args.min_rate, args.max_rate)
         paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
-                                        progress=not args.no_progress,
+                                        progress=show_progress,
                                         rates_per_speaker=args.rates_per_speaker or None) if speakers else []
         neural = neural_voice.synthesize_corpus(args.out, neural_voice.speaker_draws(args.neural_speakers, args.seed),
-                                                jobs=args.jobs, progress=not args.no_progress)
+                                                jobs=args.jobs, progress=show_progress)
     except (RuntimeError, ValueError, OSError) as error:
         print(f'make_wav.py: error: {error}', file=sys.stderr)
         return 1

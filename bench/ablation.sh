@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The robustness ablation behind the README's "techniques tried" table: each variant of corpus, front
-# end and augmentation trains the 3-CNN (10 epochs, seeds 1 and 2) and is scored by robustness.py on the
+# end and augmentation trains the 3-CNN (10 epochs, seeds 1 and 2) and is scored by examples/robustness/robustness_report.py on the
 # same 5 held-out voices of the 48-speaker corpus, clean and degraded. Larger corpora leave those 5
 # voices out. About 50 minutes on 2 cores (models already trained are kept). Usage: bench/ablation.sh [OUT_DIR]   (default ablation/)
 set -euo pipefail
@@ -32,7 +32,7 @@ train() {  # name [data set name [cnn_classifier1 flags...]]
 corpus base --speakers 48 --rates 10 --rates-per-speaker 0
 features base base
 dataset base base
-[ -f "$OUT/degraded/.complete" ] || { $PY make_degraded.py --dataset "$OUT/data_base" --out "$OUT/degraded"; touch "$OUT/degraded/.complete"; }
+[ -f "$OUT/degraded/.complete" ] || { $PY examples/robustness/make_degraded.py --dataset "$OUT/data_base" --out "$OUT/degraded"; touch "$OUT/degraded/.complete"; }
 HELD_OUT=$($PY -c "import json,sys; print(' '.join('--exclude ' + s for s in json.load(open(sys.argv[1]))['test']['speakers']))" "$OUT/data_base/manifest.json")
 
 dataset aug1 base --augment 1
@@ -61,5 +61,5 @@ train aug1-freqpool2 aug1 --frequency-pool 2
 train spk485x1-aug1-freqpool2 spk485x1-aug1 --frequency-pool 2
 VARIANTS="$VARIANTS freqpool2 freqpool4 aug1-freqpool2 spk485x1-aug1-freqpool2"
 MODELS=$(for variant in $VARIANTS; do echo "$OUT/models/$variant/seed1 $OUT/models/$variant/seed2"; done)
-$PY robustness.py --dataset "$OUT/data_base" --degraded "$OUT/degraded" --out "$OUT/ablation.json" $MODELS \
+$PY examples/robustness/robustness_report.py --dataset "$OUT/data_base" --degraded "$OUT/degraded" --out "$OUT/ablation.json" $MODELS \
     | tee "$OUT/ablation.md"

@@ -1,5 +1,7 @@
 """Is this a spoken digit? The autoencoder's reconstruction error as an anomaly score.
 
+Shared, not in examples/anomaly/: predict.py --reject loads the detector it writes.
+
 An autoencoder trained on digit spectrograms rebuilds digits well and other sounds less well, so the
 mean squared error between an image and its reconstruction scores how unlike the training data a
 clip is. `roc_auc` measures how well a score separates digits from other sounds; the threshold is a
@@ -12,7 +14,7 @@ import os
 
 import numpy as np
 
-from specae import augment, features, synth, training
+from specae import augment, checkpoints, features, synth
 from specae.files import load_json
 from specae.models import reconstruct_all
 
@@ -170,7 +172,7 @@ def load_detector(path):
         description = load_json(path)
         # stored relative to the detector's folder, so that the two can move together
         model_dir = os.path.join(os.path.dirname(os.path.abspath(path)), description["autoencoder"])
-        model, info = training.load_autoencoder(model_dir)
+        model, info = checkpoints.load_autoencoder(model_dir)
         threshold = float(description["threshold"])
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError("{}: not a detector description ({})".format(path, " ".join(str(error).split())))

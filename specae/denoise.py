@@ -1,5 +1,7 @@
 """Denoising: noisy versions of a data set's clips, made once, and how much cleaner a model makes them.
 
+Shared, not in examples/denoise/: the core cnn_autoencoderN.py train on these pairs with --denoise.
+
 A denoising autoencoder sees the noisy image and is trained to give the clean one. The noisy images
 are made from the data set's own clips (white, pink or babble noise from other clips of the same
 split, at a random SNR) and written beside it as arrays aligned row for row with ``train_data`` and

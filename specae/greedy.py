@@ -14,7 +14,7 @@ import tempfile
 import chainer
 import numpy as np
 
-from specae import denoise, plots, training
+from specae import checkpoints, command_line, denoise, distributed, errors, plots, trainer_setup
 from specae.dataset import DataSetError
 from specae.models import GreedyStack
 
@@ -59,7 +59,8 @@ def reconstruct(stack, images, device):
 
 
 def main(layer, description):
-    parser = training.argument_parser(description, epochs=30)
+    parser = command_line.argument_parser(description, epochs=30)
+    distributed.add_communicator_option(parser)
     if layer > 1:
         parser.add_argument("--init", required=True,
                             help="model.npz of autoencoder {} (its layers are loaded and frozen)".format(layer - 1))
@@ -69,16 +70,16 @@ def main(layer, description):
                         help="denoising autoencoder: rebuild the clean spectrogram from its noisy version in "
                              "NOISY_DIR (written by make_noisy.py)")
     args = parser.parse_args()
-    device, arrays, manifest = training.device_and_data(args)
+    device, arrays, manifest = command_line.device_and_data(args)
 
-    training.seed_everything(args.seed, device)
+    command_line.seed_everything(args.seed, device)
     stack = GreedyStack(layer, input_size=arrays["train_data"].shape[-1])
     if layer > 1:
         previous = GreedyStack(layer - 1, input_size=stack.input_size)
         try:
-            training.load_weights(args.init, previous, manifest)
+            checkpoints.load_weights(args.init, previous, manifest)
         except (FileNotFoundError, ValueError, DataSetError) as error:
-            training.fail("{} (run cnn_autoencoder{}.py first)".format(error, layer - 1))
+            errors.fail("{} (run cnn_autoencoder{}.py first)".format(error, layer - 1))
         for source, target in zip(previous, stack.frozen_layers):
             target.copyparams(source)
     stack.to_device(device)
@@ -88,7 +89,7 @@ def main(layer, description):
         try:
             noisy, noisy_index = denoise.load_noisy(args.denoise, manifest)
         except denoise.NoisyError as error:
-            training.fail(error)
+            errors.fail(error)
         # augmented copies (rows after the listed files) have no noisy version
         train, test = train[:len(noisy["train_noisy"])], test[:len(noisy["test_noisy"])]
         inputs = [noisy["train_noisy"], noisy["test_noisy"]]
@@ -97,17 +98,17 @@ def main(layer, description):
         if args.denoise:
             inputs = [encode_in_batches(stack, data, device) for data in inputs]
         stack.input_level = layer - 1
-    writer = training.is_writer(training.communicator(args))
+    writer = distributed.is_writer(distributed.communicator(args))
     if writer:
         print("autoencoder {}: {} → {} channels, training on {} examples of shape {}".format(
             layer, stack.top.encoder.W.shape[1], stack.top.encoder.W.shape[0], len(train), train.shape[1:]))
 
     if args.denoise:
         train, test = (chainer.datasets.TupleDataset(x, t) for x, t in zip(inputs, (train, test)))
-    trainer = training.make_trainer(stack, train, test, args, device,
+    trainer = trainer_setup.make_trainer(stack, train, test, args, device,
                                     ["main/loss", "validation/main/loss"],
                                     [(["main/loss", "validation/main/loss"], "loss.png")])
-    training.run(trainer)
+    trainer_setup.run(trainer)
     if not writer:
         return 0
 
@@ -126,6 +127,6 @@ def main(layer, description):
     if args.denoise:
         info["denoise"] = {"noisy": os.path.abspath(args.denoise), "snr_db": noisy_index["snr_db"],
                            "kinds": noisy_index["kinds"]}
-    training.save_model(args.out, stack, training.add_features_to_info(info, manifest))
-    print("saved {}".format(os.path.join(args.out, training.MODEL_FILE)))
+    checkpoints.save_model(args.out, stack, checkpoints.add_features_to_info(info, manifest))
+    print("saved {}".format(os.path.join(args.out, checkpoints.MODEL_FILE)))
     return 0

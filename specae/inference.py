@@ -7,7 +7,7 @@ import chainer
 import chainer.functions as F
 import numpy as np
 
-from specae import features, training
+from specae import checkpoints, features
 from specae.features import FeatureParams
 from specae.models import CNN
 
@@ -18,7 +18,7 @@ def default_models():
     """What predict.py and evaluate.py use without --model: every seed of the pretrained classifier that
     make classify trained, as an ensemble (on the held-out voices the three seeds together beat each
     alone); DEFAULT_MODEL when there is none, so that the error names it."""
-    seeds = sorted(glob.glob(os.path.join(os.path.dirname(DEFAULT_MODEL), "seed*", training.MODEL_FILE)))
+    seeds = sorted(glob.glob(os.path.join(os.path.dirname(DEFAULT_MODEL), "seed*", checkpoints.MODEL_FILE)))
     return [os.path.dirname(path) for path in seeds] or [DEFAULT_MODEL]
 
 
@@ -29,14 +29,14 @@ class ModelError(Exception):
 def load_classifier(directory):
     """Return ``(cnn, feature_params)`` from a directory written by cnn_classifier1/2.py."""
     try:
-        info = training.load_model_info(directory)
+        info = checkpoints.load_model_info(directory)
     except FileNotFoundError as error:
         raise ModelError("{} (make classify trains the default model)".format(error))
     if info.get("kind") != "cnn":
         raise ModelError("{}: holds a {!r} model, not a digit classifier".format(directory, info.get("kind")))
     cnn = CNN(info["n_layers"], input_size=info["input_size"], frequency_pool=info.get("frequency_pool", 1))
     try:
-        training.load_weights(os.path.join(directory, training.MODEL_FILE), cnn)
+        checkpoints.load_weights(os.path.join(directory, checkpoints.MODEL_FILE), cnn)
     except (FileNotFoundError, ValueError) as error:
         raise ModelError(str(error))
     return cnn, FeatureParams.from_dict(info["feature_params"])

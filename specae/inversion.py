@@ -1,5 +1,7 @@
 """From a spectrogram image back to audio: undo the front end, mel to linear magnitude, Griffin-Lim.
 
+Shared by three extensions: listen, vae (morph WAVs) and separation (its STFT).
+
 The front end (`specae.features.image_from_samples`) maps a clip to a 64×64 image in [0, 1]. Three
 of its steps lose information for good: the phase, the detail the mel bands average away, and
 everything more than ``floor_db`` below the clip's maximum. The other steps are undone exactly with

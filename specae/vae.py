@@ -1,5 +1,7 @@
 """Variational autoencoder on the 64×64 log-mel images, its vector-quantised variant, and latent morphing.
 
+Shared, not in examples/vae/: cnn_classifier2.py --init and checkpoints.load_autoencoder build it.
+
 The encoder is the classifier's convolution stack (kernel 6, stride 2, 16/32/32 filters, ReLU:
 64 → 30 → 13 → 4), so its weights can start the 3-layer CNN like the greedy stack's
 (`encoder_weights`). Its 32×4×4 features give either

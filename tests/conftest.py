@@ -1,15 +1,13 @@
-"""Make the top-level modules of the repository importable in the tests."""
-
+"""Shared helpers of the tests. pytest puts the repository root on sys.path (pyproject.toml), so specae,
+melbank and examples import as the scripts import them."""
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import subprocess  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 def run_script(script, *args, check=True):
@@ -19,6 +17,13 @@ def run_script(script, *args, check=True):
     if check and result.returncode != 0:
         raise AssertionError("{} failed ({}):\n{}\n{}".format(script, result.returncode, result.stdout, result.stderr))
     return result
+
+
+def make_environment():
+    """os.environ without what an outer ``make test VAR=...`` passes down, which must not leak into the
+    make runs of the tests."""
+    return {key: value for key, value in os.environ.items()
+            if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
 
 
 @pytest.fixture(scope="session")

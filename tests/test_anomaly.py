@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from specae import anomaly, training
+from specae import anomaly, checkpoints
 
 
 def test_roc_auc_on_hand_computed_cases():
@@ -59,7 +59,7 @@ def trained(tiny_corpus, tmp_path_factory):
 
 def test_report_writes_a_detector_and_predict_rejects_with_it(tiny_corpus, trained, tmp_path):
     out = tmp_path / "anomaly"
-    result = run_script("anomaly_report.py", trained / "autoencoder1", "--dataset", tiny_corpus / "DataSet",
+    result = run_script("examples/anomaly/anomaly_report.py", trained / "autoencoder1", "--dataset", tiny_corpus / "DataSet",
                         "--classifier", trained / "classifier", "--per-kind", 2, "--out", out)
     report = json.loads((out / "report.json").read_text())
     detector = json.loads((out / "detector.json").read_text())
@@ -68,7 +68,7 @@ def test_report_writes_a_detector_and_predict_rejects_with_it(tiny_corpus, train
     assert detector["depth"] == 1 and detector["threshold"] == row["threshold"]
     assert 0.0 <= row["auc"] <= 1.0 and set(row["auc_per_kind"]) == set(anomaly.SOUND_KINDS)
     assert report["other_sounds"] == 2 * len(anomaly.SOUND_KINDS) and "(chosen)" in result.stdout
-    model, _ = training.load_autoencoder(str(trained / "autoencoder1"))
+    model, _ = checkpoints.load_autoencoder(str(trained / "autoencoder1"))
     assert detector["threshold"] == pytest.approx(np.quantile(anomaly.reconstruction_error(model, train, 1), 0.99))
     sounds = sorted((out / "sounds").glob("*.wav"))
     assert len(sounds) == 2 * len(anomaly.SOUND_KINDS) and (out / "roc.png").exists()

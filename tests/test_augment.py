@@ -151,7 +151,7 @@ def test_augmented_copies_are_deterministic_and_differ_from_the_originals(tiny_c
 
 
 def test_degraded_set_and_augmented_dataset(tiny_corpus, tmp_path):
-    run_script("make_degraded.py", "--dataset", tiny_corpus / "DataSet", "--out", tmp_path / "degraded")
+    run_script("examples/robustness/make_degraded.py", "--dataset", tiny_corpus / "DataSet", "--out", tmp_path / "degraded")
     manifest = json.loads((tiny_corpus / "DataSet" / "manifest.json").read_text())
     names = sorted(entry["wav"].rsplit("/", 1)[1] for entry in manifest["test"]["files"])
     for condition in ("telephone", "noise", "reverb", "voice", "mixed"):

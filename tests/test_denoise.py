@@ -31,7 +31,7 @@ def test_metrics_on_hand_computed_cases():
 @pytest.fixture(scope="module")
 def noisy(tiny_corpus):
     out = tiny_corpus / "noisy"
-    run_script("make_noisy.py", "--dataset", tiny_corpus / "DataSet", "--out", out, "--snr-db", 0, 20, "--jobs", 2)
+    run_script("examples/denoise/make_noisy.py", "--dataset", tiny_corpus / "DataSet", "--out", out, "--snr-db", 0, 20, "--jobs", 2)
     return out
 
 
@@ -89,7 +89,7 @@ def test_denoising_stack_trains_on_pairs_and_reports(tiny_corpus, noisy, tmp_pat
 
     run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20,
                "--out", tmp_path / "classifiers" / "scratch" / "seed1")
-    result = run_script("denoise_report.py", "--dataset", tiny_corpus / "DataSet", "--noisy", noisy,
+    result = run_script("examples/denoise/denoise_report.py", "--dataset", tiny_corpus / "DataSet", "--noisy", noisy,
                         "--autoencoders", tmp_path / "dae1", tmp_path / "dae2", "--classifiers",
                         tmp_path / "classifiers" / "scratch" / "seed1", "--out", tmp_path / "report")
     report = json.loads((tmp_path / "report" / "report.json").read_text())

@@ -100,8 +100,21 @@ def test_an_error_in_one_process_ends_all_with_one_line(tiny_corpus, tmp_path):
 
 
 def test_communicator_in_one_process_trains_like_a_plain_run(tiny_corpus, tmp_path):
-    """Without mpiexec a process is a world of one."""
-    result = run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--layers", 2,
-                        "--batchsize", 20, "--out", tmp_path / "solo", "--communicator", "naive")
-    assert "saved" in result.stdout and (tmp_path / "solo" / "model.npz").exists()
-    assert os.path.exists(tmp_path / "solo" / "log")
+    """Without mpiexec a process is a world of one: with the whole training split as one batch (so that
+    the order ChainerMN's scatter gives the examples does not matter) the run is the plain run."""
+    common = ("--dataset", tiny_corpus / "DataSet", "--epoch", 2, "--layers", 2, "--seed", 3,
+              "--batchsize", full_batch(tiny_corpus))
+    run_script("cnn_classifier1.py", *common, "--out", tmp_path / "plain")
+    result = run_script("cnn_classifier1.py", *common, "--out", tmp_path / "solo", "--communicator", "naive")
+    assert result.stdout.count("saved ") == 1
+    plain, solo = log(tmp_path / "plain"), log(tmp_path / "solo")
+    assert [entry["epoch"] for entry in solo] == [entry["epoch"] for entry in plain] == [0, 1, 2]
+    for a, b in zip(plain, solo):
+        assert set(a) == set(b)
+        for key in ("main/loss", "validation/main/loss"):
+            if key in a:  # the entry before training has no training loss
+                assert b[key] == pytest.approx(a[key], rel=1e-5), key
+        assert b["validation/main/accuracy"] == pytest.approx(a["validation/main/accuracy"], abs=1e-6)
+    reference = weights(tmp_path / "plain" / "model.npz")
+    for name, value in weights(tmp_path / "solo" / "model.npz").items():
+        np.testing.assert_allclose(value, reference[name], rtol=1e-4, atol=1e-6, err_msg=name)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import hypothesis
 from hypothesis import given, settings, strategies as st
 
 import chainer
@@ -138,8 +139,7 @@ def test_nobias_and_lazy_in_channels(fast_cls, stock_cls):
        nobias=st.booleans())
 def test_random_geometries_match_stock(B, C, O, H, W, kh, kw, sy, sx, ph, pw,
                                        nobias):
-    if H + 2 * ph < kh or W + 2 * pw < kw:
-        return
+    hypothesis.assume(H + 2 * ph >= kh and W + 2 * pw >= kw)  # the kernel fits: a valid geometry
     rng = np.random.default_rng(0)
     args = dict(stride=(sy, sx), pad=(ph, pw), nobias=nobias)
     stock, fast = _link_pair(L.Convolution2D, fastconv.Convolution2D,

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, make_environment, run_script
 
 CLF_EPOCHS = 3
 POLL_S = 0.005
@@ -50,10 +50,7 @@ class Make:
                          DATA_DIR=work / "DataSet", RESULT=work / "result", STAMPS=work / "stamps",
                          SPEAKERS=4, RATES=2, SEED=0, SEEDS=1, JOBS=1, DEVICE=-1, BATCH=30, SPLIT="speaker", AUGMENT=1,
                          FEATURES="", EPOCHS=CLF_EPOCHS, AE_EPOCHS=CLF_EPOCHS, CLF_EPOCHS=CLF_EPOCHS)
-        # An outer `make test VAR=...` must not leak into these runs.
-        env = {key: value for key, value in os.environ.items()
-               if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-        return cls(variables, env)
+        return cls(variables, make_environment())
 
     def but(self, **overrides):
         return Make(dict(self.variables, **overrides), self.env)

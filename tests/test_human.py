@@ -1,18 +1,16 @@
 """Human speech: the neural voice, leave-one-speaker-out splits, fine-tuning, and adaptation without labels."""
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
 import soundfile
 
-from conftest import ROOT, run_script
+from conftest import run_script
+from examples.human import adaptation
 from specae import neural_voice
 from specae.dataset import split_indices
 
-sys.path.insert(0, str(ROOT / "examples" / "human"))
-import adaptation  # noqa: E402
 
 
 # ---- the neural voice -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ def autoencoders(tiny_corpus, tmp_path_factory):
 
 def test_listen_writes_audible_wavs_of_inputs_and_reconstructions(tiny_corpus, autoencoders, tmp_path):
     out = tmp_path / "listen"
-    run_script("listen.py", autoencoders / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--out", out,
+    run_script("examples/listen/listen.py", autoencoders / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--out", out,
                "--count", 2, "--iterations", 40)
     report = json.loads((out / "listen.json").read_text())
     manifest = json.loads((tiny_corpus / "DataSet" / "manifest.json").read_text())
@@ -52,7 +52,7 @@ def test_listen_refuses_a_manifest_without_levels(tiny_corpus, autoencoders, tmp
     for entry in manifest["test"]["files"]:
         del entry["reference_db"]
     (dataset / "manifest.json").write_text(json.dumps(manifest))
-    result = run_script("listen.py", autoencoders / "autoencoder1", "--dataset", dataset, "--out", tmp_path / "out",
+    result = run_script("examples/listen/listen.py", autoencoders / "autoencoder1", "--dataset", dataset, "--out", tmp_path / "out",
                         check=False)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and str(dataset / "manifest.json") in result.stderr

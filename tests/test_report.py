@@ -9,7 +9,8 @@ import urllib.parse
 import pytest
 
 from conftest import ROOT, run_script
-from specae import report
+from examples.report import report
+from specae import tables
 
 ODD = "mix<1>&\"b'"  # a clip name that would break the page if it were not escaped
 
@@ -65,19 +66,33 @@ def run(tiny_corpus, tmp_path_factory):
     return result
 
 
+@pytest.fixture
+def result(run, tmp_path):
+    """A private copy of the shared run, which the test may change without touching the other tests'."""
+    copy = tmp_path / "result"
+    shutil.copytree(run, copy)
+    return copy
+
+
 def write(run, tiny_corpus):
     path = run / "index.html"
     report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"))
     return read_page(path)
 
 
-def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
+def test_sections_appear_exactly_when_their_outputs_exist(run, result, tiny_corpus):
+    shared, run = run, result
     page = write(run, tiny_corpus)
     assert page.sections == ["run", "comparison", "autoencoders"]
     assert page.audio == []
     text = page.all_text
     assert "AE layer 1" in text and "AE layer 2" not in text
     assert "make pretrain classify AE_EPOCHS=1 CLF_EPOCHS=1 SEEDS=1 BATCH=20" in text
+    # A training stage's command exactly as it ran (run.json), not rebuilt from its settings: the script
+    # path as given (absolute here) and no option it was not given (a rebuilt line spells out --seed 0).
+    command = next(chunk for chunk in page.text if "cnn_autoencoder1.py" in chunk)
+    assert command == ".venv/bin/python {} --dataset {} --epoch 1 --batchsize 20 --out {}".format(
+        ROOT / "cnn_autoencoder1.py", tiny_corpus / "DataSet", shared / "autoencoder1")
     assert "2-CNN" in text and "pretrained 3-CNN" not in text  # no such runs: no row, no sentence about it
     summary = json.loads((run / "comparison.json").read_text())
     assert "{:.2f} ± 0.00 %".format(100 * summary["classifier_2cnn"]["final_accuracy_mean"]) in text
@@ -88,7 +103,7 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
     assert not any("pre-train" in source for source in page.images)
 
     # listen.py's WAVs: three players (recording, input image, this layer) per clip, under AE layer 1.
-    run_script("listen.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--out", run / "listen",
+    run_script("examples/listen/listen.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--out", run / "listen",
                "--count", 2, "--iterations", 5, "--nnls-iterations", 5)
     page = write(run, tiny_corpus)
     assert page.sections == ["run", "comparison", "autoencoders"]
@@ -105,8 +120,8 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
     accuracy = json.loads((evaluation / "report.json").read_text())["accuracy"]
     assert "{:.2f} %".format(100 * accuracy) in page.all_text
     assert any(urllib.parse.unquote(source) == "evaluation/{}/confusion.png".format(ODD) for source in page.images)
-    run_script("make_degraded.py", "--dataset", tiny_corpus / "DataSet", "--out", run.parent / "degraded")
-    run_script("robustness.py", "--dataset", tiny_corpus / "DataSet", "--degraded", run.parent / "degraded",
+    run_script("examples/robustness/make_degraded.py", "--dataset", tiny_corpus / "DataSet", "--out", run.parent / "degraded")
+    run_script("examples/robustness/robustness_report.py", "--dataset", tiny_corpus / "DataSet", "--degraded", run.parent / "degraded",
                "--out", run / "robustness.json", run / "classifier_2cnn" / "seed1", run / "classifier_3cnn" / "seed1")
     rows = json.loads((run / "robustness.json").read_text())
     text = write(run, tiny_corpus).all_text
@@ -114,8 +129,8 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
     assert "{:.1f} %".format(100 * rows[str(run / "classifier_3cnn" / "seed1")]["mean_degraded"]) in text
 
     # The extensions: anomaly_report.py for real; separate/ and vae/ (make morph) laid out as separate.py,
-    # separation_report.py and vae.py write them: a report.md, figures, runs in subfolders, WAVs.
-    run_script("anomaly_report.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--per-kind", 2,
+    # separation_report.py and vae.py write them: a report.json with tables, figures, runs in subfolders, WAVs.
+    run_script("examples/anomaly/anomaly_report.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--per-kind", 2,
                "--out", run / "anomaly")
     (run / "morph").mkdir()  # an empty folder shows nothing
     page = write(run, tiny_corpus)
@@ -128,8 +143,8 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
             shutil.copy(wav, unet / "{}_{}.wav".format(example, version))
     shutil.copy(run / "listen" / "listen.png", unet / "separation.png")
     shutil.copy(run / "autoencoder1" / "loss.png", unet / "loss.png")
-    (run / "separate" / "report.md").write_text(
-        "| model | SI-SDR improvement (dB) |\n|---|---|\n| U-Net <skip> & co | 7.50 |\n")
+    (run / "separate" / "report.json").write_text(json.dumps({"tables": [tables.table(
+        ["model", "SI-SDR improvement (dB)"], [["U-Net <skip> & co", "7.50"]])]}))
     (run / "vae").mkdir()
     shutil.copy(run / "listen" / "listen.png", run / "vae" / "morph_digits.png")
     for step in ("000", "050", "100"):
@@ -157,22 +172,25 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, tiny_corpus):
     assert not any(source.startswith("listen/") for source in page.audio)
 
 
-def test_names_are_escaped_in_the_html(run, tiny_corpus):
+def test_names_are_escaped_in_the_html(result, tiny_corpus):
+    run = result
     separate = run / "separate"
-    separate.mkdir(exist_ok=True)
+    separate.mkdir()
     shutil.copy(next(ROOT.joinpath("docs").glob("*.png")), separate / "{}.png".format(ODD))
-    (separate / "report.md").write_text("| clip | note |\n|---|---|\n| {} | <script>alert(1)</script> |\n".format(ODD))
+    (separate / "report.json").write_text(json.dumps({"tables": [tables.table(
+        ["clip", "note"], [[ODD, "<script>alert(1)</script>"], ["U-Net <skip> & co", "7.50"]])]}))
     path = run / "index.html"
     report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"))
     raw = path.read_text(encoding="utf-8")
     assert "<script>" not in raw and ODD not in raw and "<skip>" not in raw
-    assert "&lt;script&gt;" in raw
+    assert "&lt;script&gt;" in raw and "&lt;skip&gt; &amp; co" in raw
     page = read_page(path)
-    assert ODD in page.text and "<script>alert(1)</script>" in page.text
+    assert ODD in page.text and "<script>alert(1)</script>" in page.text and "U-Net <skip> & co" in page.text
     assert any(urllib.parse.unquote(source) == "separate/{}.png".format(ODD) for source in page.images)
 
 
-def test_embedded_page_carries_every_file_and_links_nothing(run, tiny_corpus):
+def test_embedded_page_carries_every_file_and_links_nothing(result, tiny_corpus):
+    run = result
     linked = write(run, tiny_corpus)
     path = run / "index-embedded.html"
     report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"),
@@ -188,22 +206,20 @@ def test_embedded_page_carries_every_file_and_links_nothing(run, tiny_corpus):
 
 def test_cli_prints_the_path_last_and_refuses_a_missing_folder(run, tiny_corpus, tmp_path):
     out = tmp_path / "page" / "report.html"
-    result = run_script("make_report.py", "--result", run, "--dataset", tiny_corpus / "DataSet",
+    result = run_script("examples/report/make_report.py", "--result", run, "--dataset", tiny_corpus / "DataSet",
                         "--spec", tiny_corpus / "spectrogram", "--out", out)
     assert result.stdout.splitlines()[-1] == str(out)
     page = read_page(out)  # links relative to the page's own folder, wherever it is
     assert "run" in page.sections
     assert not [name for name in os.listdir(out.parent) if name.startswith(".tmp-")]
-    missing = run_script("make_report.py", "--result", tmp_path / "none", check=False)
+    missing = run_script("examples/report/make_report.py", "--result", tmp_path / "none", check=False)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "make pretrain classify" in missing.stderr
 
 
-def test_an_artefact_of_another_shape_drops_only_its_section(run, tiny_corpus, tmp_path):
-    result = tmp_path / "result"
-    shutil.copytree(run, result)
+def test_an_artefact_of_another_shape_drops_only_its_section(result, tiny_corpus):
     (result / "comparison.json").write_text(json.dumps({"classifier_2cnn": {"seeds": 1}}))
     (result / "robustness.json").write_text("[1, 2")  # cut short
-    done = run_script("make_report.py", "--result", result, "--dataset", tiny_corpus / "DataSet",
+    done = run_script("examples/report/make_report.py", "--result", result, "--dataset", tiny_corpus / "DataSet",
                       "--spec", tiny_corpus / "spectrogram")
     assert "warning: report section comparison left out: KeyError" in done.stderr
     sections = read_page(result / "index.html").sections
@@ -230,14 +246,16 @@ def test_comparison_sentence_follows_the_numbers():
     assert report.comparison_sentence({}) is None
 
 
-def test_markdown_tables_and_audio_groups(tmp_path):
-    (tmp_path / "report.md").write_text("Validation note.\n\n| a | b (dB) |\n|---|---|\n| {}/x | 1.5 |\n\n"
-                                        "| c |\n|---|\n| – |\n".format(tmp_path))
-    tables, paragraphs = report.markdown_tables(str(tmp_path / "report.md"), str(tmp_path))
-    assert paragraphs == ["Validation note."]
-    assert tables[0]["header"] == ["a", "b (dB)"] and tables[0]["numeric"] == [False, True]
-    assert tables[0]["rows"] == [["{}/x".format(os.path.normpath(str(tmp_path))), "1.5"]]
-    assert tables[1]["rows"] == [["–"]]
+def test_report_tables_and_audio_groups(tmp_path):
+    made = [tables.table(["a", "b (dB)"], [["{}/x".format(tmp_path), 1.5]]), tables.table(["c"], [["–"]])]
+    (tmp_path / "report.json").write_text(json.dumps({"tables": made, "notes": ["Validation note."]}))
+    shown, notes = report.report_tables(str(tmp_path), str(tmp_path))
+    assert notes == ["Validation note."]
+    assert shown[0]["header"] == ["a", "b (dB)"] and shown[0]["numeric"] == [False, True]
+    assert shown[0]["rows"] == [["{}/x".format(os.path.normpath(str(tmp_path))), "1.5"]]
+    assert shown[1]["rows"] == [["–"]]
+    assert tables.markdown(made, ["Validation note."]) == (
+        "Validation note.\n\n| a | b (dB) |\n|---|---|\n| {}/x | 1.5 |\n\n| c |\n|---|\n| – |\n".format(tmp_path))
     names = ["a_mixture.wav", "a_estimate.wav", "b_mixture.wav", "noise.wav"]
     groups, left_out = report.audio_groups([str(tmp_path / n) for n in names], str(tmp_path), lambda p: p)
     assert left_out == 0 and groups[0]["columns"] == ["estimate", "mixture", "audio"]

@@ -111,7 +111,10 @@ def test_classifier2_refuses_missing_or_mismatched_weights(tiny_corpus, pretrain
 
 def test_resume_continues_bit_identically_and_seed_repeats(tiny_corpus, tmp_path):
     data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--layers", 2, "--seed", 5)
-    run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "straight")
+    straight_run = run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "straight")
+    # Output to a log (not a terminal): the printed table, one line per epoch, without screen codes.
+    assert "\033" not in straight_run.stdout and "\r" not in straight_run.stdout
+    assert sum(line.split()[:1] == [str(epoch)] for line in straight_run.stdout.splitlines() for epoch in (1, 2, 3)) == 3
     run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "again")
     run_script("cnn_classifier1.py", *data, "--epoch", 1, "--out", tmp_path / "first")
     run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "resumed",
@@ -139,9 +142,9 @@ def test_training_reads_the_data_set_memory_mapped(tiny_corpus):
     import argparse
     import mmap
 
-    from specae import training
+    from specae import command_line
     args = argparse.Namespace(dataset=str(tiny_corpus / "DataSet"), device="-1", communicator=None)
-    _, arrays, _ = training.device_and_data(args)
+    _, arrays, _ = command_line.device_and_data(args)
     data = arrays["train_data"]
     base = data
     while getattr(base, "base", None) is not None and not isinstance(base, mmap.mmap):

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 from conftest import run_script
-from specae import training, vae
+from specae import checkpoints, vae
 
 
 def test_kl_matches_its_closed_form_for_known_means_and_variances():
@@ -105,7 +105,7 @@ def trained(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("vae")
     run_script("cnn_autoencoder1.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20,
                "--out", out / "autoencoder1")
-    result = run_script("vae.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 3, "--warmup", 2, "--batchsize", 20,
+    result = run_script("examples/vae/vae.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 3, "--warmup", 2, "--batchsize", 20,
                         "--iterations", 10, "--compare", out / "autoencoder1", "--out", out / "vae")
     return out, result
 
@@ -120,7 +120,7 @@ def test_vae_script_reports_morphs_and_maps(tiny_corpus, trained):
     rows = report["models"]
     assert set(rows) == {str(directory), str(out / "autoencoder1")} and rows[str(out / "autoencoder1")]["elbo"] is None
     test = np.load(tiny_corpus / "DataSet" / "test_data.npy")
-    model, info = training.load_autoencoder(str(directory))
+    model, info = checkpoints.load_autoencoder(str(directory))
     assert info["kind"] == "vae" and info["n_latent"] == 16
     expected = vae.evaluate(model, test)
     assert rows[str(directory)]["mse"] == pytest.approx(expected["mse"], rel=1e-5)
@@ -142,7 +142,7 @@ def test_vae_script_reports_morphs_and_maps(tiny_corpus, trained):
 def test_vae_script_resumes_a_finished_run_instead_of_restarting(tiny_corpus, trained):
     out, _ = trained
     before = (out / "vae" / "log").read_text()
-    run_script("vae.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 3, "--warmup", 2, "--batchsize", 20,
+    run_script("examples/vae/vae.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 3, "--warmup", 2, "--batchsize", 20,
                "--iterations", 10, "--compare", out / "autoencoder1", "--out", out / "vae", "--autoload")
     assert (out / "vae" / "snapshot_epoch_3").exists() and (out / "vae" / "log").read_text() == before
 
@@ -160,11 +160,11 @@ def test_classifier_starts_from_the_vae_encoder(tiny_corpus, trained, tmp_path):
 
 
 def test_vq_bottleneck_reports_codebook_usage(tiny_corpus, tmp_path):
-    run_script("vae.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20, "--bottleneck", "vq",
+    run_script("examples/vae/vae.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20, "--bottleneck", "vq",
                "--codebook", 16, "--latent", 4, "--iterations", 2, "--out", tmp_path / "vq")
     report = json.loads((tmp_path / "vq" / "report.json").read_text())
     assert 1.0 <= report["test_perplexity"] <= report["codes_used"] <= 16
     log = json.loads((tmp_path / "vq" / "log").read_text())
     assert 1.0 <= log[-1]["main/perplexity"] <= 16
-    model, info = training.load_autoencoder(str(tmp_path / "vq"))
+    model, info = checkpoints.load_autoencoder(str(tmp_path / "vq"))
     assert info["bottleneck"] == "vq" and bool(model.codebook_ready)

@@ -22,8 +22,8 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 import chainer.links as L
 import numpy as np
 
-import adaptation
-from specae import features, inference, training
+from examples.human import adaptation
+from specae import checkpoints, classifier_training, command_line, errors, features, inference
 from specae.dataset import check_params
 from specae.files import list_audio_files, save_json
 from specae.models import CNN
@@ -40,12 +40,12 @@ def recording_images(folders, params, jobs):
             images.append(image)
     inference.report_skipped(skipped)
     if not images:
-        training.fail("no usable WAV file in {}".format(" ".join(folders)))
+        errors.fail("no usable WAV file in {}".format(" ".join(folders)))
     return paths, np.stack(images)[:, np.newaxis]
 
 
 def main():
-    parser = training.argument_parser(__doc__, epochs=3)
+    parser = command_line.argument_parser(__doc__, epochs=3)
     parser.add_argument("recordings", nargs="+", metavar="DIR", help="folders (or files) of unlabelled WAVs")
     parser.add_argument("--model", action="append", required=True, metavar="DIR",
                         help="trained classifier to start from; several: their averaged probabilities choose the "
@@ -57,28 +57,28 @@ def main():
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
     out = args.out
-    device, arrays, manifest = training.device_and_data(args)
+    device, arrays, manifest = command_line.device_and_data(args)
     try:
         cnns, params = inference.load_classifiers(args.model)
         check_params(params, features.FeatureParams.from_dict(manifest["params"]),
                      "{} (the model and the data set must share one front end)".format(args.dataset))
-        info = training.load_model_info(args.model[0])
+        info = checkpoints.load_model_info(args.model[0])
     except (inference.ModelError, ValueError) as error:
-        training.fail(error)
+        errors.fail(error)
     paths, images = recording_images(args.recordings, params, args.jobs)
     synthetic_data = np.asarray(arrays["train_data"])
     synthetic_label = np.asarray(arrays["train_label"])
 
-    rounds, scorers, start_from = [], cnns, os.path.join(args.model[0], training.MODEL_FILE)
+    rounds, scorers, start_from = [], cnns, os.path.join(args.model[0], checkpoints.MODEL_FILE)
     for number, fraction in enumerate(args.fractions, start=1):
         probabilities = inference.probabilities(scorers, images[:, 0])
         chosen, labels = adaptation.pseudo_labels(probabilities, fraction)
         round_dir = os.path.join(out, "round{}".format(number))
         print("round {}: {} of {} recordings pseudo-labelled (fraction {})".format(
             number, len(chosen), len(paths), fraction), flush=True)
-        training.seed_everything(args.seed + number, device)
+        command_line.seed_everything(args.seed + number, device)
         cnn = CNN(info["n_layers"], input_size=info["input_size"], frequency_pool=info.get("frequency_pool", 1))
-        training.load_weights(start_from, cnn)
+        checkpoints.load_weights(start_from, cnn)
         round_arrays = dict(arrays)
         round_arrays["train_data"] = np.concatenate([synthetic_data] + [images[chosen]] * args.repeat)
         round_arrays["train_label"] = np.concatenate([synthetic_label] + [labels] * args.repeat)
@@ -87,13 +87,13 @@ def main():
         round_info = dict(kind="cnn", n_layers=info["n_layers"], input_size=info["input_size"],
                           frequency_pool=info.get("frequency_pool", 1), init="adapted", init_from=start_from,
                           adaptation_round=number)
-        training.train_classifier(L.Classifier(cnn), round_args, device, round_arrays, manifest, round_info)
+        classifier_training.train_classifier(L.Classifier(cnn), round_args, device, round_arrays, manifest, round_info)
         rounds.append({"round": number, "fraction": fraction, "pseudo_labelled": len(chosen),
                        "per_digit": np.bincount(labels, minlength=10).tolist()})
-        start_from = os.path.join(round_dir, training.MODEL_FILE)
+        start_from = os.path.join(round_dir, checkpoints.MODEL_FILE)
         scorers = [cnn]
 
-    for name in (training.MODEL_FILE, training.MODEL_INFO):
+    for name in (checkpoints.MODEL_FILE, checkpoints.MODEL_INFO):
         shutil.copyfile(os.path.join(os.path.dirname(start_from), name), os.path.join(out, name))
     save_json(os.path.join(out, "adaptation.json"), {
         "command": sys.argv, "started_from": args.model, "recordings": len(paths), "rounds": rounds,

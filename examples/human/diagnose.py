@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from specae import training  # noqa: E402
+from specae import checkpoints, errors  # noqa: E402
 from specae.audio import load_audio  # noqa: E402
 from specae.features import FeatureParams, image_from_samples, log_mel, scale_level  # noqa: E402
 from specae.files import list_audio_files, parse_name, save_json  # noqa: E402
@@ -64,7 +64,7 @@ def main():
     parser.add_argument("--clips", type=int, default=200, help="clips per folder for the statistics")
     parser.add_argument("--out", default="result/human/diagnosis")
     args = parser.parse_args()
-    params = FeatureParams.from_dict(training.load_model_info(args.model)["feature_params"]) if args.model \
+    params = FeatureParams.from_dict(checkpoints.load_model_info(args.model)["feature_params"]) if args.model \
         else FeatureParams()
     folders = [item.split("=", 1) if "=" in item else (os.path.basename(item.rstrip("/")), item)
                for item in args.folders]
@@ -75,7 +75,7 @@ def main():
     for name, folder in folders:
         clips = clips_by_digit(folder)
         if not clips:
-            training.fail("{}: no {{digit}}_*.wav files".format(folder))
+            errors.fail("{}: no {{digit}}_*.wav files".format(folder))
         every = sorted(path for paths in clips.values() for path in paths)
         statistics[name] = folder_statistics(every[::max(1, len(every) // args.clips)], params)
         for digit in args.digits:

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 import numpy as np
 
-from specae import training
+from specae import checkpoints, errors
 from specae.files import save_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -31,7 +31,7 @@ def run(script, *arguments):
     command = [sys.executable, os.path.join(ROOT, script)] + [str(argument) for argument in arguments]
     print("+ " + " ".join(command), flush=True)
     if subprocess.run(command).returncode != 0:
-        training.fail("{} failed".format(script))
+        errors.fail("{} failed".format(script))
 
 
 def front_end_flags(params):
@@ -59,16 +59,16 @@ def main():
     parser.add_argument("--augment", type=int, default=1, help="degraded copies of each training recording")
     args = parser.parse_args()
     try:
-        params = training.load_model_info(args.init)["feature_params"]
+        params = checkpoints.load_model_info(args.init)["feature_params"]
     except (FileNotFoundError, KeyError) as error:
-        training.fail("--init {}: {}".format(args.init, error))
+        errors.fail("--init {}: {}".format(args.init, error))
     spec = os.path.join(args.out, "spectrogram")
     if not os.path.exists(os.path.join(spec, "index.json")):
         run("make_spectrogram.py", "--wav", args.recordings, "--out", spec, *front_end_flags(params))
     with open(os.path.join(spec, "index.json")) as file:
         speakers = sorted({entry["speaker"] for entry in json.load(file)["files"]})
     if len(speakers) < 2:
-        training.fail("{}: leave-one-speaker-out needs at least 2 speakers, found {}".format(
+        errors.fail("{}: leave-one-speaker-out needs at least 2 speakers, found {}".format(
             args.recordings, len(speakers)))
 
     folds = []
@@ -81,8 +81,8 @@ def main():
         scores = {"speaker": speaker}
         for name, script, extra in MODELS:
             run_dir = os.path.join(fold_dir, name)
-            if not os.path.exists(os.path.join(run_dir, training.MODEL_FILE)):
-                init = [os.path.join(args.init, training.MODEL_FILE)] if extra == ["--init"] else []
+            if not os.path.exists(os.path.join(run_dir, checkpoints.MODEL_FILE)):
+                init = [os.path.join(args.init, checkpoints.MODEL_FILE)] if extra == ["--init"] else []
                 run(script, *extra, *init, "--dataset", data, "--out", run_dir, "--epoch", args.epoch,
                     "--batchsize", args.batchsize, "--device", args.device, "--seed", args.seed + 1, "--autoload")
             scores[name] = final_accuracy(run_dir)

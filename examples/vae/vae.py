@@ -18,14 +18,17 @@ cnn_classifier2.py --init OUT/model.npz starts the 3-layer CNN from this encoder
 import os
 import sys
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 import chainer
 import numpy as np
 
-from specae import inversion, plots, training, vae
+from specae import checkpoints, command_line, errors, inversion, plots, tables, trainer_setup, vae
 from specae.audio import write_wav
 from specae.dataset import DataSetError, load_dataset
 from specae.features import FeatureParams
-from specae.files import atomic_path, save_json
+from specae.files import save_json
 from specae.models import reconstruct_all
 
 STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -42,9 +45,9 @@ def compare_autoencoders(directories, manifest, test):
     rows = {}
     for directory in directories:
         try:
-            model, info = training.load_autoencoder(directory, manifest)
+            model, info = checkpoints.load_autoencoder(directory, manifest)
         except (FileNotFoundError, ValueError, DataSetError) as error:
-            training.fail(error)
+            errors.fail(error)
         rebuilt = np.clip(reconstruct_all(model, test, info.get("n_layers")), 0.0, 1.0)
         rows[os.path.normpath(directory)] = {
             "kind": info["kind"], "mse": float(np.mean(np.square(rebuilt - test))),
@@ -53,12 +56,9 @@ def compare_autoencoders(directories, manifest, test):
 
 
 def report_table(rows):
-    lines = ["| model | kind | reconstruction MSE | cosine(input, reconstruction) | ELBO (nats per clip) |",
-             "|---|---|---|---|---|"]
-    for name, row in rows.items():
-        elbo = "—" if row["elbo"] is None else "{:.1f}".format(row["elbo"])
-        lines.append("| {} | {} | {:.5f} | {:.4f} | {} |".format(name, row["kind"], row["mse"], row["cosine"], elbo))
-    return "\n".join(lines) + "\n"
+    return tables.table(["model", "kind", "reconstruction MSE", "cosine(input, reconstruction)", "ELBO (nats per clip)"],
+                        [[name, row["kind"], "{:.5f}".format(row["mse"]), "{:.4f}".format(row["cosine"]),
+                          "—" if row["elbo"] is None else "{:.1f}".format(row["elbo"])] for name, row in rows.items()])
 
 
 def write_morphs(model, arrays, files, params, args):
@@ -86,7 +86,7 @@ def write_morphs(model, arrays, files, params, args):
 
 
 def main():
-    parser = training.argument_parser(__doc__, epochs=20)
+    parser = command_line.argument_parser(__doc__, epochs=20)
     parser.add_argument("--latent", type=int, default=16, help="latent dimensions (per grid cell with vq)")
     parser.add_argument("--beta", type=float, default=1.0, help="weight of the KL term once warmed up")
     parser.add_argument("--warmup", type=float, default=5.0, help="epochs over which β rises from 0; 0 for none")
@@ -100,14 +100,14 @@ def main():
     parser.add_argument("--iterations", type=int, default=100, help="Griffin-Lim iterations for the WAVs")
     args = parser.parse_args()
     if args.latent < 1 or args.codebook < 1 or args.beta < 0 or args.warmup < 0:
-        training.fail("--latent and --codebook must be positive, --beta and --warmup not negative")
-    device = training.get_device(args.device)
+        errors.fail("--latent and --codebook must be positive, --beta and --warmup not negative")
+    device = command_line.get_device(args.device)
     try:
         arrays, manifest = load_dataset(args.dataset)
         params = FeatureParams.from_dict(manifest["params"])
     except (DataSetError, ValueError) as error:
-        training.fail(error)
-    training.seed_everything(args.seed, device)
+        errors.fail(error)
+    command_line.seed_everything(args.seed, device)
     size = arrays["train_data"].shape[-1]
     if args.bottleneck == "vq":
         model = vae.VQVAE(args.latent, size, codebook_size=args.codebook, commitment=args.commitment)
@@ -122,16 +122,16 @@ def main():
                   (["main/elbo", "validation/main/elbo"], "elbo.png")]
     print("{} VAE: {} parameters, training on {} examples".format(
         args.bottleneck, sum(p.size for p in model.params()), len(arrays["train_data"])))
-    trainer = training.make_trainer(model, arrays["train_data"], arrays["test_data"], args, device, keys, plots_)
+    trainer = trainer_setup.make_trainer(model, arrays["train_data"], arrays["test_data"], args, device, keys, plots_)
     if args.bottleneck == "gaussian":
         trainer.extend(vae.KLWarmup(model, args.beta, args.warmup))
-    training.run(trainer)
+    trainer_setup.run(trainer)
 
     model.to_cpu()
     info = {"kind": "vae", "bottleneck": args.bottleneck, "n_latent": args.latent, "channels": list(model.channels),
             "input_size": size, "beta": args.beta, "warmup": args.warmup, "codebook_size": args.codebook,
             "commitment": args.commitment, "epochs": args.epoch, "seed": args.seed}
-    training.save_model(args.out, model, training.add_features_to_info(info, manifest))
+    checkpoints.save_model(args.out, model, checkpoints.add_features_to_info(info, manifest))
 
     test = np.asarray(arrays["test_data"], np.float32)
     rows = {os.path.normpath(args.out): dict(vae.evaluate(model, test), kind="vae ({})".format(args.bottleneck))}
@@ -141,11 +141,8 @@ def main():
         with chainer.no_backprop_mode(), chainer.using_config("train", False):
             indices = np.concatenate([model.nearest(model.encode(test[i:i + 256])) for i in range(0, len(test), 256)])
         extra = {"test_perplexity": vae.perplexity(indices, args.codebook), "codes_used": int(len(np.unique(indices)))}
-    table = report_table(rows)
-    print(table, end="")
-    with atomic_path(os.path.join(args.out, "report.md")) as temporary:
-        with open(temporary, "w") as stream:
-            stream.write(table)
+    made = [report_table(rows)]
+    tables.save_markdown(os.path.join(args.out, "report.md"), made)
 
     files = manifest["test"]["files"]
     points, explained = vae.pca_2d(vae.latents(model, test))
@@ -158,8 +155,9 @@ def main():
     else:
         print("no morph WAVs: the data set's manifest carries no levels (rebuild it with make_dataset.py)")
     save_json(os.path.join(args.out, "report.json"), dict(
-        test_clips=len(test), models=rows, morphs=morphs, pca_explained_variance=[float(v) for v in explained], **extra))
-    print("saved {}".format(os.path.join(args.out, training.MODEL_FILE)))
+        test_clips=len(test), models=rows, morphs=morphs, pca_explained_variance=[float(v) for v in explained],
+        tables=made, **extra))
+    print("saved {}".format(os.path.join(args.out, checkpoints.MODEL_FILE)))
     return 0
 
 

@@ -10,29 +10,32 @@ normalisation folded into its convolution).
 import os
 import sys
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 import chainer
 import numpy as np
 
-from specae import plots, training
+from specae import checkpoints, command_line, plots, trainer_setup
 from specae.greedy import example_indices
 from specae.models import DeepAutoencoder, reconstruct_all
 
 
 def main():
-    parser = training.argument_parser(__doc__, epochs=30)
+    parser = command_line.argument_parser(__doc__, epochs=30)
     parser.add_argument("--lr", type=float, default=1e-3, help="RMSprop learning rate")
     parser.add_argument("--slope", type=float, default=0.2, help="LeakyReLU slope for negative inputs")
     args = parser.parse_args()
-    device, arrays, manifest = training.device_and_data(args)
-    training.seed_everything(args.seed, device)
+    device, arrays, manifest = command_line.device_and_data(args)
+    command_line.seed_everything(args.seed, device)
     model = DeepAutoencoder(input_size=arrays["train_data"].shape[-1], slope=args.slope)
     print("deep autoencoder: {} parameters, training on {} examples".format(
         sum(param.size for param in model.params()), len(arrays["train_data"])))
-    trainer = training.make_trainer(model, arrays["train_data"], arrays["test_data"], args, device,
+    trainer = trainer_setup.make_trainer(model, arrays["train_data"], arrays["test_data"], args, device,
                                     ["main/loss", "validation/main/loss"],
                                     [(["main/loss", "validation/main/loss"], "loss.png")],
                                     optimizer=chainer.optimizers.RMSprop(lr=args.lr))
-    training.run(trainer)
+    trainer_setup.run(trainer)
 
     model.to_cpu()
     shown = example_indices(arrays["test_label"])
@@ -43,8 +46,8 @@ def main():
                            ["digit {}".format(arrays["test_label"][i]) for i in shown])
     info = {"kind": "deep_autoencoder", "channels": list(model.channels), "input_size": model.input_size,
             "slope": args.slope, "lr": args.lr, "epochs": args.epoch, "seed": args.seed}
-    training.save_model(args.out, model, training.add_features_to_info(info, manifest))
-    print("saved {}".format(os.path.join(args.out, training.MODEL_FILE)))
+    checkpoints.save_model(args.out, model, checkpoints.add_features_to_info(info, manifest))
+    print("saved {}".format(os.path.join(args.out, checkpoints.MODEL_FILE)))
     return 0
 
 

@@ -12,6 +12,9 @@ import sys
 
 from tqdm import tqdm
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 from specae import augment, denoise
 from specae.dataset import DataSetError, load_manifest
 

@@ -11,7 +11,10 @@ import argparse
 import os
 import sys
 
-from specae import report
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from examples.report import report
 
 
 def main():

@@ -12,6 +12,9 @@ import argparse
 import os
 import sys
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 import numpy as np
 from tqdm import tqdm
 

@@ -32,30 +32,14 @@ EMBEDDED_PAGE = "index-embedded.html"
 MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
               ".wav": "audio/wav", ".wave": "audio/wav"}
 
-# The greedy stack and the classifiers: run folder under result/, name on the page, script that trains it.
-AUTOENCODERS = [("autoencoder{}".format(k), "AE layer {}".format(k), "cnn_autoencoder{}.py".format(k))
-                for k in (1, 2, 3)]
-CLASSIFIERS = [("classifier_2cnn", "2-CNN", "cnn_classifier1.py"),
-               ("classifier_3cnn", "3-CNN", "cnn_classifier1.py"),
-               ("classifier_pretrained", "pretrained 3-CNN", "cnn_classifier2.py")]
-MODEL_NAMES = {folder: name for folder, name, _ in CLASSIFIERS}
+# The greedy stack and the classifiers: run folder under result/, name on the page.
+AUTOENCODERS = [("autoencoder{}".format(k), "AE layer {}".format(k)) for k in (1, 2, 3)]
+CLASSIFIERS = [("classifier_2cnn", "2-CNN"), ("classifier_3cnn", "3-CNN"),
+               ("classifier_pretrained", "pretrained 3-CNN")]
+MODEL_NAMES = dict(CLASSIFIERS)
 COMPARISON_FIGURES = [("loss-accuracy_comparison.png", "2-CNN against 3-CNN from scratch"),
                       ("loss-accuracy_comparison_pre-train.png", "3-CNN from scratch against pretrained 3-CNN")]
 ROBUSTNESS_COLUMNS = ("clean", "telephone", "noise", "reverb", "voice", "mixed", "mean_degraded")
-# Extensions: section id, the folders under result/ it may be in (the first that exists is shown),
-# title, one line on what it is. morph and separate are shown generically (their figures, report.md
-# tables and WAVs), so a change in what their scripts name the files does not break the page.
-EXTENSIONS = [("denoise", ("denoise",), "Denoising autoencoders",
-               "Autoencoders trained to map noisy input to the clean target (make denoise), on noisy held-out voices."),
-              ("anomaly", ("anomaly",), "Is it a spoken digit? (anomaly detection)",
-               "Reconstruction error as a score of \"not a digit\" against locally made other sounds (make anomaly)."),
-              ("deep", ("deep",), "Deeper autoencoder",
-               "Batch normalisation, LeakyReLU, tanh bottleneck, softplus output, RMSprop (make deep), "
-               "against the greedy stack."),
-              ("morph", ("morph", "vae"), "Morphing (variational autoencoder)",
-               "Latent interpolation between two clips, decoded to spectrograms and audio (make morph)."),
-              ("separate", ("separate", "separation"), "Source separation (U-Net)",
-               "Two voices (or a voice and noise) separated by a U-Net mask (make separate).")]
 TRAINING_CURVES = ("loss.png", "accuracy.png", "elbo.png", "perplexity.png")  # what PlotReport draws
 MAX_AUDIO = 48  # players per generic section: a folder of hundreds of WAVs would bury the page
 # Units of the front-end parameters (names of specae.features.FeatureParams).
@@ -147,47 +131,23 @@ def shorten(text, result):
     return text.replace(prefix, os.path.normpath(result) + "/")
 
 
-def markdown_tables(path, result):
-    """The pipe tables of a report.md (as the report scripts write them) and its other lines.
-
-    Parameters
-    ----------
-    path : str
-        The markdown file; a missing or unreadable one gives no tables.
-    result : str
-        The result folder: absolute paths under it are shortened to ``result/...``.
+def report_tables(directory, result):
+    """The tables and the notes above them that an extension keeps in its report.json (specae.tables);
+    paths under the result folder are shortened to ``result/...``. Nothing or an unreadable file gives none.
 
     Returns
     -------
     tables : list of dict
-        One `table` per block of ``|`` lines, its first row the header (separator rows dropped).
-    paragraphs : list of str
-        The other non-empty lines, as text.
+        One `table` each.
+    notes : list of str
     """
-    try:
-        with open(path) as stream:
-            lines = stream.read().splitlines()
-    except (OSError, UnicodeDecodeError):
+    report = load_optional(os.path.join(directory, "report.json"))
+    if not isinstance(report, dict):
         return [], []
-    tables, paragraphs, block = [], [], []
-
-    def cells(line):
-        return [shorten(cell.strip(), result) for cell in line.strip().strip("|").split("|")]
-
-    def flush():
-        rows = [cells(line) for line in block if not set(line.replace("|", "").strip()) <= set("-: ")]
-        if rows:
-            tables.append(table(rows[0], rows[1:]))
-        block.clear()
-
-    for line in lines + [""]:
-        if line.lstrip().startswith("|"):
-            block.append(line)
-            continue
-        flush()
-        if line.strip():
-            paragraphs.append(shorten(line.strip(), result))
-    return tables, paragraphs
+    tables = [table([shorten(cell, result) for cell in item["header"]],
+                    [[shorten(cell, result) for cell in row] for row in item["rows"]])
+              for item in report.get("tables", [])]
+    return tables, [shorten(note, result) for note in report.get("notes", [])]
 
 
 def audio_groups(paths, base, link, limit=MAX_AUDIO):
@@ -253,22 +213,12 @@ def training_seconds(directory):
     return None if entry is None else entry.get("elapsed_time")
 
 
-def command_line(script, settings, out):
-    """The command a run's run.json records (specae.training writes every option but --out and
-    --resume there); None-valued and false options were left at their default."""
-    words = [".venv/bin/python", script]
-    for key, value in sorted(settings.items()):
-        flag = "--" + key.replace("_", "-")
-        if value is None or value is False:
-            continue
-        if value is True:
-            words.append(flag)
-        elif isinstance(value, list):
-            words += [flag] + [str(item) for item in value]
-        else:
-            words += [flag, str(value)]
-    words += ["--out", out]
-    return " ".join(shlex.quote(word) for word in words)
+def recorded_command(argv):
+    """The command line a stage recorded when it ran (its ``sys.argv``: the script and its arguments as
+    given), as one shell line under the venv's interpreter; None when it recorded none."""
+    if not isinstance(argv, list) or not argv:
+        return None
+    return " ".join(shlex.quote(str(word)) for word in [".venv/bin/python"] + argv)
 
 
 # ---- sections ------------------------------------------------------------------------------------
@@ -376,9 +326,13 @@ def data_stages(dataset, spec, manifest, index, wav_dir):
         previous_end = end
     if manifest is not None:
         end = mtime(os.path.join(dataset, "manifest.json"))
+        # Rebuilt from the manifest, which does not record the command itself: that would put the --out
+        # path into it, and the same seed must give a byte-identical DataSet/ wherever it is written.
         words = [".venv/bin/python", "make_dataset.py", "--spec", spec, "--out", dataset, "--split", manifest["split"],
                  "--test-ratio", str(manifest["test_ratio"]), "--seed", str(manifest["seed"]),
                  "--augment", str(manifest.get("augment_copies", 0))]
+        if manifest.get("pitch_semitones"):
+            words += ["--pitch-semitones", str(manifest["pitch_semitones"])]
         commands.append({"stage": "data set", "command": " ".join(shlex.quote(w) for w in words), "runs": 1,
                          "seeds": None})
         stages.append({"stage": "data set", "seconds": since(previous_end, end), "how": "file times", "finished": end})
@@ -389,7 +343,7 @@ def training_stages(result):
     """Time (Chainer's elapsed_time) and command (run.json) of the autoencoders and classifiers, and
     the settings the first run of each kind recorded."""
     stages, commands, settings = [], [], {}
-    for folder, name, script in AUTOENCODERS + CLASSIFIERS:
+    for folder, name in AUTOENCODERS + CLASSIFIERS:
         directory = os.path.join(result, folder)
         greedy = folder.startswith("autoencoder")
         runs = [directory] if greedy else sorted(glob.glob(os.path.join(glob.escape(directory), "seed*")),
@@ -400,8 +354,10 @@ def training_stages(result):
         recorded = load_optional(os.path.join(runs[0], "run.json"))
         if isinstance(recorded, dict):
             seeds = [_seed_number(run) for run in runs]
-            commands.append({"stage": name, "command": command_line(script, recorded, runs[0]), "runs": len(runs),
-                             "seeds": None if greedy else ", ".join(map(str, seeds))})
+            command = recorded_command(recorded.get("command"))
+            if command:
+                commands.append({"stage": name, "command": command, "runs": len(runs),
+                                 "seeds": None if greedy else ", ".join(map(str, seeds))})
             settings.setdefault("autoencoder" if greedy else "classifier", recorded)
             if not greedy:
                 settings["seeds"] = seeds
@@ -545,7 +501,7 @@ def listen_section(result, link):
     report = load_optional(os.path.join(directory, "listen.json"))
     if not report or not report.get("clips"):
         return None
-    names = dict((folder, name) for folder, name, _ in AUTOENCODERS)
+    names = dict(AUTOENCODERS)
     versions = sorted(report["clips"][0]["versions"], key=lambda version: version != "input")
     rows = []
     for clip in report["clips"]:
@@ -576,7 +532,7 @@ def listen_section(result, link):
 def autoencoder_section(result, link):
     listen = listen_section(result, link)
     layers = []
-    for folder, name, _ in AUTOENCODERS:
+    for folder, name in AUTOENCODERS:
         directory = os.path.join(result, folder)
         inout = figure(link, os.path.join(directory, "inout-comparison_{}.png".format(folder)),
                        "{}: test spectrograms (top) and their reconstruction through {} (bottom)".format(
@@ -610,7 +566,7 @@ def autoencoder_section(result, link):
 
 def evaluation_section(result, link):
     """evaluate.py runs (result/evaluation/report.json and result/evaluation/*/report.json) and the
-    robustness table of robustness.py."""
+    robustness table of robustness_report.py."""
     base = os.path.join(result, "evaluation")
     candidates = [base] + sorted(path for path in glob.glob(os.path.join(glob.escape(base), "*"))
                                  if os.path.isdir(path))
@@ -662,19 +618,71 @@ def _model_label(path, result):
     return path
 
 
-def extension_section(result, key, folders, title, description, link):
+def denoise_facts(directory, result):
+    """make denoise's report.json: the spectrogram SNR of the noisy input and of the best autoencoder."""
+    report = load_optional(os.path.join(directory, "report.json"))
+    rows = (report or {}).get("reconstruction", {})
+    lead = []
+    if "noisy input" in rows and len(rows) > 1:
+        best = max((name for name in rows if name != "noisy input"), key=lambda n: rows[n]["all"]["snr_db"])
+        lead.append("Spectrogram SNR on the noisy held-out voices: {:.2f} dB for the noisy input itself; the "
+                    "highest of the autoencoders' outputs, {}, {:.2f} dB ({:+.2f} dB).".format(
+                        rows["noisy input"]["all"]["snr_db"], shorten(best, result), rows[best]["all"]["snr_db"],
+                        rows[best]["all"]["snr_db"] - rows["noisy input"]["all"]["snr_db"]))
+    return lead, None
+
+
+def anomaly_facts(directory, result):
+    """make anomaly's detector.json and report.json: the detector's AUC and threshold, and one sound of
+    each kind (the folder holds dozens of each)."""
+    detector = load_optional(os.path.join(directory, "detector.json"))
+    report = load_optional(os.path.join(directory, "report.json"))
+    lead = []
+    if isinstance(detector, dict) and "auc" in detector:
+        lead.append("The detector (the autoencoder chosen on a validation set) separates held-out digits from "
+                    "other sounds with ROC AUC {:.3f}; its threshold {:.5f} accepts {} of the training "
+                    "digits.".format(detector["auc"], detector["threshold"],
+                                     percent(detector.get("accept_quantile"), 0)))
+    sounds = {}
+    for sound in (report or {}).get("sounds", []):
+        sounds.setdefault(sound["kind"], os.path.join(directory, sound["wav"]))
+    return lead, list(sounds.values())
+
+
+# Extensions: section id, the folders under result/ it may be in (the first that exists is shown),
+# title, one line on what it is, and its reader of its own report.json (above) for the lead facts and
+# the WAVs to play. deep, morph and separate are shown generically (their figures, the tables of their
+# report.json and their WAVs), so a change in what their scripts name the files does not break the page.
+EXTENSIONS = [("denoise", ("denoise",), "Denoising autoencoders",
+               "Autoencoders trained to map noisy input to the clean target (make denoise), on noisy held-out voices.",
+               denoise_facts),
+              ("anomaly", ("anomaly",), "Is it a spoken digit? (anomaly detection)",
+               "Reconstruction error as a score of \"not a digit\" against locally made other sounds (make anomaly).",
+               anomaly_facts),
+              ("deep", ("deep",), "Deeper autoencoder",
+               "Batch normalisation, LeakyReLU, tanh bottleneck, softplus output, RMSprop (make deep), "
+               "against the greedy stack.", None),
+              ("morph", ("morph", "vae"), "Morphing (variational autoencoder)",
+               "Latent interpolation between two clips, decoded to spectrograms and audio (make morph).", None),
+              ("separate", ("separate", "separation"), "Source separation (U-Net)",
+               "Two voices (or a voice and noise) separated by a U-Net mask (make separate).", None)]
+
+
+def extension_section(result, key, folders, title, description, facts, link):
     """A section for an extension: the first of its ``folders`` under ``result`` that has something to
-    show (its lead facts, figures, report.md tables and WAVs), or None."""
+    show (its lead facts, figures, report.json tables and WAVs), or None. ``facts(directory, result)``, the
+    extension's own reader of its report.json, gives the lead sentences and the WAVs to play (None: every
+    WAV of the folder); without it the section is its folder's files alone."""
     for folder in folders:
         directory = os.path.join(result, folder)
         if os.path.isdir(directory):
-            section = folder_section(result, directory, key, title, description, link)
+            section = folder_section(result, directory, key, title, description, facts, link)
             if section:
                 return section
     return None
 
 
-def folder_section(result, directory, key, title, description, link):
+def folder_section(result, directory, key, title, description, facts, link):
     # The folder's own figures, then those of the runs in its subfolders (separate/unet/separation.png);
     # the training curves after the results, and smaller.
     paths = sorted(glob.glob(os.path.join(glob.escape(directory), "*.png")) +
@@ -686,33 +694,11 @@ def folder_section(result, directory, key, title, description, link):
         if item and os.path.basename(path) in TRAINING_CURVES:
             item["size"] = "half"
         figures.append(item)
-    tables, paragraphs = markdown_tables(os.path.join(directory, "report.md"), result)
-    lead = []
-    if key == "anomaly":
-        detector = load_optional(os.path.join(directory, "detector.json"))
-        report = load_optional(os.path.join(directory, "report.json"))
-        if isinstance(detector, dict) and "auc" in detector:
-            lead.append("The detector (the autoencoder chosen on a validation set) separates held-out digits from "
-                        "other sounds with ROC AUC {:.3f}; its threshold {:.5f} accepts {} of the training "
-                        "digits.".format(detector["auc"], detector["threshold"],
-                                         percent(detector.get("accept_quantile"), 0)))
-        # One sound of each kind: the folder holds dozens of each.
-        sounds = {}
-        for sound in (report or {}).get("sounds", []):
-            sounds.setdefault(sound["kind"], os.path.join(directory, sound["wav"]))
-        audio_paths = list(sounds.values())
-    else:
+    tables, paragraphs = report_tables(directory, result)
+    lead, audio_paths = facts(directory, result) if facts else ([], None)
+    if audio_paths is None:
         audio_paths = [path for path in glob.glob(os.path.join(glob.escape(directory), "**", "*"), recursive=True)
                        if path.lower().endswith((".wav", ".wave")) and os.path.isfile(path)]
-    if key == "denoise":
-        report = load_optional(os.path.join(directory, "report.json"))
-        rows = (report or {}).get("reconstruction", {})
-        if "noisy input" in rows and len(rows) > 1:
-            best = max((name for name in rows if name != "noisy input"), key=lambda n: rows[n]["all"]["snr_db"])
-            lead.append("Spectrogram SNR on the noisy held-out voices: {:.2f} dB for the noisy input itself; the "
-                        "highest of the autoencoders' outputs, {}, {:.2f} dB ({:+.2f} dB).".format(
-                            rows["noisy input"]["all"]["snr_db"], shorten(best, result), rows[best]["all"]["snr_db"],
-                            rows[best]["all"]["snr_db"] - rows["noisy input"]["all"]["snr_db"]))
     audio, left_out = audio_groups(audio_paths, directory, link)
     figures = [item for item in figures if item]
     if not (figures or tables or audio or lead):
@@ -756,8 +742,8 @@ def gather(result="result", dataset="DataSet", spec="spectrogram", page_dir=None
         the page's metadata.
     """
     link = Linker(page_dir or result, embed)
-    extensions = [optional(key, extension_section, result, key, folders, title, text, link)
-                  for key, folders, title, text in EXTENSIONS]
+    extensions = [optional(key, extension_section, result, key, folders, title, text, facts, link)
+                  for key, folders, title, text, facts in EXTENSIONS]
     context = {"result": os.path.normpath(result), "embed": embed,
                "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
                "run": optional("run", run_section, result, dataset, spec, link),

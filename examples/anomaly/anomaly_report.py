@@ -15,12 +15,15 @@ import argparse
 import os
 import sys
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 import numpy as np
 
-from specae import anomaly, features, inference, plots, training
+from specae import anomaly, checkpoints, errors, features, inference, plots, tables
 from specae.audio import write_wav
 from specae.dataset import DataSetError, load_dataset
-from specae.files import atomic_path, save_json
+from specae.files import save_json
 
 DEFAULT_AUTOENCODERS = ["result/autoencoder1", "result/autoencoder2", "result/autoencoder3"]
 
@@ -34,7 +37,9 @@ def main():
     parser.add_argument("autoencoders", nargs="*", default=DEFAULT_AUTOENCODERS, metavar="AE_DIR",
                         help="autoencoder run directories, each scored through all its layers (default %(default)s)")
     parser.add_argument("--dataset", default="DataSet")
-    parser.add_argument("--classifier", help="also score by the classifier's doubt (1 - top softmax), for comparison")
+    parser.add_argument("--classifier", action="append", metavar="DIR",
+                        help="also score by the classifier's doubt (1 - top softmax), for comparison; give it several "
+                             "times to average their probabilities, as predict.py --model does")
     parser.add_argument("--per-kind", type=int, default=40, help="other sounds of each kind, per set")
     parser.add_argument("--accept", type=float, default=0.99,
                         help="share of the training digits the threshold accepts (default %(default)s)")
@@ -42,13 +47,13 @@ def main():
     parser.add_argument("--out", default="result/anomaly")
     args = parser.parse_args()
     if not 0.0 < args.accept < 1.0:
-        training.fail("--accept must be between 0 and 1, not {}".format(args.accept))
+        errors.fail("--accept must be between 0 and 1, not {}".format(args.accept))
     try:
         arrays, manifest = load_dataset(args.dataset)
-        models = [(os.path.normpath(d),) + training.load_autoencoder(d, manifest) for d in args.autoencoders]
-        classifier = inference.load_classifier(args.classifier)[0] if args.classifier else None
+        models = [(os.path.normpath(d),) + checkpoints.load_autoencoder(d, manifest) for d in args.autoencoders]
+        classifier = inference.load_classifiers(args.classifier)[0] if args.classifier else None
     except (DataSetError, FileNotFoundError, ValueError, inference.ModelError) as error:
-        training.fail(error)
+        errors.fail(error)
     params = features.FeatureParams.from_dict(manifest["params"])
     validation_sounds = anomaly.non_digit_sounds(args.per_kind, args.seed)
     evaluation_sounds = anomaly.non_digit_sounds(args.per_kind, args.seed + 1)
@@ -76,7 +81,7 @@ def main():
     if classifier is not None:
         doubt = lambda images: 1.0 - inference.probabilities(classifier, images[:, 0]).max(axis=1)  # noqa: E731
         others, test_scores = doubt(evaluation), doubt(test_digits)
-        name = "classifier doubt ({})".format(os.path.normpath(args.classifier))
+        name = "classifier doubt ({})".format(" + ".join(map(os.path.normpath, args.classifier)))
         rows[name] = {"kind": "classifier", "auc": anomaly.roc_auc(others, test_scores),
                       "auc_per_kind": {kind: anomaly.roc_auc(others[kinds == kind], test_scores)
                                        for kind in anomaly.SOUND_KINDS}}
@@ -89,27 +94,24 @@ def main():
                 "validation_auc": best["validation_auc"], "auc": best["auc"]}
     save_json(os.path.join(args.out, anomaly.DETECTOR_FILE), detector)
 
-    lines = ["| score | validation AUC | AUC | " + " | ".join("AUC {}".format(k) for k in anomaly.SOUND_KINDS) +
-             " | other sounds rejected | held-out digits rejected |", "|---" * (5 + len(anomaly.SOUND_KINDS)) + "|"]
+    table_rows = []
     for name, row in rows.items():
         cells = ["{:.3f}".format(row["validation_auc"]) if "validation_auc" in row else "–",
                  "{:.3f}".format(row["auc"])]
         cells += ["{:.3f}".format(row["auc_per_kind"][k]) for k in anomaly.SOUND_KINDS]
         cells += ["{:.1f} %".format(100 * row[k]) if k in row else "–"
                   for k in ("others_rejected", "digits_rejected")]
-        lines.append("| {}{} | ".format(name, " (chosen)" if name == chosen else "") + " | ".join(cells) + " |")
-    table = "\n".join(lines) + "\n"
-    print(table, end="")
+        table_rows.append(["{}{}".format(name, " (chosen)" if name == chosen else "")] + cells)
+    made = [tables.table(["score", "validation AUC", "AUC"] + ["AUC {}".format(k) for k in anomaly.SOUND_KINDS] +
+                         ["other sounds rejected", "held-out digits rejected"], table_rows)]
+    tables.save_markdown(os.path.join(args.out, "report.md"), made)
     print("threshold {:.5f} (the {:g} quantile of the training digits' scores) → {}".format(
         best["threshold"], args.accept, os.path.join(args.out, anomaly.DETECTOR_FILE)))
-    with atomic_path(os.path.join(args.out, "report.md")) as temporary:
-        with open(temporary, "w") as stream:
-            stream.write(table)
     save_json(os.path.join(args.out, "report.json"), {
         "chosen": chosen, "detector": detector, "per_kind": args.per_kind, "seed": args.seed,
         "test_digits": len(test_digits), "other_sounds": len(evaluation), "rows": rows,
         "sounds": [{"kind": kind, "name": name, "wav": "sounds/{}_{:02d}.wav".format(kind, i % args.per_kind)}
-                   for i, (kind, name, _) in enumerate(evaluation_sounds)]})
+                   for i, (kind, name, _) in enumerate(evaluation_sounds)], "tables": made})
     plots.roc_figure(curves, os.path.join(args.out, "roc.png"),
                      "held-out digits vs {} other sounds: reconstruction error as the score".format(len(evaluation)),
                      marks=[("threshold", best["digits_rejected"], best["others_rejected"])])

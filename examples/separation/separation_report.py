@@ -8,8 +8,11 @@ import argparse
 import os
 import sys
 
-from specae import training
-from specae.files import atomic_path, load_json, save_json
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from specae import errors, tables
+from specae.files import load_json, save_json
 
 TASKS = {"voices": "two voices", "noise": "digit in noise"}
 
@@ -25,43 +28,38 @@ def main():
         try:
             evaluations.append(load_json(path))
         except (OSError, ValueError) as error:
-            training.fail("{}: not a separate.py evaluation ({})".format(path, " ".join(str(error).split())))
+            errors.fail("{}: not a separate.py evaluation ({})".format(path, " ".join(str(error).split())))
     if any(e["test"] != evaluations[0]["test"] for e in evaluations):
-        training.fail("the runs were evaluated on different held-out mixtures (--test-mixtures, --test-seed, "
+        errors.fail("the runs were evaluated on different held-out mixtures (--test-mixtures, --test-seed, "
                       "--noise-fraction, --seconds or the data set differ)")
     tasks = [kind for kind in TASKS if all(kind in e["summary"] for e in evaluations)]
     rows = [(e["model"], {kind: e["summary"][kind][e["model"] if e["model"] in e["summary"][kind] else "U-Net"]
                           for kind in tasks}) for e in evaluations]
     rows.append(("ideal ratio mask", {kind: evaluations[0]["summary"][kind]["ideal ratio mask"] for kind in tasks}))
-    header = "| method | " + " | ".join("{} SDRi (dB) | {} SI-SDRi (dB)".format(TASKS[k], TASKS[k]) for k in tasks) + " |"
-    lines = [header, "|---|" + "---|" * (2 * len(tasks))]
-    for name, row in rows:
-        lines.append("| {} | ".format(name) + " | ".join("{:+.2f} | {:+.2f}".format(
-            row[k]["sdr_improvement"], row[k]["si_sdr_improvement"]) for k in tasks) + " |")
-    lines.append("| (mixture: SDR, SI-SDR) | " + " | ".join("{:.2f} | {:.2f}".format(
-        evaluations[0]["summary"][k]["mixture"]["sdr"], evaluations[0]["summary"][k]["mixture"]["si_sdr"])
-        for k in tasks) + " |")
+    made = [tables.table(
+        ["method"] + [cell for k in tasks for cell in ("{} SDRi (dB)".format(TASKS[k]), "{} SI-SDRi (dB)".format(TASKS[k]))],
+        [[name] + [cell for k in tasks for cell in ("{:+.2f}".format(row[k]["sdr_improvement"]),
+                                                   "{:+.2f}".format(row[k]["si_sdr_improvement"]))]
+         for name, row in rows] +
+        [["(mixture: SDR, SI-SDR)"] + [cell for k in tasks for cell in (
+            "{:.2f}".format(evaluations[0]["summary"][k]["mixture"]["sdr"]),
+            "{:.2f}".format(evaluations[0]["summary"][k]["mixture"]["si_sdr"]))]])]
     if evaluations[0]["classifier"]:
         accuracy = [("mixture", evaluations[0], "mixture")] + [(e["model"] + " estimates", e, "U-Net")
                                                                for e in evaluations]
         accuracy += [("ideal ratio mask estimates", evaluations[0], "ideal ratio mask"),
                      ("clean sources", evaluations[0], "clean")]
-        lines += ["", "| digit classifier on | " + " | ".join(TASKS[k] for k in tasks) + " |",
-                  "|---|" + "---|" * len(tasks)]
-        for label, evaluation, version in accuracy:
-            lines.append("| {} | ".format(label) + " | ".join(
-                "{:.1f} %".format(100 * evaluation["summary"][k][version]["accuracy"]) for k in tasks) + " |")
+        made.append(tables.table(["digit classifier on"] + [TASKS[k] for k in tasks],
+                                 [[label] + ["{:.1f} %".format(100 * evaluation["summary"][k][version]["accuracy"])
+                                             for k in tasks] for label, evaluation, version in accuracy]))
     counts = ", ".join("{} {}".format(evaluations[0]["summary"][k]["mixtures"], TASKS[k]) for k in tasks)
-    table = "Held-out mixtures ({}; {} voices never heard in training).\n\n".format(
-        counts, len(evaluations[0]["test"]["voices"])) + "\n".join(lines) + "\n"
-    print(table, end="")
-    with atomic_path(os.path.join(args.out, "report.md")) as temporary:
-        with open(temporary, "w") as stream:
-            stream.write(table)
+    notes = ["Held-out mixtures ({}; {} voices never heard in training).".format(
+        counts, len(evaluations[0]["test"]["voices"]))]
+    tables.save_markdown(os.path.join(args.out, "report.md"), made, notes)
     save_json(os.path.join(args.out, "report.json"), {
         "runs": [os.path.normpath(d) for d in args.runs], "test": evaluations[0]["test"],
         "classifier": evaluations[0]["classifier"], "rows": dict(rows),
-        "summaries": {e["model"]: e["summary"] for e in evaluations}})
+        "summaries": {e["model"]: e["summary"] for e in evaluations}, "tables": made, "notes": notes})
     return 0
 
 

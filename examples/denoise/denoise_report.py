@@ -13,12 +13,15 @@ import collections
 import os
 import sys
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 import numpy as np
 
-from specae import denoise, inference, plots, training
+from specae import checkpoints, denoise, errors, inference, plots, tables
 from specae.dataset import DataSetError, load_dataset
 from specae.features import FeatureParams
-from specae.files import atomic_path, save_json
+from specae.files import save_json
 from specae.models import reconstruct_all
 
 
@@ -57,25 +60,24 @@ def classifier_rows(directories, images):
     return groups
 
 
-def markdown(reconstruction, classifiers, kinds):
-    lines = ["| model (noisy test input) | LSD (dB) | spectrogram SNR (dB) | " +
-             " | ".join("SNR {} (dB)".format(kind) for kind in kinds) +
-             " | LSD from the clean input (dB) | SNR from the clean input (dB) |",
-             "|---" * (5 + len(kinds)) + "|"]
+def report_tables(reconstruction, classifiers, kinds):
+    rows = []
     for name, row in reconstruction.items():
         ceiling = row.get("clean_input")
-        lines.append("| {} | {:.2f} | {:.2f} | ".format(name, row["all"]["lsd_db"], row["all"]["snr_db"]) +
-                     " | ".join("{:.2f}".format(row[kind]["snr_db"]) for kind in kinds) +
-                     (" | {:.2f} | {:.2f} |".format(ceiling["lsd_db"], ceiling["snr_db"]) if ceiling
-                      else " | – | – |"))
+        rows.append([name, "{:.2f}".format(row["all"]["lsd_db"]), "{:.2f}".format(row["all"]["snr_db"])] +
+                    ["{:.2f}".format(row[kind]["snr_db"]) for kind in kinds] +
+                    (["{:.2f}".format(ceiling["lsd_db"]), "{:.2f}".format(ceiling["snr_db"])] if ceiling else ["–", "–"]))
+    result = [tables.table(["model (noisy test input)", "LSD (dB)", "spectrogram SNR (dB)"] +
+                           ["SNR {} (dB)".format(kind) for kind in kinds] +
+                           ["LSD from the clean input (dB)", "SNR from the clean input (dB)"], rows)]
     if classifiers:
         splits = list(next(iter(classifiers.values())))
-        lines += ["", "| classifier | runs | " + " | ".join("{} accuracy".format(s) for s in splits) + " |",
-                  "|---" * (2 + len(splits)) + "|"]
-        for group, accuracies in classifiers.items():
-            lines.append("| {} | {} | ".format(group, len(accuracies[splits[0]])) + " | ".join(
-                "{:.1f} ± {:.1f} %".format(100 * np.mean(a), 100 * np.std(a)) for a in accuracies.values()) + " |")
-    return "\n".join(lines) + "\n"
+        result.append(tables.table(
+            ["classifier", "runs"] + ["{} accuracy".format(s) for s in splits],
+            [[group, len(accuracies[splits[0]])] + ["{:.1f} ± {:.1f} %".format(100 * np.mean(a), 100 * np.std(a))
+                                                    for a in accuracies.values()]
+             for group, accuracies in classifiers.items()]))
+    return result
 
 
 def main():
@@ -92,9 +94,9 @@ def main():
     try:
         arrays, manifest = load_dataset(args.dataset)
         noisy, index = denoise.load_noisy(args.noisy, manifest)
-        models = [(os.path.normpath(d),) + training.load_autoencoder(d, manifest) for d in args.autoencoders]
+        models = [(os.path.normpath(d),) + checkpoints.load_autoencoder(d, manifest) for d in args.autoencoders]
     except (DataSetError, denoise.NoisyError, FileNotFoundError, ValueError) as error:
-        training.fail(error)
+        errors.fail(error)
     params = FeatureParams.from_dict(manifest["params"])
     test_noisy = noisy["test_noisy"]
     clean = np.asarray(arrays["test_data"][:len(test_noisy)])
@@ -104,9 +106,9 @@ def main():
     try:
         classifiers = classifier_rows(args.classifiers, {"clean": (clean, labels), "noisy": (test_noisy, labels)})
     except inference.ModelError as error:
-        training.fail(error)
-    table = markdown(reconstruction, classifiers, sorted(set(kinds)))
-    print(table, end="")
+        errors.fail(error)
+    made = report_tables(reconstruction, classifiers, sorted(set(kinds)))
+    tables.save_markdown(os.path.join(args.out, "report.md"), made)
 
     shown = [int(np.flatnonzero(kinds == kind)[0]) for kind in sorted(set(kinds))]
     columns = [("noisy", test_noisy[shown])] + [(name, reconstruct_all(model, test_noisy[shown], info.get("n_layers")))
@@ -122,10 +124,8 @@ def main():
         "noisy": os.path.abspath(args.noisy), "snr_db": index["snr_db"], "kinds": index["kinds"],
         "test_clips": len(test_noisy), "reconstruction": reconstruction,
         "classifiers": {group: {split: {"runs": values, "mean": float(np.mean(values)), "std": float(np.std(values))}
-                                for split, values in accuracies.items()} for group, accuracies in classifiers.items()}})
-    with atomic_path(os.path.join(args.out, "report.md")) as temporary:
-        with open(temporary, "w") as stream:
-            stream.write(table)
+                                for split, values in accuracies.items()} for group, accuracies in classifiers.items()},
+        "tables": made})
     return 0
 
 

@@ -14,10 +14,13 @@ import argparse
 import os
 import sys
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 import chainer
 import numpy as np
 
-from specae import inversion, plots, training
+from specae import checkpoints, errors, inversion, plots
 from specae.audio import AudioError, load_audio, write_wav
 from specae.dataset import DataSetError, load_dataset
 from specae.features import FeatureParams, log_mel
@@ -66,13 +69,13 @@ def main():
         arrays, manifest = load_dataset(args.dataset, mmap=True)
         params = FeatureParams.from_dict(manifest["params"])
         files = manifest["test"]["files"]
-        models = [(os.path.basename(os.path.normpath(d)),) + training.load_autoencoder(d, manifest)
+        models = [(os.path.basename(os.path.normpath(d)),) + checkpoints.load_autoencoder(d, manifest)
                   for d in args.autoencoders]
     except (DataSetError, FileNotFoundError, ValueError, KeyError) as error:
-        training.fail(error)
+        errors.fail(error)
     missing = [key for key in ("reference_db", "span_frames", "total_frames") if key not in files[0]]
     if missing:
-        training.fail("{}: the test files carry no {} (rebuild it with make_dataset.py from a current "
+        errors.fail("{}: the test files carry no {} (rebuild it with make_dataset.py from a current "
                       "make_spectrogram.py)".format(os.path.join(args.dataset, "manifest.json"), ", ".join(missing)))
 
     chosen = examples(arrays["test_label"], [entry["speaker"] for entry in files],
@@ -90,7 +93,7 @@ def main():
         try:
             original = load_audio(entry["wav"], params.sample_rate_hz)
         except AudioError as error:
-            training.fail("{}: {}".format(entry["wav"], error))
+            errors.fail("{}: {}".format(entry["wav"], error))
         write_audible(os.path.join(args.out, stem + "_original.wav"), original, params.sample_rate_hz)
         reference = 10 ** (log_mel(original, params) / 20)
         clip = {"wav": entry["wav"], "digit": int(entry["digit"]), "versions": {}}

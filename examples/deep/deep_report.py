@@ -11,12 +11,15 @@ import collections
 import os
 import sys
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 import chainer
 import numpy as np
 
-from specae import training
+from specae import checkpoints, errors, tables
 from specae.dataset import DataSetError, load_dataset
-from specae.files import atomic_path, load_json, save_json
+from specae.files import load_json, save_json
 from specae.models import reconstruct_all
 
 
@@ -39,7 +42,7 @@ def classifier_summary(directories):
                       "final_accuracy": last["validation/main/accuracy"],
                       "final_loss": last["validation/main/loss"]}
         except (OSError, ValueError, KeyError, StopIteration) as error:
-            training.fail("{}: not a classifier training log ({})".format(path, " ".join(str(error).split())))
+            errors.fail("{}: not a classifier training log ({})".format(path, " ".join(str(error).split())))
         group = groups.setdefault(os.path.dirname(os.path.normpath(directory)), collections.defaultdict(list))
         for key, value in values.items():
             group[key].append(float(value))
@@ -56,9 +59,9 @@ def main():
     args = parser.parse_args()
     try:
         arrays, manifest = load_dataset(args.dataset)
-        models = [(os.path.normpath(d),) + training.load_autoencoder(d, manifest) for d in args.autoencoders]
+        models = [(os.path.normpath(d),) + checkpoints.load_autoencoder(d, manifest) for d in args.autoencoders]
     except (DataSetError, FileNotFoundError, ValueError) as error:
-        training.fail(error)
+        errors.fail(error)
     test = np.asarray(arrays["test_data"])
     reconstruction = {}
     for name, model, info in models:
@@ -69,26 +72,21 @@ def main():
                                 "bottleneck": bottleneck_shape(model, test[:1])}
     classifiers = classifier_summary(args.classifiers)
 
-    lines = ["| autoencoder | kind | parameters | bottleneck | test reconstruction MSE |", "|---|---|---|---|---|"]
-    for name, row in reconstruction.items():
-        lines.append("| {} | {} | {} | {} | {:.5f} |".format(name, row["kind"], row["parameters"],
-                                                           "×".join(map(str, row["bottleneck"])), row["test_mse"]))
+    made = [tables.table(["autoencoder", "kind", "parameters", "bottleneck", "test reconstruction MSE"],
+                         [[name, row["kind"], row["parameters"], "×".join(map(str, row["bottleneck"])),
+                           "{:.5f}".format(row["test_mse"])] for name, row in reconstruction.items()])]
     if classifiers:
-        lines += ["", "| classifier | runs | accuracy after epoch 1 | final accuracy | final loss |",
-                  "|---|---|---|---|---|"]
-        for group, values in classifiers.items():
-            lines.append("| {} | {} | ".format(group, len(values["final_accuracy"])) + " | ".join(
-                "{:.1f} ± {:.1f} %".format(100 * np.mean(values[key]), 100 * np.std(values[key]))
-                for key in ("accuracy_epoch1", "final_accuracy")) +
-                " | {:.3f} ± {:.3f} |".format(np.mean(values["final_loss"]), np.std(values["final_loss"])))
-    table = "\n".join(lines) + "\n"
-    print(table, end="")
-    with atomic_path(os.path.join(args.out, "report.md")) as temporary:
-        with open(temporary, "w") as stream:
-            stream.write(table)
+        made.append(tables.table(
+            ["classifier", "runs", "accuracy after epoch 1", "final accuracy", "final loss"],
+            [[group, len(values["final_accuracy"])] +
+             ["{:.1f} ± {:.1f} %".format(100 * np.mean(values[key]), 100 * np.std(values[key]))
+              for key in ("accuracy_epoch1", "final_accuracy")] +
+             ["{:.3f} ± {:.3f}".format(np.mean(values["final_loss"]), np.std(values["final_loss"]))]
+             for group, values in classifiers.items()]))
+    tables.save_markdown(os.path.join(args.out, "report.md"), made)
     save_json(os.path.join(args.out, "report.json"), {
         "test_clips": len(test), "reconstruction": reconstruction,
-        "classifiers": {group: dict(values) for group, values in classifiers.items()}})
+        "classifiers": {group: dict(values) for group, values in classifiers.items()}, "tables": made})
     return 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Separate two voices, or a voice from noise, with a U-Net mask on the linear-frequency spectrogram.
 
-Mixtures are made on the fly from the data set's clips at 8 kHz (specae.separation.Mixtures): two
+Mixtures are made on the fly from the data set's clips at 8 kHz (separation.Mixtures, examples/separation/separation.py): two
 different digits by two different voices at −5…+5 dB relative level, or a digit in white, pink or
 babble noise at −5…+5 dB SNR. Training mixtures use the training voices, evaluation mixtures the
 held-out voices (never heard in training, also as babble). The U-Net (Jansson et al. 2017: 5×5
@@ -17,9 +17,13 @@ each (--classifier; 'none' skips it); a few examples as WAVs (8 kHz) and separat
 import os
 import sys
 
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
 import numpy as np
 
-from specae import inference, plots, separation, training
+from examples.separation import separation
+from specae import checkpoints, command_line, errors, inference, plots, trainer_setup
 from specae.audio import AudioError, resample, write_wav
 from specae.dataset import DataSetError, load_manifest
 from specae.features import image_from_samples
@@ -36,11 +40,11 @@ def mixture_sets(manifest, args):
     sets = {}
     for side, files in sides.items():
         if len({entry["speaker"] for entry in files}) < 2:
-            training.fail("{}: the {} side needs clips of at least 2 voices to mix".format(args.dataset, side))
+            errors.fail("{}: the {} side needs clips of at least 2 voices to mix".format(args.dataset, side))
         try:
             clips = separation.load_clips(files)
         except AudioError as error:
-            training.fail("{}: {}".format(args.dataset, error))
+            errors.fail("{}: {}".format(args.dataset, error))
         count, seed = (args.train_mixtures, args.seed) if side == "train" else (args.test_mixtures, args.test_seed)
         sets[side] = separation.Mixtures(clips, [e["speaker"] for e in files], [int(e["digit"]) for e in files],
                                          count, seed, args.noise_fraction, args.seconds)
@@ -85,10 +89,10 @@ def evaluate(unet, mixtures, classifier, out, examples):
         plots.separation_figure(shown, os.path.join(out, "separation.png"),
                                 "held-out mixtures: the mixture, the U-Net's mask for source 1, its estimate, the source")
     if classifier is not None:
-        cnn, params = classifier
+        cnns, params = classifier
         images = [image_from_samples(resample(signal, separation.RATE_HZ, params.sample_rate_hz), params)[0]
                   for _, _, _, signal in audio_for_classifier]
-        answers = inference.probabilities(cnn, images).argmax(axis=1)
+        answers = inference.probabilities(cnns, images).argmax(axis=1)
         for (index, name, k, _), answer in zip(audio_for_classifier, answers):
             record = records[index]
             record["sources"][name].setdefault("predicted", []).append(int(answer))
@@ -118,7 +122,7 @@ def summarise(records):
 
 
 def main():
-    parser = training.argument_parser(__doc__, epochs=4)
+    parser = command_line.argument_parser(__doc__, epochs=4)
     parser.set_defaults(batchsize=16)
     parser.add_argument("--no-skips", action="store_true", help="the same network without skip connections")
     parser.add_argument("--channels", type=int, nargs="+", default=[8, 16, 32, 64],
@@ -128,45 +132,48 @@ def main():
     parser.add_argument("--test-seed", type=int, default=0, help="seed of the held-out mixtures (keep it to compare runs)")
     parser.add_argument("--noise-fraction", type=float, default=1 / 3, help="share of digit-in-noise mixtures")
     parser.add_argument("--seconds", type=float, default=1.0, help="length of a mixture")
-    parser.add_argument("--classifier", default=inference.DEFAULT_MODEL,
-                        help="digit classifier run directory for the accuracies, or 'none'")
+    parser.add_argument("--classifier", action="append", metavar="DIR",
+                        help="digit classifier run directory for the accuracies; give it several times to average "
+                             "their probabilities, as predict.py --model does (default: every seed of {}, "
+                             "averaged); 'none' skips the accuracies".format(os.path.dirname(inference.DEFAULT_MODEL)))
     parser.add_argument("--examples", type=int, default=3, help="held-out mixtures written as WAVs and drawn")
     args = parser.parse_args()
     if min(args.train_mixtures, args.test_mixtures) < 1 or not 0 <= args.noise_fraction <= 1 or args.seconds <= 0:
-        training.fail("--train-mixtures and --test-mixtures must be positive, --noise-fraction in [0, 1], "
+        errors.fail("--train-mixtures and --test-mixtures must be positive, --noise-fraction in [0, 1], "
                       "--seconds positive")
-    device = training.get_device(args.device)
+    device = command_line.get_device(args.device)
+    classifiers = args.classifier or inference.default_models()
     classifier = None
-    if args.classifier.lower() != "none":
+    if [name.lower() for name in classifiers] != ["none"]:
         try:
-            classifier = inference.load_classifier(args.classifier)
+            classifier = inference.load_classifiers(classifiers)
         except inference.ModelError as error:
-            training.fail("--classifier: {}".format(error))
+            errors.fail("--classifier: {}".format(error))
     try:
         manifest = load_manifest(args.dataset)
     except DataSetError as error:
-        training.fail(error)
+        errors.fail(error)
     sets = mixture_sets(manifest, args)
 
-    training.seed_everything(args.seed, device)
+    command_line.seed_everything(args.seed, device)
     unet = separation.UNet(args.channels, skips=not args.no_skips)
     model = separation.Separator(unet)
     print("U-Net{}: {} parameters, {} training mixtures of {} voices per epoch, {} held-out of {} voices".format(
         "" if unet.skips else " without skips", sum(p.size for p in model.params()), len(sets["train"]),
         len(set(sets["train"].speakers)), len(sets["test"]), len(set(sets["test"].speakers))))
-    trainer = training.make_trainer(model, sets["train"], sets["test"], args, device, REPORT, [(REPORT, "loss.png")])
-    training.run(trainer)
+    trainer = trainer_setup.make_trainer(model, sets["train"], sets["test"], args, device, REPORT, [(REPORT, "loss.png")])
+    trainer_setup.run(trainer)
     model.to_cpu()
     info = {"kind": "unet_separator", "channels": list(unet.channels), "skips": unet.skips,
             "rate_hz": separation.RATE_HZ, "n_fft": separation.N_FFT, "hop_length": separation.HOP,
             "seconds": args.seconds, "epochs": args.epoch, "seed": args.seed}
-    training.save_model(args.out, model.unet, info)
+    checkpoints.save_model(args.out, model.unet, info)
 
     records = evaluate(unet, sets["test"], classifier, args.out, args.examples)
     summary = summarise(records)
     name = "U-Net" if unet.skips else "U-Net without skips"
     save_json(os.path.join(args.out, "evaluation.json"), {
-        "model": name, "classifier": None if classifier is None else os.path.abspath(args.classifier),
+        "model": name, "classifier": None if classifier is None else " + ".join(map(os.path.abspath, classifiers)),
         "test": {"mixtures": args.test_mixtures, "seed": args.test_seed, "noise_fraction": args.noise_fraction,
                  "seconds": args.seconds, "voices": sorted(set(sets["test"].speakers))},
         "summary": summary, "mixtures": records})

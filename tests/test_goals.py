@@ -1,0 +1,274 @@
+"""Every goal the README names, run through make itself on a tiny corpus with one epoch.
+
+One pipeline run (module-scoped) serves all the goals: make builds what each needs once, and each test
+then checks that the outputs its documentation promises exist and make sense. Everything lands in a
+temporary folder (the output-folder variables), nothing in the repository. A goal is added in GOALS.
+"""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, make_environment
+from specae import tables
+
+# The goals the README names, in the order a user would run them: the one place where a goal is added
+# (e.g. "human", "curve"), with a test of its outputs below; the shared run then makes it too.
+GOALS = ["pretrain", "classify", "robustness", "evaluate", "listen", "denoise", "anomaly", "deep", "morph",
+         "separate", "report", "human", "adapt", "human-folds"]
+# Goals that download packages or run for a long time: only their commands are checked (make -n).
+DRY_RUN_GOALS = ["bench", "bench-scale", "mpi"]
+SEEDS = (1, 2)  # two seeds, so that every goal that takes the classifier gets an ensemble
+
+
+def make_variables(root, installed):
+    """The smallest corpus and runs that still exercise every stage, all outputs under ``root``. The
+    interpreter running the tests stands in for the venv, and the venv stamp is a file of our own, so
+    that make never installs anything."""
+    return ["PY=" + sys.executable, "INSTALLED=" + str(installed / "venv"), "MPI_INSTALLED=" + str(installed / "mpi"),
+            "JOBS=2", "SPEAKERS=4", "RATES=2", "RATES_PER_SPEAKER=1", "NEURAL_SPEAKERS=0", "AUGMENT=0", "EPOCHS=1",
+            "SPLIT=random",  # the test side then holds several voices, which separate needs to mix
+            "SEEDS=" + " ".join(map(str, SEEDS)), "BATCH=10", "LISTEN_ITERATIONS=2", "SEPARATE_MIXTURES=20",
+            "SEPARATE_TEST_MIXTURES=12",
+            "CORPUS=" + str(root / "wav"), "SPEC_DIR=" + str(root / "spectrogram"),
+            "DATA_DIR=" + str(root / "DataSet"), "RESULT=" + str(root / "result"), "STAMPS=" + str(root / "stamps"),
+            "NOISY=" + str(root / "noisy"), "DEGRADED=" + str(root / "degraded"), "WAVS=" + str(root / "wav"),
+            "HUMAN_DIR=" + str(root / "human")]
+
+
+def human_recordings(root):
+    """HUMAN_DIR for the human-speech goals: two speakers of the tiny corpus, so that leave-one-speaker-out
+    has two folds."""
+    folder = root / "human"
+    if not folder.exists():
+        folder.mkdir()
+        wavs = sorted((root / "wav").glob("*.wav"))
+        two = sorted({path.name.split("_")[1] for path in wavs})[:2]
+        for path in wavs:
+            if path.name.split("_")[1] in two:
+                (folder / path.name).symlink_to(path)
+    return folder
+
+
+# What a goal needs that make does not build: made just before the goal runs.
+BEFORE = {"human": human_recordings}
+
+
+def stamps(root):
+    """A folder of fresh venv stamps, newer than the requirements files: make installs nothing."""
+    folder = root / "installed"
+    folder.mkdir()
+    for name in ("venv", "mpi"):
+        (folder / name).touch()
+    return folder
+
+
+def make(variables, *goals, dry_run=False):
+    return subprocess.run(["make", "--no-print-directory"] + (["-n"] if dry_run else []) + list(goals) + variables,
+                          cwd=ROOT, capture_output=True, text=True, env=make_environment())
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """``(root, {goal: CompletedProcess})``: each goal made in turn, in one set of output folders."""
+    root = tmp_path_factory.mktemp("goals")
+    variables = make_variables(root, stamps(root))
+    results = {}
+    for goal in GOALS:
+        if goal in BEFORE:
+            BEFORE[goal](root)
+        results[goal] = make(variables, goal)
+    return root, results
+
+
+def made(run, goal):
+    root, results = run
+    result = results[goal]
+    assert result.returncode == 0, "make {} failed:\n{}\n{}".format(goal, result.stdout[-3000:], result.stderr[-3000:])
+    return root / "result"
+
+
+def load(path):
+    return json.loads(Path(path).read_text())
+
+
+def tables_as_written(folder):
+    """An extension's report.md is its report.json's tables (what the report page shows) as Markdown."""
+    report = load(folder / "report.json")
+    assert report["tables"] and all(len(row) == len(table["header"]) for table in report["tables"]
+                                    for row in table["rows"])
+    assert tables.markdown(report["tables"], report.get("notes", [])) == (folder / "report.md").read_text()
+    return report
+
+
+def is_png(path):
+    return Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def is_wav(path):
+    return Path(path).read_bytes()[:4] == b"RIFF"
+
+
+def test_pretrain_writes_three_autoencoders(run):
+    result = made(run, "pretrain")
+    for layer in (1, 2, 3):
+        out = result / "autoencoder{}".format(layer)
+        info = load(out / "model.json")
+        assert info["kind"] == "greedy_stack" and info["n_layers"] == layer
+        log = load(out / "log")
+        assert log[-1]["epoch"] == 1 and np.isfinite(log[-1]["main/loss"])
+        assert is_png(out / "inout-comparison_autoencoder{}.png".format(layer))
+
+
+def test_classify_trains_every_model_and_seed_and_compares(run):
+    result = made(run, "classify")
+    for model in ("classifier_2cnn", "classifier_3cnn", "classifier_pretrained"):
+        for seed in SEEDS:
+            out = result / model / "seed{}".format(seed)
+            assert (out / "model.npz").exists() and is_png(out / "accuracy.png")
+            assert 0.0 <= load(out / "log")[-1]["validation/main/accuracy"] <= 1.0
+    comparison = load(result / "comparison.json")
+    assert {"classifier_2cnn", "classifier_3cnn", "classifier_pretrained"} <= set(json.dumps(comparison).split('"'))
+    assert "pretrained" in (result / "comparison.md").read_text()
+    assert is_png(result / "loss-accuracy_comparison.png") and is_png(result / "loss-accuracy_comparison_pre-train.png")
+    assert "<html" in (result / "index.html").read_text().lower()
+
+
+def test_robustness_scores_every_condition(run):
+    result = made(run, "robustness")
+    table = (result / "robustness.md").read_text()
+    for condition in ("clean", "telephone", "noise", "reverb", "voice", "mixed"):
+        assert condition in table
+    rows = load(result / "robustness.json")
+    accuracies = [value for value in json.dumps(rows).replace(",", " ").split() if value[:1].isdigit()]
+    assert rows and accuracies
+
+
+def test_evaluate_reports_accuracy_of_the_ensemble(run):
+    result = made(run, "evaluate")
+    report = load(result / "evaluation" / "wav" / "report.json")
+    assert len(report["models"]) == len(SEEDS) and 0.0 <= report["accuracy"] <= 1.0
+    assert report["total"] == 40 and report["correct"] == sum(np.diag(report["confusion"]))
+    assert is_png(result / "evaluation" / "wav" / "confusion.png")
+
+
+def test_listen_writes_wavs_of_reconstructions(run):
+    result = made(run, "listen")
+    listing = load(result / "listen" / "listen.json")
+    wavs = sorted((result / "listen").rglob("*.wav"))
+    assert listing and wavs and all(is_wav(path) for path in wavs)
+    assert is_png(result / "listen" / "listen.png")
+
+
+def test_denoise_reports_distances(run):
+    result = made(run, "denoise")
+    report = tables_as_written(result / "denoise")
+    assert "noisy input" in report["reconstruction"] and "dB" in (result / "denoise" / "report.md").read_text()
+    assert is_png(result / "denoise" / "denoise.png")
+
+
+def test_anomaly_writes_the_detector_with_the_classifier_ensemble(run):
+    result = made(run, "anomaly")
+    detector = load(result / "anomaly" / "detector.json")
+    assert np.isfinite(detector["threshold"])
+    report = tables_as_written(result / "anomaly")
+    for row in report["rows"].values():
+        assert 0.0 <= row["auc"] <= 1.0
+    assert any(row["kind"] == "classifier" for row in report["rows"].values())
+    assert is_png(result / "anomaly" / "roc.png")
+
+
+def test_deep_compares_with_the_greedy_stack(run):
+    result = made(run, "deep")
+    assert load(result / "deep" / "model.json")["kind"] == "deep_autoencoder"
+    report = tables_as_written(result / "deep")
+    assert all(0.0 <= row["test_mse"] for row in report["reconstruction"].values())
+
+
+def test_morph_trains_the_vae_and_draws_morphs(run):
+    result = made(run, "morph")
+    report = tables_as_written(result / "vae")
+    assert load(result / "vae" / "model.json")["kind"] == "vae"
+    rows = report["models"]
+    assert len(rows) == 4 and all(0.0 <= row["mse"] and -1.0 <= row["cosine"] <= 1.0 for row in rows.values())
+    assert is_png(result / "vae" / "latent_map.png")
+    for name in report["morphs"]:  # a tiny test side may hold no pair to morph
+        assert is_png(result / "vae" / "morph_{}.png".format(name))
+
+
+def test_separate_scores_the_unet_against_the_ideal_mask(run):
+    result = made(run, "separate")
+    for version in ("unet", "noskip"):
+        evaluation = load(result / "separate" / version / "evaluation.json")
+        accuracies = [row["accuracy"] for rows in evaluation["summary"].values() for row in rows.values()
+                      if isinstance(row, dict) and "accuracy" in row]
+        assert accuracies and all(0.0 <= a <= 1.0 for a in accuracies)
+    assert "ideal ratio mask" in (result / "separate" / "report.md").read_text()
+    tables_as_written(result / "separate")
+
+
+def test_report_page_has_a_section_per_extension(run):
+    result = made(run, "report")
+    page = (result / "index.html").read_text()
+    for section in ("comparison", "robustness", "denoise", "anomaly", "deep", "separat", "listen"):
+        assert section in page.lower(), section
+
+
+def test_human_scores_the_ensemble_per_speaker(run):
+    result = made(run, "human")
+    report = load(result / "human" / "report.json")
+    assert len(report["models"]) == len(SEEDS) and report["total"] == 20
+    assert sorted(report["speakers"]) == sorted({path.name.split("_")[1] for path in (run[0] / "human").iterdir()})
+    assert sum(s["correct"] for s in report["speakers"].values()) == report["correct"]
+    assert is_png(result / "human" / "confusion.png")
+
+
+def test_human_without_recordings_is_a_one_line_error(tmp_path):
+    result = make(make_variables(tmp_path, stamps(tmp_path)) + ["HUMAN_DIR=" + str(tmp_path / "absent")], "human")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0].startswith("make human: no folder of human recordings: set HUMAN_DIR")
+    assert "Free Spoken Digit Dataset" in result.stderr
+
+
+def test_adapt_self_trains_on_the_recordings_and_scores_them(run):
+    result = made(run, "adapt")
+    info = load(result / "adapted" / "model.json")
+    assert info["kind"] == "cnn" and info["init"] == "adapted"
+    report = load(result / "adapted" / "adaptation.json")
+    assert report["recordings"] == 20 and len(report["rounds"]) == 3
+    assert 0.0 <= load(result / "human_adapted" / "report.json")["accuracy"] <= 1.0
+
+
+def test_human_folds_compare_scratch_and_fine_tuned_per_held_out_speaker(run):
+    result = made(run, "human-folds")
+    folds = load(result / "human_folds" / "folds.json")
+    assert len(folds["folds"]) == 2
+    for fold in folds["folds"]:
+        assert 0.0 <= fold["scratch"] <= 1.0 and 0.0 <= fold["fine-tuned"] <= 1.0
+        held_out = load(result / "human_folds" / fold["speaker"] / "DataSet" / "manifest.json")["test"]["speakers"]
+        assert held_out == [fold["speaker"]]
+    assert "mean ± std over 2 folds" in (result / "human_folds" / "folds.md").read_text()
+
+
+@pytest.mark.parametrize("goal", DRY_RUN_GOALS)
+def test_long_goals_have_commands(goal, tmp_path):
+    result = make(make_variables(tmp_path, stamps(tmp_path)), goal, dry_run=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+def test_help_names_every_goal_and_variable(tmp_path):
+    """make help prints the header of the Makefile and of each mk/*.mk: every variable a user may set
+    (?=) and every goal above is named there."""
+    result = make(make_variables(tmp_path, stamps(tmp_path)), "help")
+    assert result.returncode == 0, result.stderr
+    sources = [ROOT / "Makefile"] + sorted((ROOT / "mk").glob("*.mk"))
+    variables = {name for path in sources for name in re.findall(r"^([A-Z_]+) \?=", path.read_text(), re.M)}
+    assert len(variables) > 30
+    assert sorted(name for name in variables if not re.search(r"\b{}\b".format(name), result.stdout)) == []
+    assert sorted(goal for goal in GOALS + DRY_RUN_GOALS + ["test"]
+                  if not re.search(r"make [^\n]*\b{}\b".format(goal), result.stdout)) == []
