@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The human-speech ablation (docs/human.md): each variant trains the 3-CNN from scratch over three seeds
 # (10 epochs, the pipeline's scripts and defaults otherwise) and is scored on the human development set
-# (FSDD, 3000 clips, 6 speakers) and on 48 held-out espeak voices drawn with another seed (480 clips).
+# (FSDD, 3000 clips, 6 speakers) and on 48 held-out espeak voices drawn with another seed (480 clips);
+# then the adaptation without labels of two of them.
 #   examples/human/ablation.sh [FSDD_RECORDINGS_DIR] [OUT_DIR]       (about 15 min per variant on 2 cores)
 # Variants already trained are kept; delete OUT_DIR/NAME to rerun one. Prints one table row per variant.
 set -eo pipefail
 cd "$(dirname "$0")/../.."
 FSDD=${1:-../shared/data/fsdd/recordings}
 OUT=${2:-ablation/human}
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 PY=${PY:-.venv/bin/python}
 SEEDS=${SEEDS:-1 2 3}
 EPOCHS=${EPOCHS:-10}
@@ -26,9 +28,11 @@ mean_std() { python3 -c 'import sys,statistics as s; v=[100*float(x) for x in sy
 variant() {  # folder name, table label, "corpora", "front-end flags", "make_dataset flags", "classifier flags"
   local dir=$OUT/$1 label=$2
   shift 2
-  mkdir -p "$dir/wav"
-  for c in $1; do ln -sf "$PWD/$OUT/corpora/$c"/*.wav "$dir/wav/"; done
-  [ -f "$dir/spec/index.json" ] || $PY make_spectrogram.py --wav "$dir/wav" --out "$dir/spec" --jobs 2 $2 > "$dir/spec.log"
+  if [ ! -f "$dir/spec/index.json" ]; then
+    mkdir -p "$dir/wav"
+    for c in $1; do ln -sf "$OUT/corpora/$c"/*.wav "$dir/wav/"; done
+    $PY make_spectrogram.py --wav "$dir/wav" --out "$dir/spec" --jobs 2 $2 > "$dir/spec.log"
+  fi
   [ -f "$dir/data/manifest.json" ] || $PY make_dataset.py --spec "$dir/spec" --out "$dir/data" --seed 0 --jobs 2 $3 > "$dir/data.log"
   for s in $SEEDS; do
     [ -f "$dir/seed$s/model.npz" ] || $PY cnn_classifier1.py --layers 3 --dataset "$dir/data" --epoch $EPOCHS --seed $s \
@@ -44,12 +48,43 @@ variant() {  # folder name, table label, "corpora", "front-end flags", "make_dat
     fsdd+=("$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$dir/eval_fsdd$s/report.json")")
     heldout+=("$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$dir/eval_heldout$s/report.json")")
   done
-  echo "| $label | $(mean_std "${fsdd[@]}") | $(mean_std "${heldout[@]}") |"
+  local models=() ; for s in $SEEDS; do models+=(--model "$dir/seed$s"); done
+  [ -f "$dir/eval_fsdd_ensemble/report.json" ] || $PY evaluate.py "${models[@]}" --out "$dir/eval_fsdd_ensemble" "$FSDD" > /dev/null 2>&1
+  local ensemble=$(python3 -c 'import json,sys; print("%.1f %%" % (100 * json.load(open(sys.argv[1]))["accuracy"]))' "$dir/eval_fsdd_ensemble/report.json")
+  echo "| $label | $(mean_std "${fsdd[@]}") | $ensemble | $(mean_std "${heldout[@]}") |"
 }
 
-echo "| variant (3-CNN from scratch, seeds $SEEDS) | FSDD | held-out espeak voices |"
-echo "|---|---|---|"
+# Adaptation without labels (examples/human/adapt.py) from a variant's seeds: self-training on the audio of
+# three FSDD speakers, scored on those three (seen) and on the other three (unseen), beside the variant's
+# ensemble before adaptation.
+adaptation() {  # variant folder, table label
+  local dir=$OUT/$1 label=$2 seen=$OUT/fsdd_seen unseen=$OUT/fsdd_unseen
+  if [ ! -d "$seen" ]; then
+    mkdir -p "$seen" "$unseen"
+    for s in george jackson lucas; do ln -sf "$(cd "$FSDD" && pwd)"/*_${s}_*.wav "$seen/"; done
+    for s in nicolas theo yweweler; do ln -sf "$(cd "$FSDD" && pwd)"/*_${s}_*.wav "$unseen/"; done
+  fi
+  local models=() ; for s in $SEEDS; do models+=(--model "$dir/seed$s"); done
+  [ -f "$dir/adapted/model.npz" ] || $PY examples/human/adapt.py "${models[@]}" --dataset "$dir/data" --epoch 3 --seed 0 \
+    --out "$dir/adapted" "$seen" > "$dir/adapted.log" 2>&1
+  local cells=()
+  for half in seen unseen; do
+    for model in before adapted; do
+      local args=("${models[@]}"); [ $model = adapted ] && args=(--model "$dir/adapted")
+      [ -f "$dir/eval_${half}_$model/report.json" ] || $PY evaluate.py "${args[@]}" --out "$dir/eval_${half}_$model" "$OUT/fsdd_$half" > /dev/null 2>&1
+      cells+=("$(python3 -c 'import json,sys; print("%.1f %%" % (100 * json.load(open(sys.argv[1]))["accuracy"]))' "$dir/eval_${half}_$model/report.json")")
+    done
+  done
+  echo "| $label | ${cells[0]} → ${cells[1]} | ${cells[2]} → ${cells[3]} |"
+}
+
+echo "| variant (3-CNN from scratch, seeds $SEEDS) | FSDD, mean ± std | FSDD, the seeds as an ensemble | held-out espeak voices |"
+echo "|---|---|---|---|"
 variant espeak "espeak 480 voices + 1 degraded copy (the former default)" "espeak" "" "--augment 1" ""
 variant neural "+ neural voice, 192 draws" "espeak neural" "" "--augment 1" ""
 variant neural_floor40 "+ neural voice, floor 40 dB" "espeak neural" "--floor-db 40" "--augment 1" ""
 variant neural_lifter20 "+ neural voice, cepstral envelope (--lifter 20)" "espeak neural" "--lifter 20" "--augment 1" ""
+echo
+echo "| adapted without labels on george, jackson, lucas | seen speakers: ensemble → adapted | unseen speakers |"
+echo "|---|---|---|"
+adaptation neural "espeak + neural voice"
