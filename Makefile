@@ -13,7 +13,7 @@
 #            0 = none), PITCH (their pitch shift, semitones), SPLIT (speaker or random), FEATURES (flags of
 #            make_spectrogram.py), WAV_DIR (your own {digit}_{speaker}_*.wav folder),
 #            MODEL (classifier run directories averaged as an ensemble by evaluate, anomaly and separate;
-#            every seed of the pretrained 3-CNN), WAVS (make evaluate's folder),
+#            every seed of the 3-CNN, the best measured on human speech), WAVS (make evaluate's folder),
 #            and the output folders CORPUS, SPEC_DIR, DATA_DIR, RESULT, STAMPS.
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -156,7 +156,7 @@ classify: $(RESULT)/comparison.md $(RESULT)/index.html
 # ---- apply a trained model to any folder of WAVs ----------------------------------------------------
 # MODEL: the classifier run directories that evaluate, anomaly and separate use, averaged as an ensemble
 # (each script takes one option per directory): every seed of the pretrained 3-CNN, like predict.py.
-MODEL ?= $(foreach s,$(SEEDS),$(RESULT)/classifier_pretrained/seed$(s))
+MODEL ?= $(foreach s,$(SEEDS),$(RESULT)/classifier_3cnn/seed$(s))
 MODEL_FILES = $(MODEL:%=%/model.npz)
 repeat_option = $(foreach value,$(2),$(1) $(value))
 WAVS ?=

@@ -26,7 +26,7 @@ human: | $(INSTALLED)
 adapt: $(RESULT)/adapted/model.npz
 	$(call need_human_dir,$(HUMAN_DIR))
 	$(PY) evaluate.py --model $(RESULT)/adapted --out $(RESULT)/human_adapted $(HUMAN_DIR)
-$(RESULT)/adapted/model.npz: $(MODELS_PRETRAINED) $(HUMAN_SCRIPTS)/adapt.py $(HUMAN_SCRIPTS)/adaptation.py
+$(RESULT)/adapted/model.npz: $(MODEL_FILES) $(HUMAN_SCRIPTS)/adapt.py $(HUMAN_SCRIPTS)/adaptation.py
 	$(call need_human_dir,$(ADAPT_DIR))
 	$(PY) $(HUMAN_SCRIPTS)/adapt.py $(foreach m,$(MODEL),--model $(m)) $(TRAIN_FLAGS) --epoch $(ADAPT_EPOCHS) \
 		--fractions $(ADAPT_FRACTIONS) --seed $(SEED) --out $(@D) $(ADAPT_DIR)

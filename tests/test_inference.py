@@ -147,14 +147,14 @@ def test_an_ensemble_needs_one_front_end(two_seeds, tmp_path):
                                     "ensemble needs one front end".format(other, two_seeds[0])
 
 
-def test_default_is_every_trained_seed_of_the_pretrained_classifier(tmp_path, monkeypatch):
+def test_default_is_every_trained_seed_of_the_3cnn(tmp_path, monkeypatch):
     from specae import inference
     monkeypatch.chdir(tmp_path)
     assert inference.default_models() == [inference.DEFAULT_MODEL]
     for seed in (2, 1):
-        folder = tmp_path / "result" / "classifier_pretrained" / "seed{}".format(seed)
+        folder = tmp_path / "result" / "classifier_3cnn" / "seed{}".format(seed)
         folder.mkdir(parents=True)
         (folder / "model.npz").write_bytes(b"")
-    (tmp_path / "result" / "classifier_pretrained" / "seed3").mkdir()  # a run that has not finished
-    assert inference.default_models() == [os.path.join("result", "classifier_pretrained", "seed1"),
-                                          os.path.join("result", "classifier_pretrained", "seed2")]
+    (tmp_path / "result" / "classifier_3cnn" / "seed3").mkdir()  # a run that has not finished
+    assert inference.default_models() == [os.path.join("result", "classifier_3cnn", "seed1"),
+                                          os.path.join("result", "classifier_3cnn", "seed2")]
