@@ -74,6 +74,13 @@ def probabilities(cnns, images, batchsize=256):
 def classify_files(paths, cnns, params, jobs=1):
     """``(usable, skipped)``: usable is [(path, probabilities)], skipped is [(path, reason)]; ``cnns`` is
     one CNN or a list whose probabilities are averaged."""
+    usable_paths, images, skipped = usable_images(paths, params, jobs)
+    return list(zip(usable_paths, probabilities(cnns, images))), skipped
+
+
+def usable_images(paths, params, jobs=1):
+    """``(usable_paths, images, skipped)``: the front-end image of every file that can be used, and
+    ``(path, reason)`` for every one that cannot."""
     usable_paths, images, skipped = [], [], []
     for path, image, info in features.images_from_files(paths, params, jobs=jobs):
         if image is None:
@@ -81,7 +88,7 @@ def classify_files(paths, cnns, params, jobs=1):
         else:
             usable_paths.append(path)
             images.append(image)
-    return list(zip(usable_paths, probabilities(cnns, images))), skipped
+    return usable_paths, images, skipped
 
 
 def report_skipped(skipped):

@@ -31,13 +31,7 @@ from specae.models import CNN
 
 def recording_images(folders, params, jobs):
     """The front-end images of every usable WAV under ``folders``; unusable files are named on stderr."""
-    paths, images, skipped = [], [], []
-    for path, image, info in features.images_from_files(list_audio_files(folders), params, jobs=jobs):
-        if image is None:
-            skipped.append((path, info))
-        else:
-            paths.append(path)
-            images.append(image)
+    paths, images, skipped = inference.usable_images(list_audio_files(folders), params, jobs)
     inference.report_skipped(skipped)
     if not images:
         errors.fail("no usable WAV file in {}".format(" ".join(folders)))
