@@ -48,17 +48,18 @@ def main():
     truth = np.array([labelled[path] for path, _ in results])
     predicted = np.array([int(probability.argmax()) for _, probability in results])
     speakers = np.array([speaker_of[path] for path, _ in results])
-    per_speaker = {speaker: {"accuracy": float((truth == predicted)[speakers == speaker].mean()),
-                             "correct": int((truth == predicted)[speakers == speaker].sum()),
+    right = truth == predicted
+    per_speaker = {speaker: {"accuracy": float(right[speakers == speaker].mean()),
+                             "correct": int(right[speakers == speaker].sum()),
                              "total": int((speakers == speaker).sum())}
                    for speaker in sorted(set(speakers.tolist()))}
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (truth, predicted), 1)
     plots.confusion_matrix(confusion, os.path.join(args.out, "confusion.png"),
-                           "{}: accuracy {:.2%} on {} files".format(" + ".join(models), (truth == predicted).mean(), len(truth)))
+                           "{}: accuracy {:.2%} on {} files".format(" + ".join(models), right.mean(), len(truth)))
     save_json(os.path.join(args.out, "report.json"), {
-        "model": " + ".join(models), "models": models, "accuracy": float((truth == predicted).mean()),
-        "correct": int((truth == predicted).sum()), "total": len(truth), "confusion": confusion.tolist(), "speakers": per_speaker,
+        "model": " + ".join(models), "models": models, "accuracy": float(right.mean()),
+        "correct": int(right.sum()), "total": len(truth), "confusion": confusion.tolist(), "speakers": per_speaker,
         "files": [{"path": path, "label": int(label), "predicted": int(guess),
                    "confidence": float(probability[guess])}
                   for (path, probability), label, guess in zip(results, truth, predicted)],
@@ -71,7 +72,7 @@ def main():
     if len(per_speaker) > 1:
         for speaker, score in per_speaker.items():
             print("speaker {}: {:.4f} ({}/{})".format(speaker, score["accuracy"], score["correct"], score["total"]))
-    print("accuracy {:.4f} ({}/{})".format((truth == predicted).mean(), int((truth == predicted).sum()), len(truth)))
+    print("accuracy {:.4f} ({}/{})".format(right.mean(), int(right.sum()), len(truth)))
     return 0
 
 

@@ -43,10 +43,10 @@ def split_indices(speakers, split, test_ratio, seed, test_speakers=None):
             raise ValueError("no examples of test speaker(s) {}".format(", ".join(unknown)))
         if len(set(test_speakers)) == len(voices):
             raise ValueError("every speaker is a test speaker: nothing is left to train on")
-        is_test = np.isin(speakers, list(test_speakers))
-        return np.flatnonzero(~is_test), np.flatnonzero(is_test)
-    n_test = min(len(voices) - 1, max(1, int(math.ceil(test_ratio * len(voices)))))
-    test_voices = rng.permutation(voices)[:n_test]
+        test_voices = list(test_speakers)
+    else:
+        n_test = min(len(voices) - 1, max(1, int(math.ceil(test_ratio * len(voices)))))
+        test_voices = rng.permutation(voices)[:n_test]
     is_test = np.isin(speakers, test_voices)
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
