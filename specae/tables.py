@@ -5,7 +5,10 @@ in its report.json under "tables" (with "notes" for sentences above them), which
 reads: nothing parses the Markdown back. Shared by the extensions that write tables (denoise, deep,
 anomaly, vae, separation).
 """
-from specae.files import atomic_path
+import os
+import sys
+
+from specae.files import atomic_path, save_json
 
 
 def table(header, rows):
@@ -29,3 +32,19 @@ def save_markdown(path, tables, notes=()):
     with atomic_path(path) as temporary:
         with open(temporary, "w") as stream:
             stream.write(text)
+
+
+def figure(path, caption, out):
+    """A figure for report.json: its file relative to the folder of report.json (``out``), and a caption."""
+    return {"file": os.path.relpath(path, out), "caption": caption}
+
+
+def save_report(out, tables, notes=(), figures=(), audio=(), **data):
+    """An extension's report: report.md (the tables, printed too) and report.json, which keeps the same
+    tables and notes as data beside ``data``, the figures and WAVs the report page shows (``figures``: made
+    by `figure`; ``audio``: WAV paths), both relative to ``out``, and the command line exactly as it ran
+    (sys.argv, like run.json of the training stages)."""
+    save_markdown(os.path.join(out, "report.md"), tables, notes)
+    save_json(os.path.join(out, "report.json"), dict(
+        data, command=sys.argv, tables=list(tables), notes=list(notes), figures=list(figures),
+        audio=[os.path.relpath(path, out) for path in audio]))

@@ -26,6 +26,18 @@ def make_environment():
             if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """For ``pytest -n N --dist loadgroup --no-loadscope-reorder`` (make test): each module's tests are one
+    unit of work, so that its module-scoped fixtures are made once, on one worker; the tests of the
+    session's run of every goal (``xdist_group("goals")``, the longest chain of the suite) come first, so
+    that the other workers take the other modules meanwhile. Without xdist only the order changes."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group").args[0] != "goals")  # a stable sort
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
     """80 espeak clips (4 speakers × 2 rates × 10 digits) → spectrograms → DataSet/."""
@@ -35,3 +47,14 @@ def tiny_corpus(tmp_path_factory):
     run_script("make_spectrogram.py", "--wav", root / "wav", "--out", root / "spectrogram", "--jobs", 2)
     run_script("make_dataset.py", "--spec", root / "spectrogram", "--out", root / "DataSet", "--test-ratio", 0.25)
     return root
+
+
+@pytest.fixture(scope="session")
+def goals(tmp_path_factory):
+    """``(root, {goal: CompletedProcess})``: every goal the README names, made in turn on a tiny corpus with
+    one epoch (tests/goals.py), once per session; test_goals.py checks each goal's outputs and
+    test_report.py the page's section of each extension. Tests that use it are marked
+    ``xdist_group("goals")``, so that under ``pytest -n`` one worker makes it."""
+    from goals import run_goals
+    root = tmp_path_factory.mktemp("goals")
+    return root, run_goals(root)

@@ -1,88 +1,29 @@
 """Every goal the README names, run through make itself on a tiny corpus with one epoch.
 
-One pipeline run (module-scoped) serves all the goals: make builds what each needs once, and each test
-then checks that the outputs its documentation promises exist and make sense. Everything lands in a
-temporary folder (the output-folder variables), nothing in the repository. A goal is added in GOALS.
+One pipeline run (the session's ``goals`` fixture, shared with test_report.py) serves all the goals:
+make builds what each needs once, and each test then checks that the outputs its documentation promises
+exist and make sense. Everything lands in a temporary folder (the output-folder variables), nothing in
+the repository. A goal is added in GOALS (tests/goals.py).
 """
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, make_environment
+from conftest import ROOT
+from goals import DRY_RUN_GOALS, GOALS, SEEDS, make, make_variables, stamps
 from specae import tables
 
-# The goals the README names, in the order a user would run them: the one place where a goal is added
-# (e.g. "human", "curve"), with a test of its outputs below; the shared run then makes it too.
-GOALS = ["pretrain", "classify", "robustness", "evaluate", "listen", "denoise", "anomaly", "deep", "morph",
-         "separate", "report", "human", "adapt", "human-folds"]
-# Goals that download packages or run for a long time: only their commands are checked (make -n).
-DRY_RUN_GOALS = ["bench", "bench-scale", "mpi"]
-SEEDS = (1, 2)  # two seeds, so that every goal that takes the classifier gets an ensemble
+# The session's run of the goals is made on one xdist worker, the tests that read it with it.
+pytestmark = pytest.mark.xdist_group("goals")
 
 
-def make_variables(root, installed):
-    """The smallest corpus and runs that still exercise every stage, all outputs under ``root``. The
-    interpreter running the tests stands in for the venv, and the venv stamp is a file of our own, so
-    that make never installs anything."""
-    return ["PY=" + sys.executable, "INSTALLED=" + str(installed / "venv"), "MPI_INSTALLED=" + str(installed / "mpi"),
-            "JOBS=2", "SPEAKERS=4", "RATES=2", "RATES_PER_SPEAKER=1", "NEURAL_SPEAKERS=0", "AUGMENT=0", "EPOCHS=1",
-            "SPLIT=random",  # the test side then holds several voices, which separate needs to mix
-            "SEEDS=" + " ".join(map(str, SEEDS)), "BATCH=10", "LISTEN_ITERATIONS=2", "SEPARATE_MIXTURES=20",
-            "SEPARATE_TEST_MIXTURES=12",
-            "CORPUS=" + str(root / "wav"), "SPEC_DIR=" + str(root / "spectrogram"),
-            "DATA_DIR=" + str(root / "DataSet"), "RESULT=" + str(root / "result"), "STAMPS=" + str(root / "stamps"),
-            "NOISY=" + str(root / "noisy"), "DEGRADED=" + str(root / "degraded"), "WAVS=" + str(root / "wav"),
-            "HUMAN_DIR=" + str(root / "human")]
-
-
-def human_recordings(root):
-    """HUMAN_DIR for the human-speech goals: two speakers of the tiny corpus, so that leave-one-speaker-out
-    has two folds."""
-    folder = root / "human"
-    if not folder.exists():
-        folder.mkdir()
-        wavs = sorted((root / "wav").glob("*.wav"))
-        two = sorted({path.name.split("_")[1] for path in wavs})[:2]
-        for path in wavs:
-            if path.name.split("_")[1] in two:
-                (folder / path.name).symlink_to(path)
-    return folder
-
-
-# What a goal needs that make does not build: made just before the goal runs.
-BEFORE = {"human": human_recordings}
-
-
-def stamps(root):
-    """A folder of fresh venv stamps, newer than the requirements files: make installs nothing."""
-    folder = root / "installed"
-    folder.mkdir()
-    for name in ("venv", "mpi"):
-        (folder / name).touch()
-    return folder
-
-
-def make(variables, *goals, dry_run=False):
-    return subprocess.run(["make", "--no-print-directory"] + (["-n"] if dry_run else []) + list(goals) + variables,
-                          cwd=ROOT, capture_output=True, text=True, env=make_environment())
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """``(root, {goal: CompletedProcess})``: each goal made in turn, in one set of output folders."""
-    root = tmp_path_factory.mktemp("goals")
-    variables = make_variables(root, stamps(root))
-    results = {}
-    for goal in GOALS:
-        if goal in BEFORE:
-            BEFORE[goal](root)
-        results[goal] = make(variables, goal)
-    return root, results
+@pytest.fixture
+def run(goals):
+    """``(root, {goal: CompletedProcess})``: the session's one run of every goal (conftest.py)."""
+    return goals
 
 
 def made(run, goal):

@@ -6,6 +6,7 @@ import os
 import shutil
 import urllib.parse
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, run_script
@@ -128,39 +129,18 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, result, tiny_corp
     assert "Held-out voices, clean and degraded" in text and "2-CNN/seed1" in text
     assert "{:.1f} %".format(100 * rows[str(run / "classifier_3cnn" / "seed1")]["mean_degraded"]) in text
 
-    # The extensions: anomaly_report.py for real; separate/ and vae/ (make morph) laid out as separate.py,
-    # separation_report.py and vae.py write them: a report.json with tables, figures, runs in subfolders, WAVs.
+    # An extension: anomaly_report.py for real (every extension's section is checked against its own
+    # report.json, on the session's run of the goals, in test_extension_sections_show_their_report_json).
     run_script("examples/anomaly/anomaly_report.py", run / "autoencoder1", "--dataset", tiny_corpus / "DataSet", "--per-kind", 2,
                "--out", run / "anomaly")
-    (run / "morph").mkdir()  # an empty folder shows nothing
+    (run / "vae").mkdir()  # an empty folder shows nothing
     page = write(run, tiny_corpus)
     assert page.sections == ["run", "comparison", "autoencoders", "evaluation", "anomaly"]
-    wav = sorted((run / "listen").glob("*_original.wav"))[0]
-    unet = run / "separate" / "unet"
-    unet.mkdir(parents=True)
-    for example in ("example0_two", ODD):
-        for version in ("mixture", "estimate1", "reference1"):
-            shutil.copy(wav, unet / "{}_{}.wav".format(example, version))
-    shutil.copy(run / "listen" / "listen.png", unet / "separation.png")
-    shutil.copy(run / "autoencoder1" / "loss.png", unet / "loss.png")
-    (run / "separate" / "report.json").write_text(json.dumps({"tables": [tables.table(
-        ["model", "SI-SDR improvement (dB)"], [["U-Net <skip> & co", "7.50"]])]}))
-    (run / "vae").mkdir()
-    shutil.copy(run / "listen" / "listen.png", run / "vae" / "morph_digits.png")
-    for step in ("000", "050", "100"):
-        shutil.copy(wav, run / "vae" / "morph_digits_{}.wav".format(step))
-    page = write(run, tiny_corpus)
-    assert page.sections == ["run", "comparison", "autoencoders", "evaluation", "anomaly", "morph", "separate"]
-    assert "U-Net <skip> & co" in page.text and "7.50" in page.text
-    separation = [urllib.parse.unquote(source) for source in page.images if source.startswith("separate/")]
-    assert separation == ["separate/unet/separation.png", "separate/unet/loss.png"]  # results before curves
-    assert sum(urllib.parse.unquote(source).startswith("separate/unet/" + ODD) for source in page.audio) == 3
-    assert {"mixture", "estimate1", "reference1", "unet/example0_two", "unet/" + ODD} <= set(page.text)
-    assert sum(source.startswith("vae/morph_digits_") for source in page.audio) == 3
     detector = json.loads((run / "anomaly" / "detector.json").read_text())
     assert "ROC AUC {:.3f}".format(detector["auc"]) in page.all_text
     kinds = {sound["kind"] for sound in json.loads((run / "anomaly" / "report.json").read_text())["sounds"]}
     assert sum(source.startswith("anomaly/sounds/") for source in page.audio) == len(kinds)
+    assert any(source == "anomaly/roc.png" for source in page.images)
 
     # Outputs removed: their sections go, the page still stands.
     shutil.rmtree(run / "listen")
@@ -168,7 +148,7 @@ def test_sections_appear_exactly_when_their_outputs_exist(run, result, tiny_corp
     for name in ("comparison.json", "comparison.md", "loss-accuracy_comparison.png"):
         (run / name).unlink()
     page = write(run, tiny_corpus)
-    assert page.sections == ["run", "autoencoders", "evaluation", "morph", "separate"]
+    assert page.sections == ["run", "autoencoders", "evaluation"]
     assert not any(source.startswith("listen/") for source in page.audio)
 
 
@@ -177,8 +157,12 @@ def test_names_are_escaped_in_the_html(result, tiny_corpus):
     separate = run / "separate"
     separate.mkdir()
     shutil.copy(next(ROOT.joinpath("docs").glob("*.png")), separate / "{}.png".format(ODD))
+    for version in ("mixture", "estimate1"):
+        shutil.copy(sorted((tiny_corpus / "wav").glob("*.wav"))[0], separate / "{}_{}.wav".format(ODD, version))
     (separate / "report.json").write_text(json.dumps({"tables": [tables.table(
-        ["clip", "note"], [[ODD, "<script>alert(1)</script>"], ["U-Net <skip> & co", "7.50"]])]}))
+        ["clip", "note"], [[ODD, "<script>alert(1)</script>"], ["U-Net <skip> & co", "7.50"]])],
+        "figures": [{"file": "{}.png".format(ODD), "caption": ODD}], "rows": {},
+        "audio": ["{}_{}.wav".format(ODD, version) for version in ("mixture", "estimate1")]}))
     path = run / "index.html"
     report.write_report(str(path), str(run), str(tiny_corpus / "DataSet"), str(tiny_corpus / "spectrogram"))
     raw = path.read_text(encoding="utf-8")
@@ -187,6 +171,8 @@ def test_names_are_escaped_in_the_html(result, tiny_corpus):
     page = read_page(path)
     assert ODD in page.text and "<script>alert(1)</script>" in page.text and "U-Net <skip> & co" in page.text
     assert any(urllib.parse.unquote(source) == "separate/{}.png".format(ODD) for source in page.images)
+    assert sorted(urllib.parse.unquote(source) for source in page.audio) == [
+        "separate/{}_{}.wav".format(ODD, version) for version in ("estimate1", "mixture")]
 
 
 def test_embedded_page_carries_every_file_and_links_nothing(result, tiny_corpus):
@@ -248,8 +234,7 @@ def test_comparison_sentence_follows_the_numbers():
 
 def test_report_tables_and_audio_groups(tmp_path):
     made = [tables.table(["a", "b (dB)"], [["{}/x".format(tmp_path), 1.5]]), tables.table(["c"], [["–"]])]
-    (tmp_path / "report.json").write_text(json.dumps({"tables": made, "notes": ["Validation note."]}))
-    shown, notes = report.report_tables(str(tmp_path), str(tmp_path))
+    shown, notes = report.report_tables({"tables": made, "notes": ["Validation note."]}, str(tmp_path))
     assert notes == ["Validation note."]
     assert shown[0]["header"] == ["a", "b (dB)"] and shown[0]["numeric"] == [False, True]
     assert shown[0]["rows"] == [["{}/x".format(os.path.normpath(str(tmp_path))), "1.5"]]
@@ -266,3 +251,90 @@ def test_report_tables_and_audio_groups(tmp_path):
     assert flat[0]["columns"] == ["audio"] and len(flat[0]["rows"]) == 2
     assert report.duration(5.04) == "5.0 s" and report.duration(438) == "7 min 18 s"
     assert report.duration(3 * 3600 + 125) == "3 h 02 min"
+
+
+def players(section):
+    return [cell["src"] for group in section["audio"] for row in group["rows"] for cell in row["cells"] if cell]
+
+
+@pytest.mark.xdist_group("goals")
+def test_extension_sections_show_their_report_json(goals, tmp_path):
+    """Each extension's section (report.EXTENSION_SECTIONS) on the session's make run of every goal: its
+    tables, figures, players and commands are those its script listed in its report.json, and its lead
+    sentences carry that report.json's numbers."""
+    root, results = goals
+    result = root / "result"
+    for goal in ("denoise", "anomaly", "deep", "morph", "separate"):
+        assert results[goal].returncode == 0, results[goal].stderr[-2000:]
+    link = report.Linker(str(result))
+    sections = [section(str(result), link) for section in report.EXTENSION_SECTIONS]
+    assert [section["id"] for section in sections] == ["denoise", "anomaly", "deep", "morph", "separate"]
+    sections = {section["id"]: section for section in sections}
+    folders = {"denoise": "denoise", "anomaly": "anomaly", "deep": "deep", "morph": "vae", "separate": "separate"}
+    data = {key: json.loads((result / folder / "report.json").read_text()) for key, folder in folders.items()}
+    for key, folder in folders.items():
+        section, recorded = sections[key], data[key]
+        assert [(t["header"], t["rows"]) for t in section["tables"]] == [(t["header"], t["rows"])
+                                                                      for t in recorded["tables"]]
+        listed = [os.path.normpath("{}/{}".format(folder, item["file"])) for item in recorded["figures"]]
+        assert listed and all((result / path).is_file() for path in listed)
+        assert sorted(item["src"] for item in section["figures"]) == sorted(listed)
+        sizes = [item["size"] for item in section["figures"]]
+        assert sizes == sorted(sizes, key=lambda size: size == "half")  # training curves after the results
+        assert sorted(players(section)) == sorted("{}/{}".format(folder, path) for path in recorded["audio"])
+        assert all((result / folder / path).is_file() for path in recorded["audio"])
+        script = {"denoise": "denoise_report.py", "anomaly": "anomaly_report.py", "deep": "deep_report.py",
+                  "morph": "vae.py", "separate": "separation_report.py"}[key]
+        assert os.path.basename(recorded["command"][0]) == script and "--out" in recorded["command"]
+        assert section["commands"][-1]["command"] == " ".join([".venv/bin/python"] + recorded["command"])
+    lead = {key: " ".join(section["lead"]) for key, section in sections.items()}
+
+    rows = data["denoise"]["reconstruction"]
+    best = max((name for name in rows if name != "noisy input"), key=lambda name: rows[name]["all"]["snr_db"])
+    assert "{:.2f} dB for the noisy input".format(rows["noisy input"]["all"]["snr_db"]) in lead["denoise"]
+    assert "{}, {:.2f} dB".format(best, rows[best]["all"]["snr_db"]) in lead["denoise"]
+    assert "ROC AUC {:.3f}".format(data["anomaly"]["detector"]["auc"]) in lead["anomaly"]
+    assert len(players(sections["anomaly"])) == len({sound["kind"] for sound in data["anomaly"]["sounds"]})
+
+    rows = data["deep"]["reconstruction"]
+    assert {row["kind"] for row in rows.values()} == {"greedy_stack", "deep_autoencoder"}
+    best = min(rows, key=lambda name: rows[name]["test_mse"])
+    assert "{} ({}, {} parameters".format(best, rows[best]["kind"], rows[best]["parameters"]) in lead["deep"]
+    assert all("{:.5f}".format(row["test_mse"]) in lead["deep"] for row in rows.values())
+    deep_run = json.loads((result / "deep" / "run.json").read_text())["command"]
+    assert sections["deep"]["commands"][0]["command"] == " ".join([".venv/bin/python"] + deep_run)
+    assert deep_run[0].endswith("cnn_autoencoder_deep.py")
+    accuracy = {group: 100 * np.mean(values["final_accuracy"]) for group, values in data["deep"]["classifiers"].items()}
+    most = max(accuracy, key=accuracy.get)
+    assert "{} ends most accurate: {:.1f} ±".format(most, accuracy[most]) in lead["deep"]
+
+    morph = data["morph"]
+    vae_row = morph["models"][str(result / "vae")]
+    assert "MSE {:.5f} and cosine {:.4f}".format(vae_row["mse"], vae_row["cosine"]) in lead["morph"]
+    closest = min((name for name in morph["models"] if name != str(result / "vae")),
+                  key=lambda name: morph["models"][name]["mse"])
+    assert "the closest autoencoder, {}, with MSE {:.5f}".format(closest, morph["models"][closest]["mse"]) in lead["morph"]
+    assert "{:.0f} % and".format(100 * morph["pca_explained_variance"][0]) in lead["morph"]
+    assert len(morph["audio"]) == 5 * len(morph["morphs"])
+    assert "vae/latent_map.png" in [item["src"] for item in sections["morph"]["figures"]]
+    assert [c["stage"] for c in sections["morph"]["commands"]] == ["VAE training"]  # one run trains and reports
+
+    separate = data["separate"]
+    for method, row in separate["rows"].items():
+        for kind in row:
+            assert "{} {:+.2f} dB".format(method, row[kind]["si_sdr_improvement"]) in lead["separate"]
+    first = next(iter(separate["summaries"].values()))
+    for kind in separate["rows"]["U-Net"]:
+        assert "{:.1f} % on the mixtures".format(100 * first[kind]["mixture"]["accuracy"]) in lead["separate"]
+    runs = [json.loads((result / "separate" / run / "run.json").read_text())["command"] for run in ("unet", "noskip")]
+    assert [c["command"] for c in sections["separate"]["commands"][:2]] == [
+        " ".join([".venv/bin/python"] + command) for command in runs]
+    assert {"separate/unet/separation.png", "separate/noskip/separation.png"} <= {
+        item["src"] for item in sections["separate"]["figures"] if item["size"] == "wide"}
+
+    # The page itself: every section in order, every link resolving from wherever the page is written.
+    page_path = tmp_path / "index.html"
+    report.write_report(str(page_path), str(result), str(root / "DataSet"), str(root / "spectrogram"))
+    page = read_page(page_path)
+    assert page.sections[-5:] == ["denoise", "anomaly", "deep", "morph", "separate"]
+    assert all(line in page.all_text for line in sections["separate"]["lead"])

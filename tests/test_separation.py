@@ -1,6 +1,7 @@
 """Separation: SI-SDR on known cases and against fast_bss_eval, mixtures at the requested level, the U-Net's
 mask range and output shape for odd sizes, its permutation-invariant loss, and the scripts end to end."""
 import json
+import os
 
 import fast_bss_eval.numpy as fast_bss_eval  # the top-level dispatcher needs torch for si_sdr
 import numpy as np
@@ -156,6 +157,11 @@ def test_separation_report_puts_the_runs_in_one_table(separated, tmp_path):
     result = run_script("examples/separation/separation_report.py", separated / "unet", separated / "noskip", "--out", tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
     assert list(report["rows"]) == ["U-Net", "U-Net without skips", "ideal ratio mask"]
+    # The report page's files: each run's two examples in five versions, its figure, then the curves.
+    assert len(report["audio"]) == 2 * 2 * 5 and all((tmp_path / path).is_file() for path in report["audio"])
+    assert sorted(os.path.basename(path) for path in report["audio"] if "/unet/" in path) == sorted(
+        path.name for path in (separated / "unet").glob("example*.wav"))
+    assert [os.path.basename(item["file"]) for item in report["figures"]] == ["separation.png"] * 2 + ["loss.png"] * 2
     for line in ("| U-Net |", "| U-Net without skips |", "| ideal ratio mask |", "| clean sources |"):
         assert line in result.stdout
 

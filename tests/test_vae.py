@@ -137,6 +137,13 @@ def test_vae_script_reports_morphs_and_maps(tiny_corpus, trained):
             lengths.append(len(audio))
         assert lengths == sorted(lengths) or lengths == sorted(lengths, reverse=True)  # length morphs too
     assert (directory / "latent_map.png").exists()
+    # What the report page shows (report.morph_section): every morph's WAVs and strip, the map, the curves.
+    assert report["audio"] == ["morph_{}_{}.wav".format(name, step) for name in report["morphs"]
+                               for step in ("000", "025", "050", "075", "100")]
+    assert [item["file"] for item in report["figures"]] == (["morph_{}.png".format(name) for name in report["morphs"]] +
+                                                            ["latent_map.png", "loss.png", "elbo.png"])
+    assert all((directory / item["file"]).exists() for item in report["figures"])
+    assert report["command"][0].endswith("vae.py") and str(directory) in report["command"]
 
 
 def test_vae_script_resumes_a_finished_run_instead_of_restarting(tiny_corpus, trained):

@@ -104,14 +104,18 @@ def main():
         table_rows.append(["{}{}".format(name, " (chosen)" if name == chosen else "")] + cells)
     made = [tables.table(["score", "validation AUC", "AUC"] + ["AUC {}".format(k) for k in anomaly.SOUND_KINDS] +
                          ["other sounds rejected", "held-out digits rejected"], table_rows)]
-    tables.save_markdown(os.path.join(args.out, "report.md"), made)
+    sounds = [{"kind": kind, "name": name, "wav": "sounds/{}_{:02d}.wav".format(kind, i % args.per_kind)}
+              for i, (kind, name, _) in enumerate(evaluation_sounds)]
+    first_of_each_kind = {}  # the page plays one of each kind: the folder holds dozens
+    for sound in sounds:
+        first_of_each_kind.setdefault(sound["kind"], os.path.join(args.out, sound["wav"]))
+    figures = [tables.figure(os.path.join(args.out, "roc.png"), "ROC of each score: held-out digits against the "
+                             "other sounds, the detector's threshold marked", args.out)]
+    tables.save_report(args.out, made, (), figures, list(first_of_each_kind.values()), chosen=chosen,
+                       detector=detector, per_kind=args.per_kind, seed=args.seed, test_digits=len(test_digits),
+                       other_sounds=len(evaluation), rows=rows, sounds=sounds)
     print("threshold {:.5f} (the {:g} quantile of the training digits' scores) → {}".format(
         best["threshold"], args.accept, os.path.join(args.out, anomaly.DETECTOR_FILE)))
-    save_json(os.path.join(args.out, "report.json"), {
-        "chosen": chosen, "detector": detector, "per_kind": args.per_kind, "seed": args.seed,
-        "test_digits": len(test_digits), "other_sounds": len(evaluation), "rows": rows,
-        "sounds": [{"kind": kind, "name": name, "wav": "sounds/{}_{:02d}.wav".format(kind, i % args.per_kind)}
-                   for i, (kind, name, _) in enumerate(evaluation_sounds)], "tables": made})
     plots.roc_figure(curves, os.path.join(args.out, "roc.png"),
                      "held-out digits vs {} other sounds: reconstruction error as the score".format(len(evaluation)),
                      marks=[("threshold", best["digits_rejected"], best["others_rejected"])])

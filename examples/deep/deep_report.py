@@ -4,10 +4,11 @@ classifiers they initialise (mean ± std over the runs in each folder, from thei
 
 Reconstruction error is the mean squared error between each test image and its reconstruction
 through all of the autoencoder's layers (clipped to [0, 1], the range of an image). Writes
-report.json and report.md to --out.
+report.json (with the figures the report page shows and this command) and report.md to --out.
 """
 import argparse
 import collections
+import glob
 import os
 import sys
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from specae import checkpoints, errors, tables
 from specae.dataset import DataSetError, load_dataset
-from specae.files import load_json, save_json
+from specae.files import load_json
 from specae.models import reconstruct_all
 
 
@@ -27,6 +28,21 @@ def bottleneck_shape(model, image):
     """Shape of the code of one image, through all layers (inference mode: batch statistics stay)."""
     with chainer.no_backprop_mode(), chainer.using_config("train", False):
         return list(model.encode(image).shape[1:])
+
+
+def autoencoder_figures(models, out):
+    """For report.json: each autoencoder's test inputs and reconstructions as its training script drew them,
+    and the training curve of those that are not greedy layers (the report page shows those with the stack)."""
+    figures = []
+    for name, _, info in models:
+        for path in sorted(glob.glob(os.path.join(glob.escape(name), "inout-comparison_*.png"))):
+            figures.append(tables.figure(path, "{} ({}): test inputs (top) and their reconstruction".format(
+                name, info["kind"]), out))
+    for name, _, info in models:
+        curve = os.path.join(name, "loss.png")
+        if info["kind"] != "greedy_stack" and os.path.exists(curve):
+            figures.append(tables.figure(curve, "{}: training and test loss per epoch".format(name), out))
+    return figures
 
 
 def classifier_summary(directories):
@@ -83,10 +99,9 @@ def main():
               for key in ("accuracy_epoch1", "final_accuracy")] +
              ["{:.3f} ± {:.3f}".format(np.mean(values["final_loss"]), np.std(values["final_loss"]))]
              for group, values in classifiers.items()]))
-    tables.save_markdown(os.path.join(args.out, "report.md"), made)
-    save_json(os.path.join(args.out, "report.json"), {
-        "test_clips": len(test), "reconstruction": reconstruction,
-        "classifiers": {group: dict(values) for group, values in classifiers.items()}, "tables": made})
+    tables.save_report(args.out, made, figures=autoencoder_figures(models, args.out), test_clips=len(test),
+                       reconstruction=reconstruction,
+                       classifiers={group: dict(values) for group, values in classifiers.items()})
     return 0
 
 

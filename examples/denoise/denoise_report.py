@@ -21,7 +21,6 @@ import numpy as np
 from specae import checkpoints, denoise, errors, inference, plots, tables
 from specae.dataset import DataSetError, load_dataset
 from specae.features import FeatureParams
-from specae.files import save_json
 from specae.models import reconstruct_all
 
 
@@ -108,7 +107,6 @@ def main():
     except inference.ModelError as error:
         errors.fail(error)
     made = report_tables(reconstruction, classifiers, sorted(set(kinds)))
-    tables.save_markdown(os.path.join(args.out, "report.md"), made)
 
     shown = [int(np.flatnonzero(kinds == kind)[0]) for kind in sorted(set(kinds))]
     columns = [("noisy", test_noisy[shown])] + [(name, reconstruct_all(model, test_noisy[shown], info.get("n_layers")))
@@ -120,12 +118,14 @@ def main():
             titles.append("{} {:.0f} dB: {}".format(kinds[index_], index["test"]["snr_db"][index_], name))
     plots.spectrogram_grid(images, titles, os.path.join(args.out, "denoise.png"), columns=len(columns),
                            suptitle="held-out voices with noise: input, autoencoder outputs, clean target")
-    save_json(os.path.join(args.out, "report.json"), {
-        "noisy": os.path.abspath(args.noisy), "snr_db": index["snr_db"], "kinds": index["kinds"],
-        "test_clips": len(test_noisy), "reconstruction": reconstruction,
-        "classifiers": {group: {split: {"runs": values, "mean": float(np.mean(values)), "std": float(np.std(values))}
-                                for split, values in accuracies.items()} for group, accuracies in classifiers.items()},
-        "tables": made})
+    figures = [tables.figure(os.path.join(args.out, "denoise.png"), "held-out voices with noise (one row per kind): "
+                             "the noisy input, each autoencoder's output, the clean target", args.out)]
+    tables.save_report(args.out, made, (), figures, noisy=os.path.abspath(args.noisy), snr_db=index["snr_db"],
+                       kinds=index["kinds"], test_clips=len(test_noisy), reconstruction=reconstruction,
+                       classifiers={group: {split: {"runs": values, "mean": float(np.mean(values)),
+                                                    "std": float(np.std(values))}
+                                            for split, values in accuracies.items()}
+                                    for group, accuracies in classifiers.items()})
     return 0
 
 

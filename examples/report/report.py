@@ -3,7 +3,9 @@
 `gather` reads what exists under ``result/`` (and the data set and spectrogram folders beside it) into
 a plain dictionary, one entry per section; `render` fills ``templates/report.html`` with it. Every
 artefact is optional: a section whose outputs are missing is left out, never drawn half-empty, so the
-page can be written after ``make classify`` and again after any extension has run.
+page can be written after ``make classify`` and again after any extension has run. Each extension has
+its own section function (EXTENSION_SECTIONS), which reads the report.json its script wrote: the tables,
+figures, WAVs and command listed there, and the numbers its lead sentences are written from.
 
 Images and audio are linked relative to the page, or, with ``embed=True``, inlined as ``data:`` URIs so
 that the one file can be mailed. The page needs no server, no script and no network.
@@ -11,6 +13,7 @@ that the one file can be mailed. The page needs no server, no script and no netw
 import base64
 import collections
 import datetime
+import functools
 import glob
 import importlib.metadata
 import os
@@ -41,7 +44,8 @@ COMPARISON_FIGURES = [("loss-accuracy_comparison.png", "2-CNN against 3-CNN from
                       ("loss-accuracy_comparison_pre-train.png", "3-CNN from scratch against pretrained 3-CNN")]
 ROBUSTNESS_COLUMNS = ("clean", "telephone", "noise", "reverb", "voice", "mixed", "mean_degraded")
 TRAINING_CURVES = ("loss.png", "accuracy.png", "elbo.png", "perplexity.png")  # what PlotReport draws
-MAX_AUDIO = 48  # players per generic section: a folder of hundreds of WAVs would bury the page
+MAX_AUDIO = 48  # players per extension section: hundreds of WAVs would bury the page
+SEPARATION_TASKS = {"voices": "Two-voice", "noise": "Digit-in-noise"}  # separate.py's kinds of mixture
 # Units of the front-end parameters (names of specae.features.FeatureParams).
 PARAMETER_UNITS = {"sample_rate_hz": "Hz", "n_fft": "samples", "hop_length": "samples", "n_mels": "bands",
                    "fmin_hz": "Hz", "fmax_hz": "Hz", "n_frames": "frames", "floor_db": "dB",
@@ -131,9 +135,9 @@ def shorten(text, result):
     return text.replace(prefix, os.path.normpath(result) + "/")
 
 
-def report_tables(directory, result):
+def report_tables(report, result):
     """The tables and the notes above them that an extension keeps in its report.json (specae.tables);
-    paths under the result folder are shortened to ``result/...``. Nothing or an unreadable file gives none.
+    paths under the result folder are shortened to ``result/...``.
 
     Returns
     -------
@@ -141,9 +145,6 @@ def report_tables(directory, result):
         One `table` each.
     notes : list of str
     """
-    report = load_optional(os.path.join(directory, "report.json"))
-    if not isinstance(report, dict):
-        return [], []
     tables = [table([shorten(cell, result) for cell in item["header"]],
                     [[shorten(cell, result) for cell in row] for row in item["rows"]])
               for item in report.get("tables", [])]
@@ -618,94 +619,174 @@ def _model_label(path, result):
     return path
 
 
-def denoise_facts(directory, result):
-    """make denoise's report.json: the spectrogram SNR of the noisy input and of the best autoencoder."""
-    report = load_optional(os.path.join(directory, "report.json"))
-    rows = (report or {}).get("reconstruction", {})
-    lead = []
-    if "noisy input" in rows and len(rows) > 1:
-        best = max((name for name in rows if name != "noisy input"), key=lambda n: rows[n]["all"]["snr_db"])
-        lead.append("Spectrogram SNR on the noisy held-out voices: {:.2f} dB for the noisy input itself; the "
-                    "highest of the autoencoders' outputs, {}, {:.2f} dB ({:+.2f} dB).".format(
-                        rows["noisy input"]["all"]["snr_db"], shorten(best, result), rows[best]["all"]["snr_db"],
-                        rows[best]["all"]["snr_db"] - rows["noisy input"]["all"]["snr_db"]))
-    return lead, None
+# ---- the extensions: one section function each, reading its own report.json ------------------------
+# Each is ``name_section(result, link)``, returning the section (made by `extension_section`) or None when
+# its outputs are missing. A new extension adds its function (written as below, with `reads_report`) and
+# one line to EXTENSION_SECTIONS.
+
+def reads_report(folder):
+    """Makes ``build(result, link, directory, report)`` a section function ``(result, link)`` that reads
+    result/<folder>/report.json, the one its extension's script wrote (specae.tables.save_report), and
+    gives None when there is none."""
+    def decorate(build):
+        @functools.wraps(build)
+        def section(result, link):
+            directory = os.path.join(result, folder)
+            report = load_optional(os.path.join(directory, "report.json"))
+            return build(result, link, directory, report) if isinstance(report, dict) else None
+        return section
+    return decorate
 
 
-def anomaly_facts(directory, result):
-    """make anomaly's detector.json and report.json: the detector's AUC and threshold, and one sound of
-    each kind (the folder holds dozens of each)."""
-    detector = load_optional(os.path.join(directory, "detector.json"))
-    report = load_optional(os.path.join(directory, "report.json"))
-    lead = []
-    if isinstance(detector, dict) and "auc" in detector:
-        lead.append("The detector (the autoencoder chosen on a validation set) separates held-out digits from "
-                    "other sounds with ROC AUC {:.3f}; its threshold {:.5f} accepts {} of the training "
-                    "digits.".format(detector["auc"], detector["threshold"],
-                                     percent(detector.get("accept_quantile"), 0)))
-    sounds = {}
-    for sound in (report or {}).get("sounds", []):
-        sounds.setdefault(sound["kind"], os.path.join(directory, sound["wav"]))
-    return lead, list(sounds.values())
+def run_command(directory, stage):
+    """The command a training stage recorded in its run.json, for an extension section's list; None without."""
+    recorded = load_optional(os.path.join(directory, "run.json"))
+    command = recorded_command(recorded.get("command")) if isinstance(recorded, dict) else None
+    return {"stage": stage, "command": command} if command else None
 
 
-# Extensions: section id, the folders under result/ it may be in (the first that exists is shown),
-# title, one line on what it is, and its reader of its own report.json (above) for the lead facts and
-# the WAVs to play. deep, morph and separate are shown generically (their figures, the tables of their
-# report.json and their WAVs), so a change in what their scripts name the files does not break the page.
-EXTENSIONS = [("denoise", ("denoise",), "Denoising autoencoders",
-               "Autoencoders trained to map noisy input to the clean target (make denoise), on noisy held-out voices.",
-               denoise_facts),
-              ("anomaly", ("anomaly",), "Is it a spoken digit? (anomaly detection)",
-               "Reconstruction error as a score of \"not a digit\" against locally made other sounds (make anomaly).",
-               anomaly_facts),
-              ("deep", ("deep",), "Deeper autoencoder",
-               "Batch normalisation, LeakyReLU, tanh bottleneck, softplus output, RMSprop (make deep), "
-               "against the greedy stack.", None),
-              ("morph", ("morph", "vae"), "Morphing (variational autoencoder)",
-               "Latent interpolation between two clips, decoded to spectrograms and audio (make morph).", None),
-              ("separate", ("separate", "separation"), "Source separation (U-Net)",
-               "Two voices (or a voice and noise) separated by a U-Net mask (make separate).", None)]
-
-
-def extension_section(result, key, folders, title, description, facts, link):
-    """A section for an extension: the first of its ``folders`` under ``result`` that has something to
-    show (its lead facts, figures, report.json tables and WAVs), or None. ``facts(directory, result)``, the
-    extension's own reader of its report.json, gives the lead sentences and the WAVs to play (None: every
-    WAV of the folder); without it the section is its folder's files alone."""
-    for folder in folders:
-        directory = os.path.join(result, folder)
-        if os.path.isdir(directory):
-            section = folder_section(result, directory, key, title, description, facts, link)
-            if section:
-                return section
-    return None
-
-
-def folder_section(result, directory, key, title, description, facts, link):
-    # The folder's own figures, then those of the runs in its subfolders (separate/unet/separation.png);
-    # the training curves after the results, and smaller.
-    paths = sorted(glob.glob(os.path.join(glob.escape(directory), "*.png")) +
-                   glob.glob(os.path.join(glob.escape(directory), "*", "*.png")),
-                   key=lambda path: (os.path.basename(path) in TRAINING_CURVES, path.count(os.sep), path))
+def extension_section(key, title, description, directory, report, result, link, lead=(), commands=()):
+    """A section of the page for an extension, from its report.json: the ``lead`` sentences (the
+    section's reading of the numbers), the tables and notes, the figures (training curves after the
+    results, smaller), the WAVs as players and the commands that made it (``commands``, from the training
+    stages' run.json, then the command report.json recorded). None when it has nothing to show."""
+    tables, notes = report_tables(report, result)
     figures = []
-    for path in paths:
-        item = figure(link, path, os.path.relpath(path, directory))
-        if item and os.path.basename(path) in TRAINING_CURVES:
-            item["size"] = "half"
-        figures.append(item)
-    tables, paragraphs = report_tables(directory, result)
-    lead, audio_paths = facts(directory, result) if facts else ([], None)
-    if audio_paths is None:
-        audio_paths = [path for path in glob.glob(os.path.join(glob.escape(directory), "**", "*"), recursive=True)
-                       if path.lower().endswith((".wav", ".wave")) and os.path.isfile(path)]
-    audio, left_out = audio_groups(audio_paths, directory, link)
+    for item in report.get("figures", []):
+        shown = figure(link, os.path.join(directory, item["file"]), shorten(item["caption"], result))
+        if shown and os.path.basename(item["file"]) in TRAINING_CURVES:
+            shown["size"] = "half"
+        figures.append(shown)
     figures = [item for item in figures if item]
+    figures.sort(key=lambda item: item["size"] == "half")  # stable: results first, in their order
+    audio, left_out = audio_groups([os.path.join(directory, path) for path in report.get("audio", [])],
+                                   directory, link)
+    commands = [c for c in commands if c]
+    recorded = recorded_command(report.get("command"))
+    if recorded and recorded not in [c["command"] for c in commands]:  # vae.py trains and reports in one run
+        commands.append({"stage": "report", "command": recorded})
+    commands = [dict(c, command=shorten(c["command"], result)) for c in commands]
+    lead = [line for line in lead if line]
     if not (figures or tables or audio or lead):
         return None
-    return {"id": key, "title": title, "description": description, "lead": lead, "paragraphs": paragraphs,
+    return {"id": key, "title": title, "description": description, "lead": lead, "paragraphs": notes,
             "figures": figures, "tables": tables, "audio": audio, "audio_left_out": left_out,
-            "folder": os.path.relpath(directory)}
+            "commands": commands, "folder": os.path.relpath(directory)}
+
+
+@reads_report("denoise")
+def denoise_section(result, link, directory, report):
+    """make denoise (examples/denoise): result/denoise/report.json of denoise_report.py."""
+    rows = report.get("reconstruction", {})
+    lead = None
+    if "noisy input" in rows and len(rows) > 1:
+        best = max((name for name in rows if name != "noisy input"), key=lambda n: rows[n]["all"]["snr_db"])
+        lead = ("Spectrogram SNR on the noisy held-out voices: {:.2f} dB for the noisy input itself; the highest of "
+                "the autoencoders' outputs, {}, {:.2f} dB ({:+.2f} dB).".format(
+                    rows["noisy input"]["all"]["snr_db"], shorten(best, result), rows[best]["all"]["snr_db"],
+                    rows[best]["all"]["snr_db"] - rows["noisy input"]["all"]["snr_db"]))
+    return extension_section(
+        "denoise", "Denoising autoencoders",
+        "Autoencoders trained to map noisy input to the clean target (make denoise), on noisy held-out voices.",
+        directory, report, result, link, [lead])
+
+
+@reads_report("anomaly")
+def anomaly_section(result, link, directory, report):
+    """make anomaly (examples/anomaly): result/anomaly/report.json of anomaly_report.py, with its detector."""
+    detector = report.get("detector")
+    lead = None
+    if isinstance(detector, dict) and "auc" in detector:
+        lead = ("The detector (the autoencoder chosen on a validation set, {}) separates held-out digits from other "
+                "sounds with ROC AUC {:.3f}; its threshold {:.5f} accepts {} of the training digits.".format(
+                    shorten(str(report.get("chosen", "–")), result), detector["auc"], detector["threshold"],
+                    percent(detector.get("accept_quantile"), 0)))
+    return extension_section(
+        "anomaly", "Is it a spoken digit? (anomaly detection)",
+        "Reconstruction error as a score of \"not a digit\" against locally made other sounds (make anomaly); "
+        "one sound of each kind to listen to.", directory, report, result, link, [lead])
+
+
+@reads_report("deep")
+def deep_section(result, link, directory, report):
+    """make deep (examples/deep): result/deep/report.json of deep_report.py, and the deep AE's training."""
+    rows = report.get("reconstruction", {})
+    lead = []
+    if rows:
+        best = min(rows, key=lambda name: rows[name]["test_mse"])
+        others = ["{} ({}) {:.5f}".format(shorten(name, result), row["kind"], row["test_mse"])
+                  for name, row in rows.items() if name != best]
+        lead.append("Lowest held-out reconstruction error (MSE over {} test clips): {} ({}, {} parameters, code "
+                    "{}), {:.5f}{}.".format(report.get("test_clips", "–"), shorten(best, result), rows[best]["kind"],
+                                            rows[best]["parameters"], "×".join(map(str, rows[best]["bottleneck"])),
+                                            rows[best]["test_mse"],
+                                            "; against " + ", ".join(others) if others else ""))
+    classifiers = report.get("classifiers", {})
+    if classifiers:
+        best = max(classifiers, key=lambda group: np.mean(classifiers[group]["final_accuracy"]))
+        lead.append("Of the classifiers started from each, {} ends most accurate: {} over {} run{}.".format(
+            shorten(best, result), mean_std_percent(classifiers[best]["final_accuracy"]),
+            len(classifiers[best]["final_accuracy"]), "" if len(classifiers[best]["final_accuracy"]) == 1 else "s"))
+    return extension_section(
+        "deep", "Deeper autoencoder",
+        "Batch normalisation, LeakyReLU, tanh bottleneck, softplus output, RMSprop (make deep), against the "
+        "greedy stack.", directory, report, result, link, lead, [run_command(directory, "deep AE training")])
+
+
+@reads_report("vae")
+def morph_section(result, link, directory, report):
+    """make morph (examples/vae): result/vae/report.json, which vae.py writes after training."""
+    rows = report.get("models", {})
+    lead = []
+    ours = [name for name, row in rows.items() if row["kind"].startswith("vae")]
+    if ours:
+        row = rows[ours[0]]
+        sentence = "On {} held-out clips the {} rebuilds the images with MSE {:.5f} and cosine {:.4f}{}".format(
+            report.get("test_clips", "–"), row["kind"].replace("vae", "VAE"), row["mse"], row["cosine"],
+            "" if row.get("elbo") is None else " (ELBO {:.1f} nats per clip)".format(row["elbo"]))
+        others = [name for name in rows if name not in ours]
+        if others:
+            closest = min(others, key=lambda name: rows[name]["mse"])
+            sentence += "; the closest autoencoder, {}, with MSE {:.5f} and cosine {:.4f}".format(
+                shorten(closest, result), rows[closest]["mse"], rows[closest]["cosine"])
+        lead.append(sentence + ".")
+    explained = report.get("pca_explained_variance")
+    if explained:
+        lead.append("The latent map's two principal axes hold {:.0f} % and {:.0f} % of the latent means' "
+                    "variance.".format(100 * explained[0], 100 * explained[1]))
+    return extension_section(
+        "morph", "Morphing (variational autoencoder)",
+        "Latent interpolation between two clips, decoded to spectrograms and audio (make morph).",
+        directory, report, result, link, lead, [run_command(directory, "VAE training")])
+
+
+@reads_report("separate")
+def separate_section(result, link, directory, report):
+    """make separate (examples/separation): result/separate/report.json of separation_report.py over the
+    separate.py runs."""
+    lead = []
+    for kind in next(iter(report.get("rows", {}).values()), {}):
+        lead.append("{} mixtures of held-out voices, SI-SDR improvement over the mixture: {}.".format(
+            SEPARATION_TASKS.get(kind, kind), ", ".join(
+                "{} {:+.2f} dB".format(method, row[kind]["si_sdr_improvement"])
+                for method, row in report["rows"].items())))
+        first = next(iter(report.get("summaries", {}).values()), {}).get(kind, {})
+        if "accuracy" in first.get("mixture", {}):
+            estimates = ["{:.1f} % on the estimates of the {}".format(100 * row[kind]["accuracy"], method)
+                         for method, row in report["rows"].items() if "accuracy" in row[kind]]
+            lead.append("The digit classifier on them: {:.1f} % on the mixtures, {}, {:.1f} % on the clean "
+                        "sources.".format(100 * first["mixture"]["accuracy"], ", ".join(estimates),
+                                          100 * first["clean"]["accuracy"]))
+    commands = [run_command(run, "separate.py, " + run_name) for run, run_name in
+                ((run, os.path.basename(os.path.normpath(run))) for run in report.get("runs", []))]
+    return extension_section(
+        "separate", "Source separation (U-Net)",
+        "Two voices (or a voice and noise) separated by a U-Net mask (make separate).",
+        directory, report, result, link, lead, commands)
+
+
+# The extension sections in the order the page shows them: one line per extension.
+EXTENSION_SECTIONS = [denoise_section, anomaly_section, deep_section, morph_section, separate_section]
 
 
 # ---- the page --------------------------------------------------------------------------------------
@@ -742,8 +823,8 @@ def gather(result="result", dataset="DataSet", spec="spectrogram", page_dir=None
         the page's metadata.
     """
     link = Linker(page_dir or result, embed)
-    extensions = [optional(key, extension_section, result, key, folders, title, text, facts, link)
-                  for key, folders, title, text, facts in EXTENSIONS]
+    extensions = [optional(section.__name__[:-len("_section")], section, result, link)
+                  for section in EXTENSION_SECTIONS]
     context = {"result": os.path.normpath(result), "embed": embed,
                "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
                "run": optional("run", run_section, result, dataset, spec, link),

@@ -53,10 +53,11 @@ def mixture_sets(manifest, args):
 
 def evaluate(unet, mixtures, classifier, out, examples):
     """Per held-out mixture: SDR and SI-SDR of mixture, U-Net and ideal-ratio-mask estimates against each
-    source that is a voice, and the classifier's answer for each; WAVs and figure of ``examples`` of them."""
+    source that is a voice, and the classifier's answer for each; WAVs and figure of ``examples`` of them.
+    Returns the records and the names of the WAVs written (in ``out``)."""
     x = np.stack([mixtures.get_example(i)[0] for i in range(len(mixtures))])
     unet_masks = separation.masks(unet, x)
-    records, shown, audio_for_classifier = [], [], []
+    records, shown, audio_for_classifier, wavs = [], [], [], []
     for index in range(len(mixtures)):
         mixture, s1, s2, meta = mixtures.signals(index)
         references = [s1, s2]
@@ -77,11 +78,13 @@ def evaluate(unet, mixtures, classifier, out, examples):
             audio_for_classifier += [(index, name, k, signals[k]) for k in voices]
         records.append(record)
         if index < examples:
-            stem = os.path.join(out, "example{}_{}".format(index, meta["kind"]))
-            write_wav(stem + "_mixture.wav", mixture, separation.RATE_HZ)
-            for k in range(2):
-                write_wav("{}_estimate{}.wav".format(stem, k + 1), versions["U-Net"][k], separation.RATE_HZ)
-                write_wav("{}_reference{}.wav".format(stem, k + 1), references[k], separation.RATE_HZ)
+            stem = "example{}_{}".format(index, meta["kind"])
+            named = [("mixture", mixture)] + [(version + str(k + 1), signals[k]) for k in range(2)
+                                              for version, signals in (("estimate", versions["U-Net"]),
+                                                                       ("reference", references))]
+            for version, signal in named:
+                wavs.append("{}_{}.wav".format(stem, version))
+                write_wav(os.path.join(out, wavs[-1]), signal, separation.RATE_HZ)
             db = lambda signal: 20 * np.log10(separation.magnitude(signal) + 1e-6)  # noqa: E731
             shown.append(("{} {} ({:+.1f} dB)".format(index, meta["kind"], meta["level_db"]), db(mixture), mask,
                           db(versions["U-Net"][0]), db(s1)))
@@ -96,7 +99,7 @@ def evaluate(unet, mixtures, classifier, out, examples):
         for (index, name, k, _), answer in zip(audio_for_classifier, answers):
             record = records[index]
             record["sources"][name].setdefault("predicted", []).append(int(answer))
-    return records
+    return records, wavs
 
 
 def summarise(records):
@@ -169,14 +172,15 @@ def main():
             "seconds": args.seconds, "epochs": args.epoch, "seed": args.seed}
     checkpoints.save_model(args.out, model.unet, info)
 
-    records = evaluate(unet, sets["test"], classifier, args.out, args.examples)
+    records, wavs = evaluate(unet, sets["test"], classifier, args.out, args.examples)
     summary = summarise(records)
     name = "U-Net" if unet.skips else "U-Net without skips"
     save_json(os.path.join(args.out, "evaluation.json"), {
         "model": name, "classifier": None if classifier is None else " + ".join(map(os.path.abspath, classifiers)),
         "test": {"mixtures": args.test_mixtures, "seed": args.test_seed, "noise_fraction": args.noise_fraction,
                  "seconds": args.seconds, "voices": sorted(set(sets["test"].speakers))},
-        "summary": summary, "mixtures": records})
+        "summary": summary, "mixtures": records, "examples": wavs,
+        "figure": "separation.png" if wavs else None})  # drawn with the examples
     for kind, rows in summary.items():
         print("{} ({} mixtures): ".format(kind, rows["mixtures"]) + "; ".join(
             "{} SDRi {:+.2f} dB, SI-SDRi {:+.2f} dB".format(version, row["sdr_improvement"], row["si_sdr_improvement"])

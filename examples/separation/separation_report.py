@@ -2,7 +2,8 @@
 """One table of separate.py runs evaluated on the same held-out mixtures: SDR and SI-SDR improvement over
 the mixture for each network and for the ideal ratio mask (the best a mask of the mixture can do), and
 the digit classifier's accuracy on the mixture, on each network's estimates, on the ideal mask's and on
-the clean sources. Writes report.md and report.json to --out.
+the clean sources. Writes report.md and report.json (with the runs' figures and example WAVs for the
+report page, and this command) to --out.
 """
 import argparse
 import os
@@ -12,9 +13,24 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 from specae import errors, tables
-from specae.files import load_json, save_json
+from specae.files import load_json
 
 TASKS = {"voices": "two voices", "noise": "digit in noise"}
+
+
+def run_files(runs, evaluations, out):
+    """The figures (each run's examples, then its training curve) and the example WAVs of the runs, as
+    their evaluation.json names them, for report.json."""
+    figures, curves, audio = [], [], []
+    for directory, evaluation in zip(runs, evaluations):
+        if evaluation.get("figure"):
+            figures.append(tables.figure(os.path.join(directory, evaluation["figure"]), "{}: held-out mixtures: the "
+                                         "mixture, the mask for source 1, its estimate, the source".format(
+                                             evaluation["model"]), out))
+        curves.append(tables.figure(os.path.join(directory, "loss.png"), "{}: training and test loss (L1 of the "
+                                    "masked magnitudes) per epoch".format(evaluation["model"]), out))
+        audio += [os.path.join(directory, name) for name in evaluation.get("examples", [])]
+    return figures + curves, audio
 
 
 def main():
@@ -55,11 +71,10 @@ def main():
     counts = ", ".join("{} {}".format(evaluations[0]["summary"][k]["mixtures"], TASKS[k]) for k in tasks)
     notes = ["Held-out mixtures ({}; {} voices never heard in training).".format(
         counts, len(evaluations[0]["test"]["voices"]))]
-    tables.save_markdown(os.path.join(args.out, "report.md"), made, notes)
-    save_json(os.path.join(args.out, "report.json"), {
-        "runs": [os.path.normpath(d) for d in args.runs], "test": evaluations[0]["test"],
-        "classifier": evaluations[0]["classifier"], "rows": dict(rows),
-        "summaries": {e["model"]: e["summary"] for e in evaluations}, "tables": made, "notes": notes})
+    figures, audio = run_files(args.runs, evaluations, args.out)
+    tables.save_report(args.out, made, notes, figures, audio, runs=[os.path.normpath(d) for d in args.runs],
+                       test=evaluations[0]["test"], classifier=evaluations[0]["classifier"], rows=dict(rows),
+                       summaries={e["model"]: e["summary"] for e in evaluations})
     return 0
 
 

@@ -7,7 +7,8 @@ epochs) or, with --bottleneck vq, a VQ-VAE; then writes to --out, besides the Tr
 snapshots and model:
 
 - report.md / report.json: on the held-out voices, reconstruction MSE, ELBO and input/reconstruction
-  cosine similarity, beside the same figures of the autoencoders named by --compare;
+  cosine similarity, beside the same figures of the autoencoders named by --compare (report.json also
+  lists the figures and WAVs below for the report page, and records this command);
 - morph_digits.png / morph_voices.png and morph_{digits,voices}_{0,25,50,75,100}.wav: two digits of one
   voice, and one digit of two voices, decoded at 0, ¼, ½, ¾ and 1 of the way between their latent
   means, as images and as audio (specae.inversion: the front end undone, Griffin-Lim);
@@ -28,7 +29,6 @@ from specae import checkpoints, command_line, errors, inversion, plots, tables, 
 from specae.audio import write_wav
 from specae.dataset import DataSetError, load_dataset
 from specae.features import FeatureParams
-from specae.files import save_json
 from specae.models import reconstruct_all
 
 STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -62,16 +62,16 @@ def report_table(rows):
 
 
 def write_morphs(model, arrays, files, params, args):
-    """The strip PNG and five WAVs of each morph pair; returns {name: [clip a, clip b]}."""
-    written = {}
+    """The strip PNG and five WAVs of each morph pair; returns {name: [clip a, clip b]} and the WAV paths."""
+    written, wavs = {}, []
     for name, a, b in vae.morph_pairs(files, args.digits, args.digit):
         z = vae.latents(model, np.asarray(arrays["test_data"][[a, b]]))
         images = vae.decode_images(model, vae.interpolate(z[0], z[1], STEPS))
         for t, image in zip(STEPS, images):
             info = vae.interpolate_info(files[a], files[b], t)
             audio = inversion.image_to_audio(image, info, params, args.iterations, rng=np.random.default_rng(0))
-            write_audible(os.path.join(args.out, "morph_{}_{:03d}.wav".format(name, int(100 * t))), audio,
-                          params.sample_rate_hz)
+            wavs.append(os.path.join(args.out, "morph_{}_{:03d}.wav".format(name, int(100 * t))))
+            write_audible(wavs[-1], audio, params.sample_rate_hz)
         ends = [np.asarray(arrays["test_data"][i, 0]) for i in (a, b)]
         describe = lambda i: "{} ({})".format(files[i]["digit"], files[i]["speaker"])  # noqa: E731
         plots.spectrogram_grid([ends[0]] + list(images) + [ends[1]],
@@ -82,7 +82,7 @@ def write_morphs(model, arrays, files, params, args):
                                    name, describe(a), describe(b)))
         print("morph {}: {} → {}".format(name, describe(a), describe(b)))
         written[name] = [files[a]["wav"], files[b]["wav"]]
-    return written
+    return written, wavs
 
 
 def main():
@@ -142,21 +142,27 @@ def main():
             indices = np.concatenate([model.nearest(model.encode(test[i:i + 256])) for i in range(0, len(test), 256)])
         extra = {"test_perplexity": vae.perplexity(indices, args.codebook), "codes_used": int(len(np.unique(indices)))}
     made = [report_table(rows)]
-    tables.save_markdown(os.path.join(args.out, "report.md"), made)
 
     files = manifest["test"]["files"]
     points, explained = vae.pca_2d(vae.latents(model, test))
     plots.latent_map(points, arrays["test_label"], os.path.join(args.out, "latent_map.png"),
                      "{} VAE latent means of {} held-out clips ({:.0f} % + {:.0f} % of the variance)".format(
                          args.bottleneck, len(test), 100 * explained[0], 100 * explained[1]))
-    morphs = {}
+    morphs, wavs = {}, []
     if all(key in files[0] for key in ("reference_db", "span_frames")):
-        morphs = write_morphs(model, arrays, files, params, args)
+        morphs, wavs = write_morphs(model, arrays, files, params, args)
     else:
         print("no morph WAVs: the data set's manifest carries no levels (rebuild it with make_dataset.py)")
-    save_json(os.path.join(args.out, "report.json"), dict(
-        test_clips=len(test), models=rows, morphs=morphs, pca_explained_variance=[float(v) for v in explained],
-        tables=made, **extra))
+    figures = [tables.figure(os.path.join(args.out, "morph_{}.png".format(name)), "{} morph: {} → {}, decoded at "
+                             "t = {} of the way between their latent means".format(
+                                 name, *[os.path.basename(clip) for clip in clips], ", ".join(map("{:g}".format, STEPS))),
+                             args.out) for name, clips in morphs.items()]
+    figures.append(tables.figure(os.path.join(args.out, "latent_map.png"), "latent means of the held-out clips on "
+                                 "their first two principal axes, coloured by digit", args.out))
+    figures += [tables.figure(os.path.join(args.out, name), "training and test {} per epoch".format(
+        os.path.splitext(name)[0]), args.out) for _, name in plots_]
+    tables.save_report(args.out, made, (), figures, wavs, test_clips=len(test), models=rows, morphs=morphs,
+                       pca_explained_variance=[float(v) for v in explained], **extra)
     print("saved {}".format(os.path.join(args.out, checkpoints.MODEL_FILE)))
     return 0
 
