@@ -169,8 +169,10 @@ evaluate: | $(INSTALLED)
 # make mpi: MPI from PyPI (mpich, mpi4py) into .venv for ChainerMN (mpiexec -n 2 .venv/bin/python
 # cnn_classifier1.py --communicator naive ...); make test installs it too, as its tests use it.
 .PHONY: mpi
+# The tests run on JOBS workers (pytest-xdist), a test module at a time each (tests/conftest.py); the
+# tests that share the one make run of every README goal first, together on one worker.
 test: $(INSTALLED) $(MPI_INSTALLED)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup --no-loadscope-reorder tests
 
 mpi: $(MPI_INSTALLED)
 $(MPI_INSTALLED): requirements-mpi.txt | $(INSTALLED)
