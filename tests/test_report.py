@@ -313,7 +313,8 @@ def test_extension_sections_show_their_report_json(goals, tmp_path):
     assert "MSE {:.5f} and cosine {:.4f}".format(vae_row["mse"], vae_row["cosine"]) in lead["morph"]
     closest = min((name for name in morph["models"] if name != str(result / "vae")),
                   key=lambda name: morph["models"][name]["mse"])
-    assert "the closest autoencoder, {}, with MSE {:.5f}".format(closest, morph["models"][closest]["mse"]) in lead["morph"]
+    assert "the closest autoencoder, {}, with MSE {:.5f}".format(
+        closest, morph["models"][closest]["mse"]) in lead["morph"]
     assert "{:.0f} % and".format(100 * morph["pca_explained_variance"][0]) in lead["morph"]
     assert len(morph["audio"]) == 5 * len(morph["morphs"])
     assert "vae/latent_map.png" in [item["src"] for item in sections["morph"]["figures"]]
