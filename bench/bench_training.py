@@ -127,7 +127,9 @@ def input_shape(spec, batch):
     return (batch, 1, 64, 64)
 
 
-def chainer_step(spec, links, batch):
+def chainer_step(spec, links, batch, onednn=False):
+    """One training step of the model built from ``links``; ``onednn`` says whether specae.fastconv's
+    links may use oneDNN (chainer.config.specae_onednn) or keep to their numpy code."""
     rng = np.random.RandomState(0)
     x = rng.rand(*input_shape(spec, batch)).astype(np.float32)
     t = rng.randint(0, 10, batch).astype(np.int32)
@@ -138,10 +140,11 @@ def chainer_step(spec, links, batch):
     optimizer.setup(model)
 
     def step():
-        loss = model(*args)
-        model.cleargrads()
-        loss.backward()
-        optimizer.update()
+        with chainer.using_config("specae_onednn", onednn):
+            loss = model(*args)
+            model.cleargrads()
+            loss.backward()
+            optimizer.update()
     return step
 
 

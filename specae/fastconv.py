@@ -26,6 +26,8 @@ like stock Chainer whose CPU convolution also returns a non-contiguous
 ``rollaxis`` view.  Element-wise functions (ReLU, ...) keep that memory
 layout, so the next layer gets its NHWC input without a copy.
 
+float32 numpy arrays go to oneDNN's kernels (:mod:`specae.onednn`) where that library can be loaded;
+where it cannot, one line on stderr says so and the numpy code below does the work.
 Only numpy arrays (float32 / float64) take the fast path.  Everything else
 (cupy, chainerx, ideep arrays, other dtypes) and the features not
 implemented here (dilation, groups) go to the unchanged stock
@@ -56,6 +58,8 @@ import chainer.links as L
 from chainer import function_node
 from chainer.utils import conv as conv_utils
 from chainer.utils import type_check
+
+from specae import onednn
 
 __all__ = [
     'Convolution2DFunction', 'Deconvolution2DFunction', 'Convolution2DGradW',
@@ -585,13 +589,26 @@ def _args(x, W, b):
     return (x, W) if b is None else (x, W, b)
 
 
+_fallback_said = []
+
+
+def _say_fallback_once():
+    if not _fallback_said and onednn.reason:
+        _fallback_said.append(True)
+        print('specae: oneDNN not used ({}); convolutions run on numpy (specae.fastconv)'.format(onednn.reason),
+              file=sys.stderr, flush=True)
+
+
 def convolution_2d(x, W, b=None, stride=1, pad=0):
     """2-D convolution, like :func:`chainer.functions.convolution_2d`.
 
     numpy float32/float64 inputs use the fast CPU implementation, anything
     else (e.g. cupy arrays) the stock function unchanged.
     """
+    if onednn.takes(x, W, b):
+        return onednn.convolution_2d(x, W, b, stride, pad)
     if _use_fast_path(x, W, b):
+        _say_fallback_once()
         y, = Convolution2DFunction(stride, pad).apply(_args(x, W, b))
         return y
     return F.convolution_2d(x, W, b, stride, pad)
@@ -600,7 +617,10 @@ def convolution_2d(x, W, b=None, stride=1, pad=0):
 def deconvolution_2d(x, W, b=None, stride=1, pad=0, outsize=None):
     """2-D transposed convolution, like
     :func:`chainer.functions.deconvolution_2d` (fast path for numpy)."""
+    if onednn.takes(x, W, b):
+        return onednn.deconvolution_2d(x, W, b, stride, pad, outsize)
     if _use_fast_path(x, W, b):
+        _say_fallback_once()
         y, = Deconvolution2DFunction(stride, pad, outsize).apply(
             _args(x, W, b))
         return y
