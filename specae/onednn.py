@@ -14,7 +14,7 @@ Three oneDNN primitives do all the work, for float32 numpy arrays:
   also the weight gradient of the transposed convolution.
 
 The gradients are expressed with the same function nodes, so double backprop works too. Primitives are
-made once per shape and kept (``_CACHE_SIZE`` of them, least recently used dropped first).
+made once per shape and kept (``_CACHE_SIZE`` shapes, the least recently used freed first).
 
 Memory layouts. Activations are plain arrays: the output of every node is a channels-last (NHWC) buffer
 returned as an NCHW-shaped view, as ``specae.fastconv`` returns it; element-wise functions (ReLU, ...) keep
@@ -265,7 +265,7 @@ class _Primitive(object):
         self.lock = threading.Lock()
         self.user_memory = {}
         self.reorders = []          # (primitive, exec args, is_output)
-        self.buffers = []
+        self.own_memory = []        # the buffers of the reordered arguments
         exec_args = []
         for arg, user_md in user.items():
             memory = lib.make('dnnl_memory_create', user_md, lib.engine, None)
@@ -275,6 +275,7 @@ class _Primitive(object):
                 exec_args.append((arg, memory))
                 continue
             own = lib.make('dnnl_memory_create', own_md, lib.engine, _ALLOCATE)
+            self.own_memory.append(own)
             is_output = arg in outputs
             source, target = ((own_md, user_md) if is_output else (user_md, own_md))
             reorder_pd = lib.make('dnnl_reorder_primitive_desc_create', source, lib.engine, target, lib.engine,
@@ -285,6 +286,16 @@ class _Primitive(object):
             self.reorders.append((reorder, _exec_args([(ARG_SRC, pair[0]), (ARG_DST, pair[1])]), is_output))
             exec_args.append((arg, own))
         self.exec_args = _exec_args(exec_args)
+
+    def release(self):
+        """Frees what oneDNN allocated for it (the primitive is not used again)."""
+        lib = self.lib
+        for reorder, _, _ in self.reorders:
+            lib.call('dnnl_primitive_destroy', reorder)
+        for memory in list(self.user_memory.values()) + self.own_memory:
+            lib.call('dnnl_memory_destroy', memory)
+        lib.call('dnnl_primitive_destroy', self.handle)
+        lib.call('dnnl_primitive_desc_destroy', self.pd)
 
     def __call__(self, arrays):
         """Runs on ``{ARG_*: numpy array}`` (the arrays in the layouts given when it was made)."""
@@ -349,6 +360,20 @@ class _Convolution(object):
                              None)
         self.primitives = {}
 
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:       # at interpreter exit the library may be gone first
+            pass
+
+    def release(self):
+        """Frees its primitives and descriptors (when the cache has dropped this shape and nothing uses it)."""
+        for primitive in self.primitives.values():
+            primitive.release()
+        self.lib.call('dnnl_primitive_desc_destroy', self.hint)
+        for md in (self.src, self.dst, self.weights, self.bias, self.any_weights):
+            self.lib.call('dnnl_memory_desc_destroy', md)
+
     def primitive(self, kind, with_bias):
         key = (kind, with_bias)
         made = self.primitives.get(key)
@@ -401,8 +426,8 @@ def _convolution(src_shape, weight_shape, dst_shape, stride, pad):
         made = _cache.get(key)
         if made is None:
             made = _cache[key] = _Convolution(_library, *key)
-            if len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)      # primitives are freed with the process
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)      # freed (``__del__``) once no call uses it any more
         else:
             _cache.move_to_end(key)
         return made

@@ -212,3 +212,17 @@ def test_without_the_library_training_goes_on_with_numpy_and_says_so():
     assert missing in result.stdout
     lines = [line for line in result.stderr.splitlines() if 'oneDNN' in line]
     assert len(lines) == 1 and missing in lines[0] and 'numpy' in lines[0], result.stderr
+
+
+@needs_library
+def test_shapes_beyond_the_cache_are_freed_and_made_again(monkeypatch):
+    monkeypatch.setattr(onednn, '_CACHE_SIZE', 2)
+    rng = np.random.default_rng(8)
+    W, b = _x(rng, (3, 2, 3, 3)), _x(rng, (3,))
+    x = [_x(rng, (batch, 2, 7, 7)) for batch in (1, 2, 3, 1)]
+    results = [F.sum(fastconv.convolution_2d(chainer.Variable(a), W, b) ** 2) for a in x]
+    for result in results:
+        result.backward()                   # the primitives of batch 1 were freed and are made again
+    assert len(onednn._cache) <= 3
+    np.testing.assert_allclose(fastconv.convolution_2d(x[3], W, b).array, F.convolution_2d(x[3], W, b).array,
+                               atol=1e-5)
