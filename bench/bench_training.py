@@ -141,6 +141,8 @@ def chainer_step(spec, links, batch, use_onednn=False):
     rng = np.random.RandomState(0)
     x = rng.rand(*input_shape(spec, batch)).astype(np.float32)
     t = rng.randint(0, 10, batch).astype(np.int32)
+    with chainer.using_config("specae_onednn", use_onednn):
+        x = onednn.concat_examples(list(x))  # the batch as the training scripts' converter makes it
     model = ChainerAE(links, spec["layer"], spec["cached"]) if spec["kind"] == "ae" else ChainerCNN(links, spec["layers"])
     args = (x,) if spec["kind"] == "ae" else (x, t)
     model(*args)  # initialise the lazy Linear

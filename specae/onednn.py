@@ -43,7 +43,7 @@ import chainer.functions as F
 from chainer import function_node
 from chainer.utils import conv as conv_utils
 
-__all__ = ['available', 'reason', 'enabled', 'library_path', 'convolution_2d', 'deconvolution_2d',
+__all__ = ['available', 'reason', 'enabled', 'library_path', 'convolution_2d', 'deconvolution_2d', 'concat_examples',
            'Convolution2DFunction', 'Deconvolution2DFunction', 'Convolution2DGradW']
 
 LIBRARY_VARIABLE = 'SPECAE_ONEDNN_LIBRARY'
@@ -756,6 +756,34 @@ class Convolution2DGradW(_Node):
             args = (x, ggW) if ggb is None else (x, ggW, ggb)
             gradients[1], = Convolution2DFunction(self.stride, self.pad, cover_all).apply(args)
         return [gradients[i] for i in indexes]
+
+
+# ---------------------------------------------------------------------------
+# Batches
+# ---------------------------------------------------------------------------
+
+@chainer.dataset.converter()
+def concat_examples(batch, device=None, padding=None):
+    """``chainer.dataset.concat_examples``, with each 4-D float32 numpy array of more than one channel (a
+    batch of cached features) made channels-last, the layout the convolutions here read and write (an
+    NCHW-shaped view, the same values). The loss and the element-wise functions then see one layout:
+    with NCHW batches and NHWC outputs numpy's element-wise loops run at a fraction of their speed, and
+    an AE2 training step took 13.4 ms of CPU time instead of 11.8 (AE3: 5.1 against 4.6; one thread,
+    batch 30, the loaded 2-core machine). Unchanged where oneDNN is not in use."""
+    arrays = chainer.dataset.concat_examples(batch, device, padding)
+    if not enabled():
+        return arrays
+    if isinstance(arrays, tuple):
+        return tuple(_batch_channels_last(a) for a in arrays)
+    if isinstance(arrays, dict):
+        return {key: _batch_channels_last(a) for key, a in arrays.items()}
+    return _batch_channels_last(arrays)
+
+
+def _batch_channels_last(a):
+    if type(a) is numpy.ndarray and a.ndim == 4 and a.shape[1] > 1 and a.dtype == numpy.float32:
+        return _channels_last(a)
+    return a
 
 
 # ---------------------------------------------------------------------------

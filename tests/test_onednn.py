@@ -226,3 +226,17 @@ def test_shapes_beyond_the_cache_are_freed_and_made_again(monkeypatch):
     assert len(onednn._cache) <= 3
     np.testing.assert_allclose(fastconv.convolution_2d(x[3], W, b).array, F.convolution_2d(x[3], W, b).array,
                                atol=1e-5)
+
+
+@needs_library
+def test_batches_of_features_come_channels_last_with_the_same_values():
+    rng = np.random.default_rng(9)
+    features = [_x(rng, (16, 5, 5)) for _ in range(3)]
+    images = [_x(rng, (1, 8, 8)) for _ in range(3)]
+    batch = onednn.concat_examples(list(zip(features, images, range(3))), chainer.get_device('@numpy'))
+    x, image, t = batch
+    np.testing.assert_array_equal(x, np.stack(features))
+    assert x.transpose(0, 2, 3, 1).flags.c_contiguous and not x.flags.c_contiguous
+    assert image.flags.c_contiguous and list(t) == [0, 1, 2]                  # one channel, labels: as stock
+    with chainer.using_config('specae_onednn', False):
+        assert onednn.concat_examples(features).flags.c_contiguous
