@@ -11,10 +11,11 @@ reference timed in the same run, in interleaved rounds (median of the pairwise r
    links with their numpy code ("numpy") and with oneDNN (``specae.onednn``, what the pipeline runs
    where the library loads), and the same model in PyTorch, on the same CPU and threads (BLAS, OpenMP
    and torch's all set to the count). The goal (issue 18): oneDNN / PyTorch >= 1.0 for the models the
-   pipeline trains (2-CNN, 3-CNN, AE1, AE2 and AE3 on cached features), with 1 and 2 threads. FLOPs per example are counted (multiply-adds
-   × 2 of every convolution, transposed convolution and linear layer, forward and the gradients that
-   backward computes); with numpy's sgemm GFLOP/s measured in the same run that gives the fraction of
-   the machine's matrix-multiply rate reached.
+   pipeline trains (2-CNN, 3-CNN, AE1, AE2 and AE3 on cached features), with 1 and 2 threads. FLOPs
+   per example are counted (multiply-adds × 2 of every convolution, transposed convolution and linear
+   layer, forward and the gradients that backward computes); with numpy's sgemm GFLOP/s measured in the
+   same run that gives the fraction of the machine's matrix-multiply rate reached (meaningless when
+   other jobs load the machine: sgemm then drops far more than the training steps).
 2. ``cnn_autoencoder1.py`` and ``cnn_autoencoder3.py`` (cached, and ``--no-cache``) on DataSet/: the cost
    of one epoch (training, evaluation, snapshot, log): the median of epochs 2 and 3 of a 3-epoch run,
    one BLAS thread.

@@ -18,11 +18,12 @@ made once per shape and kept (``_CACHE_SIZE`` shapes, the least recently used fr
 
 Memory layouts. Activations are plain arrays: the output of every node is a channels-last (NHWC) buffer
 returned as an NCHW-shaped view, as ``specae.fastconv`` returns it; element-wise functions (ReLU, ...) keep
-that layout, so the next layer takes it without a copy, and an NCHW array is taken as it is. Weights are
-plain (O, C, kh, kw) arrays in Chainer; oneDNN's fast kernels want them in a blocked layout of its own
-(``format_tag any``), so they are reordered at each call (a few microseconds for these sizes), and the
-weight gradient is reordered back. Where a primitive wants an activation in another layout than the one
-given, it is reordered too (see ``_Primitive``).
+that layout, so the next layer takes it without a copy. An NCHW array of several channels is copied into
+that layout once (batches of features come channels-last from ``concat_examples``, the Trainer's
+converter). Weights are plain (O, C, kh, kw) arrays in Chainer; oneDNN's fast kernels want them in a
+blocked layout of its own (``format_tag any``), so they are reordered at each call (a few microseconds
+for these sizes), and the weight gradient is reordered back (``_Primitive`` reorders any argument whose
+layout differs from the primitive's; with the activations given as NHWC, only the weights do).
 
 If the library cannot be loaded (no wheel, no ``libgomp.so.1``, ``SPECAE_ONEDNN_LIBRARY`` pointing
 elsewhere) ``available()`` is false and ``reason`` says why: ``specae.fastconv`` then keeps its numpy
@@ -43,8 +44,8 @@ import chainer.functions as F
 from chainer import function_node
 from chainer.utils import conv as conv_utils
 
-__all__ = ['available', 'reason', 'enabled', 'library_path', 'convolution_2d', 'deconvolution_2d', 'concat_examples',
-           'Convolution2DFunction', 'Deconvolution2DFunction', 'Convolution2DGradW']
+__all__ = ['available', 'reason', 'enabled', 'library_path', 'convolution_2d', 'deconvolution_2d',
+           'concat_examples', 'Convolution2DFunction', 'Deconvolution2DFunction', 'Convolution2DGradW']
 
 LIBRARY_VARIABLE = 'SPECAE_ONEDNN_LIBRARY'
 SWITCH_VARIABLE = 'SPECAE_ONEDNN'
@@ -227,8 +228,9 @@ def _contiguous_strides(shape):
 # ---------------------------------------------------------------------------
 
 def _preferred_implementation(lib, create):
-    """A descriptor made by ``create()``, moved to the implementation used here: the first of oneDNN's direct JIT kernels (``jit:``,
-    widest instruction set first) where one is offered, else oneDNN's own first choice.
+    """A descriptor made by ``create()``, moved to the implementation used here: the first of oneDNN's
+    direct JIT kernels (``jit:``, widest instruction set first) where one is offered, else oneDNN's own
+    first choice.
 
     oneDNN lists its implementations best first by its own rules, but on these small-channel, stride-2
     shapes its first choice is often a ``brgconv_strided`` kernel that is slower: measured on the 2-core
