@@ -27,7 +27,7 @@ like stock Chainer whose CPU convolution also returns a non-contiguous
 layout, so the next layer gets its NHWC input without a copy.
 
 float32 numpy arrays go to oneDNN's kernels (:mod:`specae.onednn`) where that library can be loaded;
-where it cannot, one line on stderr says so and the numpy code below does the work.
+where it cannot, the numpy code below does the work (the training scripts say so in one line).
 Only numpy arrays (float32 / float64) take the fast path.  Everything else
 (cupy, chainerx, ideep arrays, other dtypes) and the features not
 implemented here (dilation, groups) go to the unchanged stock
@@ -589,16 +589,6 @@ def _args(x, W, b):
     return (x, W) if b is None else (x, W, b)
 
 
-_fallback_said = []
-
-
-def _say_fallback_once():
-    if not _fallback_said and onednn.reason:
-        _fallback_said.append(True)
-        print('specae: oneDNN not used ({}); convolutions run on numpy (specae.fastconv)'.format(onednn.reason),
-              file=sys.stderr, flush=True)
-
-
 def convolution_2d(x, W, b=None, stride=1, pad=0):
     """2-D convolution, like :func:`chainer.functions.convolution_2d`.
 
@@ -608,7 +598,6 @@ def convolution_2d(x, W, b=None, stride=1, pad=0):
     if onednn.takes(x, W, b):
         return onednn.convolution_2d(x, W, b, stride, pad)
     if _use_fast_path(x, W, b):
-        _say_fallback_once()
         y, = Convolution2DFunction(stride, pad).apply(_args(x, W, b))
         return y
     return F.convolution_2d(x, W, b, stride, pad)
@@ -620,7 +609,6 @@ def deconvolution_2d(x, W, b=None, stride=1, pad=0, outsize=None):
     if onednn.takes(x, W, b):
         return onednn.deconvolution_2d(x, W, b, stride, pad, outsize)
     if _use_fast_path(x, W, b):
-        _say_fallback_once()
         y, = Deconvolution2DFunction(stride, pad, outsize).apply(
             _args(x, W, b))
         return y

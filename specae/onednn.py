@@ -27,7 +27,8 @@ layout differs from the primitive's; with the activations given as NHWC, only th
 
 If the library cannot be loaded (no wheel, no ``libgomp.so.1``, ``SPECAE_ONEDNN_LIBRARY`` pointing
 elsewhere) ``available()`` is false and ``reason`` says why: ``specae.fastconv`` then keeps its numpy
-kernels and says so in one line. ``SPECAE_ONEDNN=0`` turns the backend off; so does the Chainer
+kernels, and the training scripts say so in one line on stdout (``fallback_line``; stderr stays for
+errors, one line each). ``SPECAE_ONEDNN=0`` turns the backend off; so does the Chainer
 configuration ``chainer.config.specae_onednn = False`` (within one process, e.g. in the benchmarks).
 """
 
@@ -182,6 +183,13 @@ def available():
 
 def library_path():
     return _library.path if _library is not None else None
+
+
+def fallback_line():
+    """The line a training run prints when the library is not used, or None when it is."""
+    if reason is None:
+        return None
+    return 'specae: oneDNN not used ({}); convolutions run on numpy (specae.fastconv)'.format(reason)
 
 
 def enabled():

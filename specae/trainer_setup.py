@@ -146,6 +146,8 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
     writer = is_writer(comm)
     if writer:
         prepare_output(args.out, args)
+        if device.xp is np and onednn.fallback_line():
+            print(onednn.fallback_line(), flush=True)
 
     train_iter = chainer.iterators.SerialIterator(train, batchsize, order_sampler=EpochShuffler(args.seed))
     test_iter = chainer.iterators.SerialIterator(test, batchsize, repeat=False, shuffle=False)

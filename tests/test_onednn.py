@@ -1,7 +1,7 @@
 """specae.onednn (oneDNN through ctypes) against the stock Chainer functions: values and gradients,
 including batch 1, the last partial batch, stride 2 without padding and a larger outsize; second
 derivatives; what it does with memory layouts; and the fallback to the numpy code when the library
-cannot be loaded (that test runs everywhere; the others are skipped where the library is missing)."""
+cannot be loaded (those tests run everywhere; the others are skipped where the library is missing)."""
 import os
 import subprocess
 import sys
@@ -187,9 +187,17 @@ def test_other_arrays_keep_their_paths():
     assert type(y.creator) is fastconv.Convolution2DFunction
 
 
-def test_without_the_library_training_goes_on_with_numpy_and_says_so():
-    """Where libdnnl.so.3 cannot be loaded (here: pointed at a missing file) the links use
-    specae.fastconv's numpy code, give the same results, and one line on stderr says why."""
+MISSING_LIBRARY = os.path.join(str(ROOT), 'no-such-dir', 'libdnnl.so.3')
+
+
+def _without_library():
+    """The environment of a process whose oneDNN library cannot be loaded (pointed at a missing file)."""
+    return dict(os.environ, SPECAE_ONEDNN_LIBRARY=MISSING_LIBRARY, PYTHONPATH=str(ROOT))
+
+
+def test_without_the_library_convolutions_run_on_numpy():
+    """Where libdnnl.so.3 cannot be loaded the links use specae.fastconv's numpy code and give the same
+    results as stock Chainer; the convolutions print nothing (the training scripts say it, below)."""
     code = (
         "import numpy as np, chainer.functions as F\n"
         "from specae import fastconv, onednn\n"
@@ -197,22 +205,30 @@ def test_without_the_library_training_goes_on_with_numpy_and_says_so():
         "x = np.random.default_rng(0).standard_normal((3, 1, 20, 20)).astype(np.float32)\n"
         "conv = fastconv.Convolution2D(1, 4, 6, 2)\n"
         "deconv = fastconv.Deconvolution2D(4, 1, 6, 2, outsize=(20, 20))\n"
-        "for _ in range(2):\n"
-        "    h = conv(x)\n"
-        "    assert type(h.creator) is fastconv.Convolution2DFunction\n"
-        "    loss = F.mean_squared_error(deconv(F.relu(h)), x)\n"
-        "    loss.backward()\n"
+        "h = conv(x)\n"
+        "assert type(h.creator) is fastconv.Convolution2DFunction\n"
+        "F.mean_squared_error(deconv(F.relu(h)), x).backward()\n"
         "reference = F.deconvolution_2d(F.relu(F.convolution_2d(x, conv.W, conv.b, 2)), deconv.W, deconv.b, 2,\n"
         "                               outsize=(20, 20))\n"
         "assert np.allclose(deconv(F.relu(conv(x))).array, reference.array, atol=1e-5)\n"
-        "print(onednn.reason)\n")
-    missing = os.path.join(str(ROOT), 'no-such-dir', 'libdnnl.so.3')
-    environment = dict(os.environ, SPECAE_ONEDNN_LIBRARY=missing, PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=environment, capture_output=True, text=True)
+        "print(onednn.fallback_line())\n")
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=_without_library(), capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stderr
-    assert missing in result.stdout
-    lines = [line for line in result.stderr.splitlines() if 'oneDNN' in line]
-    assert len(lines) == 1 and missing in lines[0] and 'numpy' in lines[0], result.stderr
+    assert MISSING_LIBRARY in result.stdout and 'numpy' in result.stdout
+    assert result.stderr == ''
+
+
+def test_without_the_library_training_goes_on_and_says_so_in_one_line(tiny_corpus, tmp_path):
+    result = subprocess.run([sys.executable, 'cnn_classifier1.py', '--layers', '2', '--dataset',
+                             str(tiny_corpus / 'DataSet'), '--epoch', '1', '--batchsize', '20',
+                             '--out', str(tmp_path / 'run')],
+                            cwd=ROOT, env=_without_library(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if 'oneDNN' in line]
+    assert len(lines) == 1 and MISSING_LIBRARY in lines[0], result.stdout
+    assert 'oneDNN' not in result.stderr
+    assert (tmp_path / 'run' / 'model.npz').exists()
 
 
 @needs_library
