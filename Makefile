@@ -113,7 +113,8 @@ data: $(DATA_DIR)/manifest.json
 
 # ---- greedy layer-wise pretraining ---------------------------------------------------------------
 TRAIN_CODE := specae/models.py specae/command_line.py specae/errors.py specae/distributed.py specae/trainer_setup.py \
-	specae/checkpoints.py specae/classifier_training.py specae/dataset.py specae/plots.py specae/fastconv.py
+	specae/checkpoints.py specae/classifier_training.py specae/dataset.py specae/plots.py specae/fastconv.py \
+	specae/onednn.py
 AE_STAMP = $(call stamp,autoencoder,$(AE_EPOCHS) $(BATCH) $(SEED))
 
 $(RESULT)/autoencoder1/model.npz: $(DATA_DIR)/manifest.json cnn_autoencoder1.py $(TRAIN_CODE) $(AE_STAMP)

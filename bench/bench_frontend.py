@@ -11,11 +11,12 @@ against a reference timed in the same run (interleaved rounds, median of the pai
    the outputs are compared first.
 2. ``make_spectrogram.py --jobs 1`` against ``--jobs 2`` (``--no-preview``), whole processes, on the
    whole corpus; a pure-Python spin in 1 and 2 processes, timed in the same rounds, says how much of
-   a second core the other users of the machine left.
+   a second core the other users of the machine left. Information only (no goal since issue 18).
 3. the whole WAV → DataSet stage: the original's (per-frame loop, an 8-bit PNG per clip as its
    conv2image wrote, read back and stacked as its make_dataset.py did; one process) against ours
    (``make_spectrogram.py`` with previews + ``make_dataset.py``, default jobs, whole processes). The
    original is timed as it ran (numpy's default BLAS threads) and given one BLAS thread (its best here).
+   Information only (no goal since issue 18: the stage takes seconds).
 
     .venv-bench/bin/python bench/bench_frontend.py [--files 1000] [--rounds 3]
 """
@@ -277,8 +278,10 @@ def main():
     jobs_ratio = paired_ratio(times["jobs1"], times["jobs2"])
     report.figure("jobs 2 / jobs 1 relative to the spin's 2 / 1", jobs_ratio / cores_free, "x",
                   "1.0: scales as well as the machine allowed")
-    report.goal("make_spectrogram.py --jobs 2 / --jobs 1", jobs_ratio, 1.8,
-                note="spin ratio in the same rounds {:.2f}".format(cores_free))
+    # Information, no longer a goal (issue 18): the stage takes seconds, so how it scales does not matter
+    # to a user (it was >= 1.8).
+    report.figure("make_spectrogram.py --jobs 2 / --jobs 1", jobs_ratio, "x",
+                  "spin ratio in the same rounds {:.2f}".format(cores_free))
 
     # 3. the whole WAV → DataSet stage
     jobs = os.cpu_count()
@@ -300,10 +303,11 @@ def main():
                       "files/s")
     report.figure("ours make_spectrogram.py + make_dataset.py (--jobs {})".format(jobs),
                   len(stage_paths) / median(times["ours"]), "files/s")
-    report.goal("whole WAV → DataSet, ours / original as it ran (numpy defaults)",
-                paired_ratio(times["original as it ran"], times["ours"]), 20.0)
-    report.goal("whole WAV → DataSet, ours / original given one BLAS thread",
-                paired_ratio(times["original, one BLAS thread"], times["ours"]), 20.0)
+    # Information, no longer goals (issue 18; they were >= 20): the stage takes seconds.
+    report.figure("whole WAV → DataSet, ours / original as it ran (numpy defaults)",
+                  paired_ratio(times["original as it ran"], times["ours"]), "x")
+    report.figure("whole WAV → DataSet, ours / original given one BLAS thread",
+                  paired_ratio(times["original, one BLAS thread"], times["ours"]), "x")
     report.write()
     shutil.rmtree(work, ignore_errors=True)
 

@@ -1,16 +1,21 @@
-"""Training benchmark: samples/s per model, stock Chainer links vs specae.fastconv vs PyTorch, against the
-machine's own float32 matrix-multiply rate; AE3 vs AE1 epochs; one 2-thread process vs two 1-thread ones.
+"""Training benchmark: samples/s per model, stock Chainer links vs specae.fastconv (its numpy code and
+oneDNN) vs PyTorch, against the machine's own float32 matrix-multiply rate; AE3 vs AE1 epochs; one
+2-thread process vs two 1-thread ones.
 
 Not a test. Needs torch (the benchmark venv, ``make bench``). Everything judged is a ratio against a
 reference timed in the same run, in interleaved rounds (median of the pairwise ratios):
 
 1. One training step (forward, backward, Adam update) on a fixed batch of ``--batch`` examples, for
    AE1, AE2 and AE3 on cached features, AE2 and AE3 recomputing the frozen layers (``--no-cache``),
-   the 2-CNN and the 3-CNN: stock ``L.Convolution2D``/``L.Deconvolution2D``, ``specae.fastconv`` and
-   the same model in PyTorch on the same CPU and threads. FLOPs per example are counted (multiply-adds
-   × 2 of every convolution, transposed convolution and linear layer, forward and the gradients that
-   backward computes); with numpy's sgemm GFLOP/s measured in the same run that gives the fraction of
-   the machine's matrix-multiply rate reached.
+   the 2-CNN and the 3-CNN: stock ``L.Convolution2D``/``L.Deconvolution2D``, ``specae.fastconv``'s
+   links with their numpy code ("numpy") and with oneDNN (``specae.onednn``, what the pipeline runs
+   where the library loads), and the same model in PyTorch, on the same CPU and threads (BLAS, OpenMP
+   and torch's all set to the count). The goal (issue 18): oneDNN / PyTorch >= 1.0 for the models the
+   pipeline trains (2-CNN, 3-CNN, AE1, AE2 and AE3 on cached features), with 1 and 2 threads. FLOPs
+   per example are counted (multiply-adds × 2 of every convolution, transposed convolution and linear
+   layer, forward and the gradients that backward computes); with numpy's sgemm GFLOP/s measured in the
+   same run that gives the fraction of the machine's matrix-multiply rate reached (meaningless when
+   other jobs load the machine: sgemm then drops far more than the training steps).
 2. ``cnn_autoencoder1.py`` and ``cnn_autoencoder3.py`` (cached, and ``--no-cache``) on DataSet/: the cost
    of one epoch (training, evaluation, snapshot, log): the median of epochs 2 and 3 of a 3-epoch run,
    one BLAS thread.
@@ -39,7 +44,7 @@ import chainer  # noqa: E402
 import chainer.functions as F  # noqa: E402
 import chainer.links as L  # noqa: E402
 
-from specae import fastconv  # noqa: E402
+from specae import fastconv, onednn  # noqa: E402
 
 KERNEL, STRIDE = 6, 2
 STOCK = (L.Convolution2D, L.Deconvolution2D)
@@ -127,10 +132,18 @@ def input_shape(spec, batch):
     return (batch, 1, 64, 64)
 
 
-def chainer_step(spec, links, batch):
+# The models whose oneDNN / PyTorch ratio is a goal: what make pretrain classify trains.
+GOAL_MODELS = ("2-CNN", "3-CNN", "AE1", "AE2 cached", "AE3 cached")
+
+
+def chainer_step(spec, links, batch, use_onednn=False):
+    """One training step of the model built from ``links``; ``use_onednn`` says whether specae.fastconv's
+    links may use oneDNN (chainer.config.specae_onednn) or keep to their numpy code."""
     rng = np.random.RandomState(0)
     x = rng.rand(*input_shape(spec, batch)).astype(np.float32)
     t = rng.randint(0, 10, batch).astype(np.int32)
+    with chainer.using_config("specae_onednn", use_onednn):
+        x = onednn.concat_examples(list(x))  # the batch as the training scripts' converter makes it
     model = ChainerAE(links, spec["layer"], spec["cached"]) if spec["kind"] == "ae" else ChainerCNN(links, spec["layers"])
     args = (x,) if spec["kind"] == "ae" else (x, t)
     model(*args)  # initialise the lazy Linear
@@ -138,10 +151,11 @@ def chainer_step(spec, links, batch):
     optimizer.setup(model)
 
     def step():
-        loss = model(*args)
-        model.cleargrads()
-        loss.backward()
-        optimizer.update()
+        with chainer.using_config("specae_onednn", use_onednn):
+            loss = model(*args)
+            model.cleargrads()
+            loss.backward()
+            optimizer.update()
     return step
 
 
@@ -219,15 +233,17 @@ MPIEXEC = os.path.join(ROOT, ".venv", "bin", "mpiexec")
 
 
 def step_rates(args, threads):
-    """Samples/s of every model and variant with ``threads`` BLAS / torch threads."""
+    """Samples/s of every model and variant with ``threads`` BLAS / OpenMP / torch threads."""
     print("training steps, batch {}, {} thread{}, {} rounds of {} s per variant".format(
         args.batch, threads, "s" if threads > 1 else "", args.rounds, args.seconds))
     gflops = [sgemm_gflops()]
     results = {}
     for name in args.models:
         spec = MODELS[name]
-        steps = {"stock": chainer_step(spec, STOCK, args.batch), "fast": chainer_step(spec, FAST, args.batch),
-                 "torch": torch_step(spec, args.batch)}
+        steps = {"stock": chainer_step(spec, STOCK, args.batch), "numpy": chainer_step(spec, FAST, args.batch)}
+        if onednn.available():
+            steps["onednn"] = chainer_step(spec, FAST, args.batch, use_onednn=True)
+        steps["torch"] = torch_step(spec, args.batch)
         for step in steps.values():
             for _ in range(3):
                 step()
@@ -236,23 +252,30 @@ def step_rates(args, threads):
         gflops.append(sgemm_gflops(seconds=0.3))
         flops = flops_per_example(spec)
         rates = {label: args.batch / median(seconds) for label, seconds in times.items()}
-        results[name] = {"flops_per_example": flops, "samples_per_s": rates,
-                         "fast_over_stock": paired_ratio(times["stock"], times["fast"]),
-                         "fast_over_torch": paired_ratio(times["torch"], times["fast"])}
+        result = results[name] = {"flops_per_example": flops, "samples_per_s": rates,
+                                  "numpy_over_stock": paired_ratio(times["stock"], times["numpy"]),
+                                  "numpy_over_torch": paired_ratio(times["torch"], times["numpy"])}
+        if "onednn" in times:
+            result["onednn_over_torch"] = paired_ratio(times["torch"], times["onednn"])
+            result["onednn_over_stock"] = paired_ratio(times["stock"], times["onednn"])
     peak = median(gflops)
     print("  numpy sgemm 1024x1024, {} thread{}: {:.1f} GFLOP/s (median of {} checks between the models)".format(
         threads, "s" if threads > 1 else "", peak, len(gflops)))
-    print("  {:<15s} {:>8s} {:>9s} {:>9s} {:>9s} {:>10s} {:>10s} {:>7s}".format(
-        "model", "MFLOP/ex", "stock/s", "fast/s", "torch/s", "fast/stock", "fast/torch", "% sgemm"))
+    print("  {:<15s} {:>8s} {:>8s} {:>8s} {:>8s} {:>8s} {:>11s} {:>12s} {:>7s}".format(
+        "model", "MFLOP/ex", "stock/s", "numpy/s", "oneDNN/s", "torch/s", "numpy/torch", "oneDNN/torch",
+        "% sgemm"))
     for name, result in results.items():
         rates = result["samples_per_s"]
         result["sgemm_gflops"] = peak
         result["fraction_of_sgemm"] = {label: rate * result["flops_per_example"] / (peak * 1e9)
                                        for label, rate in rates.items()}
-        print("  {:<15s} {:>8.2f} {:>9.0f} {:>9.0f} {:>9.0f} {:>10.2f} {:>10.2f} {:>6.0f}%".format(
-            name, result["flops_per_example"] / 1e6, rates["stock"], rates["fast"], rates["torch"],
-            result["fast_over_stock"], result["fast_over_torch"], 100 * result["fraction_of_sgemm"]["fast"]),
-            flush=True)
+        fastest = "onednn" if "onednn" in rates else "numpy"
+        print("  {:<15s} {:>8.2f} {:>8.0f} {:>8.0f} {:>8s} {:>8.0f} {:>11.2f} {:>12s} {:>6.0f}%".format(
+            name, result["flops_per_example"] / 1e6, rates["stock"], rates["numpy"],
+            "{:.0f}".format(rates["onednn"]) if "onednn" in rates else "-", rates["torch"],
+            result["numpy_over_torch"],
+            "{:.2f}".format(result["onednn_over_torch"]) if "onednn" in rates else "-",
+            100 * result["fraction_of_sgemm"][fastest]), flush=True)
     return results
 
 
@@ -270,19 +293,27 @@ def main():
     import torch
     report = Report("training")
     report.data.update(torch=torch.__version__, chainer=chainer.__version__, numpy=np.__version__,
-                       threads=args.threads, batch=args.batch)
+                       threads=args.threads, batch=args.batch, onednn=onednn.library_path(),
+                       onednn_reason=onednn.reason)
+    if not onednn.available():
+        print("oneDNN not loaded ({}): the goals below are judged on the numpy code".format(onednn.reason))
 
+    # threadpool_limits with no user_api sets BLAS and OpenMP (oneDNN runs on GNU OpenMP threads).
     from threadpoolctl import threadpool_limits
     results = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
-        with threadpool_limits(threads, user_api="blas"):
+        with threadpool_limits(threads):
             results[threads] = step_rates(args, threads)
     report.data["models"] = {str(threads): models for threads, models in results.items()}
+    report.data["onednn_implementations"] = {" ".join(map(str, key)): name
+                                             for key, name in onednn.implementations().items()}
+    ratio = "onednn_over_torch" if onednn.available() else "numpy_over_torch"
     for threads, models in results.items():
-        if "3-CNN" in models:
-            report.goal("3-CNN training, specae.fastconv / PyTorch, {} thread{}".format(
-                threads, "s" if threads > 1 else ""), models["3-CNN"]["fast_over_torch"], 1.0)
+        for name in GOAL_MODELS:
+            if name in models:
+                report.goal("{} training step, specae / PyTorch, {} thread{}".format(
+                    name, threads, "s" if threads > 1 else ""), models[name][ratio], 1.0)
 
     if not args.skip_scripts:
         scripts(args, report)

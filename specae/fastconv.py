@@ -26,6 +26,8 @@ like stock Chainer whose CPU convolution also returns a non-contiguous
 ``rollaxis`` view.  Element-wise functions (ReLU, ...) keep that memory
 layout, so the next layer gets its NHWC input without a copy.
 
+float32 numpy arrays go to oneDNN's kernels (:mod:`specae.onednn`) where that library can be loaded;
+where it cannot, the numpy code below does the work (the training scripts say so in one line).
 Only numpy arrays (float32 / float64) take the fast path.  Everything else
 (cupy, chainerx, ideep arrays, other dtypes) and the features not
 implemented here (dilation, groups) go to the unchanged stock
@@ -56,6 +58,8 @@ import chainer.links as L
 from chainer import function_node
 from chainer.utils import conv as conv_utils
 from chainer.utils import type_check
+
+from specae import onednn
 
 __all__ = [
     'Convolution2DFunction', 'Deconvolution2DFunction', 'Convolution2DGradW',
@@ -591,6 +595,8 @@ def convolution_2d(x, W, b=None, stride=1, pad=0):
     numpy float32/float64 inputs use the fast CPU implementation, anything
     else (e.g. cupy arrays) the stock function unchanged.
     """
+    if onednn.takes(x, W, b):
+        return onednn.convolution_2d(x, W, b, stride, pad)
     if _use_fast_path(x, W, b):
         y, = Convolution2DFunction(stride, pad).apply(_args(x, W, b))
         return y
@@ -600,6 +606,8 @@ def convolution_2d(x, W, b=None, stride=1, pad=0):
 def deconvolution_2d(x, W, b=None, stride=1, pad=0, outsize=None):
     """2-D transposed convolution, like
     :func:`chainer.functions.deconvolution_2d` (fast path for numpy)."""
+    if onednn.takes(x, W, b):
+        return onednn.deconvolution_2d(x, W, b, stride, pad, outsize)
     if _use_fast_path(x, W, b):
         y, = Deconvolution2DFunction(stride, pad, outsize).apply(
             _args(x, W, b))

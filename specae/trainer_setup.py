@@ -8,6 +8,7 @@ import numpy as np
 from chainer import training
 from chainer.training import extensions
 
+from specae import onednn
 from specae.checkpoints import SNAPSHOT_PREFIX, latest_snapshot, load_npz, prepare_output
 from specae.distributed import communicator, is_writer, shard
 from specae.errors import fail
@@ -145,14 +146,19 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
     writer = is_writer(comm)
     if writer:
         prepare_output(args.out, args)
+        if device.xp is np and onednn.fallback_line():
+            print(onednn.fallback_line(), flush=True)
 
     train_iter = chainer.iterators.SerialIterator(train, batchsize, order_sampler=EpochShuffler(args.seed))
     test_iter = chainer.iterators.SerialIterator(test, batchsize, repeat=False, shuffle=False)
-    updater = training.updaters.StandardUpdater(train_iter, optimizer, device=device)
+    # Batches of cached features come channels-last, as the convolutions want them (specae.onednn).
+    updater = training.updaters.StandardUpdater(train_iter, optimizer, converter=onednn.concat_examples,
+                                                device=device)
     trainer = training.Trainer(updater, (args.epoch, "epoch"), out=args.out)
 
     trainer.extend(stop_on_divergence)
-    trainer.extend(ExampleWeightedEvaluator(test_iter, model, device=device, comm=comm), call_before_training=True)
+    trainer.extend(ExampleWeightedEvaluator(test_iter, model, converter=onednn.concat_examples, device=device,
+                                            comm=comm), call_before_training=True)
     if writer:
         trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + "{.updater.epoch}"), trigger=(1, "epoch"))
         trainer.extend(extensions.LogReport(), call_before_training=True)

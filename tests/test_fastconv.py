@@ -1,4 +1,7 @@
-"""specae.fastconv against stock Chainer convolution links / functions."""
+"""specae.fastconv against stock Chainer convolution links / functions.
+
+Its numpy code, with oneDNN turned off (chainer.config.specae_onednn); tests/test_onednn.py tests the
+oneDNN path behind the same links."""
 
 import numpy as np
 import pytest
@@ -11,6 +14,13 @@ import chainer.links as L
 from chainer import gradient_check
 
 from specae import fastconv
+
+@pytest.fixture(autouse=True)
+def numpy_kernels():
+    """float32 inputs would go to oneDNN where it is loaded: these tests are about the numpy code."""
+    with chainer.using_config('specae_onednn', False):
+        yield
+
 
 # (batch, in_channels, H, W, out_channels, ksize, stride, pad)
 CONV_CASES = [

@@ -1,0 +1,827 @@
+"""2-D convolution and transposed convolution on the CPU through oneDNN, for Chainer.
+
+oneDNN is the library behind PyTorch's CPU convolutions (and Chainer's own iDeep, which has no build for
+Python 3.11). The ``onednn-cpu-gomp`` wheel (requirements.txt) installs oneDNN 3.2's CPU build as
+``<venv>/lib/libdnnl.so.3``; its C API is called here through ctypes, so nothing is compiled on the user's
+machine. It runs its kernels on GNU OpenMP threads: ``OMP_NUM_THREADS`` sets how many, as it already does
+for the Makefile's stages.
+
+Three oneDNN primitives do all the work, for float32 numpy arrays:
+
+* the convolution forward (with its bias);
+* its backward-data, which is also the forward of the transposed convolution (``deconvolution_2d``);
+* its backward-weights (with the bias gradient), which with the roles of the two activations swapped is
+  also the weight gradient of the transposed convolution.
+
+The gradients are expressed with the same function nodes, so double backprop works too. Primitives are
+made once per shape and kept (``_CACHE_SIZE`` shapes, the least recently used freed first).
+
+Memory layouts. Activations are plain arrays: the output of every node is a channels-last (NHWC) buffer
+returned as an NCHW-shaped view, as ``specae.fastconv`` returns it; element-wise functions (ReLU, ...) keep
+that layout, so the next layer takes it without a copy. An NCHW array of several channels is copied into
+that layout once (batches of features come channels-last from ``concat_examples``, the Trainer's
+converter). Weights are plain (O, C, kh, kw) arrays in Chainer; oneDNN's fast kernels want them in a
+blocked layout of its own (``format_tag any``), so they are reordered at each call (a few microseconds
+for these sizes), and the weight gradient is reordered back (``_Primitive`` reorders any argument whose
+layout differs from the primitive's; with the activations given as NHWC, only the weights do).
+
+If the library cannot be loaded (no wheel, no ``libgomp.so.1``, ``SPECAE_ONEDNN_LIBRARY`` pointing
+elsewhere) ``available()`` is false and ``reason`` says why: ``specae.fastconv`` then keeps its numpy
+kernels, and the training scripts say so in one line on stdout (``fallback_line``; stderr stays for
+errors, one line each). ``SPECAE_ONEDNN=0`` turns the backend off; so does the Chainer
+configuration ``chainer.config.specae_onednn = False`` (within one process, e.g. in the benchmarks).
+"""
+
+import collections
+import ctypes
+import os
+import sys
+import threading
+
+import numpy
+
+import chainer
+import chainer.functions as F
+from chainer import function_node
+from chainer.utils import conv as conv_utils
+
+__all__ = ['available', 'reason', 'enabled', 'library_path', 'convolution_2d', 'deconvolution_2d',
+           'concat_examples', 'Convolution2DFunction', 'Deconvolution2DFunction', 'Convolution2DGradW']
+
+LIBRARY_VARIABLE = 'SPECAE_ONEDNN_LIBRARY'
+SWITCH_VARIABLE = 'SPECAE_ONEDNN'
+LIBRARY_NAME = 'libdnnl.so.3'
+
+# Constants of oneDNN 3.2's C API (include/oneapi/dnnl/dnnl_types.h, dnnl_common_types.h).
+_SUCCESS = 0
+_ENGINE_CPU = 1
+_STREAM_DEFAULT_FLAGS = 1
+_F32 = 3
+_FORMAT_ANY = 1
+_FORWARD_TRAINING = 64
+_CONVOLUTION_DIRECT = 1
+_QUERY_IMPL_INFO_STR = 8
+_QUERY_EXEC_ARG_MD = 255
+ARG_SRC, ARG_DST, ARG_WEIGHTS, ARG_BIAS = 1, 17, 33, 41
+ARG_DIFF_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS, ARG_DIFF_BIAS = 129, 145, 161, 169
+_MAX_NDIMS = 12
+
+_Dims = ctypes.c_int64 * _MAX_NDIMS
+_handle = ctypes.c_void_p
+_ALLOCATE = _handle(-1)     # DNNL_MEMORY_ALLOCATE: the library allocates the buffer
+
+
+class _ExecArg(ctypes.Structure):
+    _fields_ = [('arg', ctypes.c_int), ('memory', _handle)]
+
+
+class OnednnError(RuntimeError):
+    """A oneDNN call that did not return dnnl_success."""
+
+
+def _signatures(lib):
+    """Declares the C functions used (argument and result types), so ctypes converts and checks them."""
+    p, i32, size = _handle, ctypes.c_int, ctypes.c_size_t
+    out = ctypes.POINTER(_handle)
+    table = {
+        'dnnl_engine_create': ([out, i32, size], i32),
+        'dnnl_stream_create': ([out, p, ctypes.c_uint], i32),
+        'dnnl_stream_wait': ([p], i32),
+        'dnnl_memory_desc_create_with_strides': ([out, i32, _Dims, i32, _Dims], i32),
+        'dnnl_memory_desc_create_with_tag': ([out, i32, _Dims, i32, i32], i32),
+        'dnnl_memory_desc_destroy': ([p], i32),
+        'dnnl_memory_desc_equal': ([p, p], i32),
+        'dnnl_memory_desc_get_size': ([p], size),
+        'dnnl_memory_create': ([out, p, p, p], i32),
+        'dnnl_memory_set_data_handle': ([p, p], i32),
+        'dnnl_memory_destroy': ([p], i32),
+        'dnnl_convolution_forward_primitive_desc_create': (
+            [out, p, i32, i32, p, p, p, p, _Dims, _Dims, _Dims, _Dims, p], i32),
+        'dnnl_convolution_backward_data_primitive_desc_create': (
+            [out, p, i32, p, p, p, _Dims, _Dims, _Dims, _Dims, p, p], i32),
+        'dnnl_convolution_backward_weights_primitive_desc_create': (
+            [out, p, i32, p, p, p, p, _Dims, _Dims, _Dims, _Dims, p, p], i32),
+        'dnnl_reorder_primitive_desc_create': ([out, p, p, p, p, p], i32),
+        'dnnl_primitive_desc_query': ([p, i32, i32, p], i32),
+        'dnnl_primitive_desc_query_md': ([p, i32, i32], p),
+        'dnnl_primitive_desc_next_impl': ([p], i32),
+        'dnnl_primitive_desc_destroy': ([p], i32),
+        'dnnl_primitive_create': ([out, p], i32),
+        'dnnl_primitive_execute': ([p, p, i32, ctypes.POINTER(_ExecArg)], i32),
+        'dnnl_primitive_destroy': ([p], i32),
+    }
+    for name, (argtypes, restype) in table.items():
+        function = getattr(lib, name)
+        function.argtypes, function.restype = argtypes, restype
+
+
+def default_library_path():
+    """``$SPECAE_ONEDNN_LIBRARY`` if set, else the wheel's copy in this interpreter's prefix (the venv)."""
+    return os.environ.get(LIBRARY_VARIABLE) or os.path.join(sys.prefix, 'lib', LIBRARY_NAME)
+
+
+class _Library(object):
+    """The loaded library, one CPU engine and one stream."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lib = ctypes.CDLL(path)
+        _signatures(self.lib)
+        self.engine = self.make('dnnl_engine_create', _ENGINE_CPU, 0)
+        self.stream = self.make('dnnl_stream_create', self.engine, _STREAM_DEFAULT_FLAGS)
+
+    def call(self, name, *args):
+        status = getattr(self.lib, name)(*args)
+        if status != _SUCCESS:
+            raise OnednnError('{} failed with oneDNN status {}'.format(name, status))
+
+    def make(self, name, *args):
+        """Calls a ``dnnl_*_create`` function and returns the handle it made."""
+        handle = _handle()
+        self.call(name, ctypes.byref(handle), *args)
+        return handle
+
+    def plain_md(self, shape, strides):
+        """Memory descriptor of a plain float32 array with these element strides."""
+        dims, steps = _Dims(*shape), _Dims(*strides)
+        return self.make('dnnl_memory_desc_create_with_strides', len(shape), dims, _F32, steps)
+
+    def any_md(self, shape):
+        """Memory descriptor that lets the primitive choose the layout."""
+        return self.make('dnnl_memory_desc_create_with_tag', len(shape), _Dims(*shape), _F32, _FORMAT_ANY)
+
+    def implementation(self, pd):
+        name = ctypes.c_char_p()
+        self.call('dnnl_primitive_desc_query', pd, _QUERY_IMPL_INFO_STR, 0, ctypes.byref(name))
+        return name.value.decode()
+
+
+_library = None
+reason = None
+
+
+def _load():
+    global _library, reason
+    if os.environ.get(SWITCH_VARIABLE, '1').strip().lower() in ('0', 'no', 'off', 'false'):
+        reason = '{}={} turned it off'.format(SWITCH_VARIABLE, os.environ[SWITCH_VARIABLE])
+        return
+    path = default_library_path()
+    try:
+        _library = _Library(path)
+    except (OSError, AttributeError, OnednnError) as error:
+        reason = 'cannot load {}: {}'.format(path, error)
+
+
+_load()
+chainer.global_config.specae_onednn = True
+
+
+def available():
+    """Whether the library is loaded."""
+    return _library is not None
+
+
+def library_path():
+    return _library.path if _library is not None else None
+
+
+def fallback_line():
+    """The line a training run prints when the library is not used, or None when it is."""
+    if reason is None:
+        return None
+    return 'specae: oneDNN not used ({}); convolutions run on numpy (specae.fastconv)'.format(reason)
+
+
+def enabled():
+    """Whether convolutions go through oneDNN now: loaded and ``chainer.config.specae_onednn``."""
+    return _library is not None and chainer.config.specae_onednn
+
+
+# ---------------------------------------------------------------------------
+# Layouts of numpy arrays
+# ---------------------------------------------------------------------------
+
+def _channels_last_strides(shape):
+    n, c, h, w = shape
+    return (h * w * c, 1, w * c, c)
+
+
+def _channels_last(a):
+    """The array as an NCHW-shaped view of a C-contiguous NHWC array: as it is if it already is one (this
+    module's outputs, what element-wise functions make of them, any one-channel NCHW array), else
+    copied. Every primitive here reads and writes activations in this layout: oneDNN's fast kernels take
+    NHWC, and with an NCHW array (or with different layouts in and out) it offers only its GEMM-based or
+    reference kernels, 3-100x slower on these shapes."""
+    if a.transpose(0, 2, 3, 1).flags.c_contiguous:
+        return a
+    return numpy.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def _empty_channels_last(shape):
+    """An NCHW-shaped view of a new C-contiguous NHWC float32 array."""
+    n, c, h, w = shape
+    return numpy.empty((n, h, w, c), numpy.float32).transpose(0, 3, 1, 2)
+
+
+def _contiguous_strides(shape):
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
+
+
+# ---------------------------------------------------------------------------
+# Primitives
+# ---------------------------------------------------------------------------
+
+def _preferred_implementation(lib, create):
+    """A descriptor made by ``create()``, moved to the implementation used here: the first of oneDNN's
+    direct JIT kernels (``jit:``, widest instruction set first) where one is offered, else oneDNN's own
+    first choice.
+
+    oneDNN lists its implementations best first by its own rules, but on these small-channel, stride-2
+    shapes its first choice is often a ``brgconv_strided`` kernel that is slower: measured on the 2-core
+    machine (AVX-512), one thread, batch 30, the backward-data of the 16 -> 32-channel layer took 2.5 ms
+    with ``jit:avx512_core`` and 3.9 ms with ``brgconv_strided``, and the 1 -> 16-channel one 6.8 against
+    10.0 ms; elsewhere the two were within 10 %. Timing every candidate at run time instead was tried: on a
+    machine shared with other jobs it picked kernels 5x slower by chance, so the choice is a fixed rule.
+    """
+    pd = create()
+    while not lib.implementation(pd).startswith('jit:'):
+        if lib.lib.dnnl_primitive_desc_next_impl(pd) != _SUCCESS:
+            lib.call('dnnl_primitive_desc_destroy', pd)
+            return create()
+    return pd
+
+
+class _Primitive(object):
+    """One oneDNN primitive, ready to run on numpy arrays in given plain layouts.
+
+    ``create()`` makes its descriptor (see ``_preferred_implementation`` for the kernel chosen).
+    ``user`` maps each argument (``ARG_*``) to the memory descriptor of the numpy array that will be
+    passed for it. Where the primitive's own descriptor for that argument differs (the blocked weights
+    layout of its kernels), a reorder primitive and a buffer are made once; inputs are reordered into the
+    buffer before the primitive runs, outputs out of it after. Memory objects are made once and only
+    their data pointers change from call to call, under a lock (a primitive's buffers serve one call at
+    a time).
+    """
+
+    def __init__(self, lib, create, user, outputs):
+        self.lib = lib
+        self.pd = pd = _preferred_implementation(lib, create)
+        self.handle = lib.make('dnnl_primitive_create', pd)
+        self.implementation = lib.implementation(pd)
+        self.lock = threading.Lock()
+        self.user_memory = {}
+        self.reorders = []          # (primitive, exec args, is_output)
+        self.own_memory = []        # the buffers of the reordered arguments
+        exec_args = []
+        for arg, user_md in user.items():
+            memory = lib.make('dnnl_memory_create', user_md, lib.engine, None)
+            self.user_memory[arg] = memory
+            own_md = lib.lib.dnnl_primitive_desc_query_md(pd, _QUERY_EXEC_ARG_MD, arg)
+            if lib.lib.dnnl_memory_desc_equal(user_md, own_md):
+                exec_args.append((arg, memory))
+                continue
+            own = lib.make('dnnl_memory_create', own_md, lib.engine, _ALLOCATE)
+            self.own_memory.append(own)
+            is_output = arg in outputs
+            source, target = ((own_md, user_md) if is_output else (user_md, own_md))
+            reorder_pd = lib.make('dnnl_reorder_primitive_desc_create', source, lib.engine, target, lib.engine,
+                                  None)
+            reorder = lib.make('dnnl_primitive_create', reorder_pd)
+            lib.call('dnnl_primitive_desc_destroy', reorder_pd)
+            pair = (own, memory) if is_output else (memory, own)
+            self.reorders.append((reorder, _exec_args([(ARG_SRC, pair[0]), (ARG_DST, pair[1])]), is_output))
+            exec_args.append((arg, own))
+        self.exec_args = _exec_args(exec_args)
+
+    def release(self):
+        """Frees what oneDNN allocated for it (the primitive is not used again)."""
+        lib = self.lib
+        for reorder, _, _ in self.reorders:
+            lib.call('dnnl_primitive_destroy', reorder)
+        for memory in list(self.user_memory.values()) + self.own_memory:
+            lib.call('dnnl_memory_destroy', memory)
+        lib.call('dnnl_primitive_destroy', self.handle)
+        lib.call('dnnl_primitive_desc_destroy', self.pd)
+
+    def __call__(self, arrays):
+        """Runs on ``{ARG_*: numpy array}`` (the arrays in the layouts given when it was made)."""
+        lib = self.lib
+        with self.lock:
+            for arg, array in arrays.items():
+                lib.call('dnnl_memory_set_data_handle', self.user_memory[arg], array.ctypes.data)
+            for reorder, args, is_output in self.reorders:
+                if not is_output:
+                    lib.call('dnnl_primitive_execute', reorder, lib.stream, 2, args)
+            lib.call('dnnl_primitive_execute', self.handle, lib.stream, len(self.exec_args), self.exec_args)
+            for reorder, args, is_output in self.reorders:
+                if is_output:
+                    lib.call('dnnl_primitive_execute', reorder, lib.stream, 2, args)
+            lib.call('dnnl_stream_wait', lib.stream)
+
+
+def _exec_args(pairs):
+    array = (_ExecArg * len(pairs))()
+    for slot, (arg, memory) in zip(array, pairs):
+        slot.arg, slot.memory = arg, memory
+    return array
+
+
+def _pair(value):
+    if hasattr(value, '__getitem__'):
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
+def _right_pad(size, k, s, pad, out):
+    """Right (bottom) padding that gives ``out`` outputs from ``size`` inputs with left padding ``pad``:
+    oneDNN asks for ``(size - k + pad + right) // s + 1 == out``. Any value from the least that reaches
+    the last window to ``s - 1`` more does; ``pad`` itself where it is among them (a plain convolution),
+    more where the output needs it (``cover_all``), less for the phase convolutions of
+    ``_transposed_by_phases``."""
+    least = (out - 1) * s + k - size - pad
+    return max(least, min(pad, least + s - 1))
+
+
+class _Convolution(object):
+    """The primitives of one convolution shape: ``src (N, C, H, W)`` with ``weights (O, C, kh, kw)`` to
+    ``dst (N, O, oh, ow)``, in given activation layouts (element strides of src and dst).
+
+    The right padding is what makes the given output size: ``pad`` unless the output needs more
+    (``cover_all``, i.e. a transposed convolution with a larger ``outsize``).
+    """
+
+    def __init__(self, lib, src_shape, weight_shape, dst_shape, stride, pad):
+        self.lib = lib
+        (n, c, h, w), (o, _, kh, kw), (_, _, oh, ow) = src_shape, weight_shape, dst_shape
+        (sy, sx), (ph, pw) = stride, pad
+        right = (_right_pad(h, kh, sy, ph, oh), _right_pad(w, kw, sx, pw, ow))
+        self.geometry = (_Dims(sy, sx), _Dims(0, 0), _Dims(ph, pw), _Dims(*right))
+        self.src = lib.plain_md(src_shape, _channels_last_strides(src_shape))
+        self.dst = lib.plain_md(dst_shape, _channels_last_strides(dst_shape))
+        self.weights = lib.plain_md(weight_shape, _contiguous_strides(weight_shape))
+        self.bias = lib.plain_md((o,), (1,))
+        self.any_weights = lib.any_md(weight_shape)
+        self.hint = lib.make('dnnl_convolution_forward_primitive_desc_create', lib.engine, _FORWARD_TRAINING,
+                             _CONVOLUTION_DIRECT, self.src, self.any_weights, self.bias, self.dst, *self.geometry,
+                             None)
+        self.primitives = {}
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:       # at interpreter exit the library may be gone first
+            pass
+
+    def release(self):
+        """Frees its primitives and descriptors (when the cache has dropped this shape and nothing uses it)."""
+        for primitive in self.primitives.values():
+            primitive.release()
+        self.lib.call('dnnl_primitive_desc_destroy', self.hint)
+        for md in (self.src, self.dst, self.weights, self.bias, self.any_weights):
+            self.lib.call('dnnl_memory_desc_destroy', md)
+
+    def primitive(self, kind, with_bias):
+        key = (kind, with_bias)
+        made = self.primitives.get(key)
+        if made is None:
+            made = self.primitives[key] = getattr(self, '_make_' + kind)(with_bias)
+        return made
+
+    def _make_forward(self, with_bias):
+        lib = self.lib
+
+        def create():
+            return lib.make('dnnl_convolution_forward_primitive_desc_create', lib.engine, _FORWARD_TRAINING,
+                            _CONVOLUTION_DIRECT, self.src, self.any_weights, self.bias if with_bias else None,
+                            self.dst, *self.geometry, None)
+        user = {ARG_SRC: self.src, ARG_WEIGHTS: self.weights, ARG_DST: self.dst}
+        if with_bias:
+            user[ARG_BIAS] = self.bias
+        return _Primitive(lib, create, user, outputs=(ARG_DST,))
+
+    def _make_backward_data(self, with_bias):
+        lib = self.lib
+
+        def create():
+            return lib.make('dnnl_convolution_backward_data_primitive_desc_create', lib.engine,
+                            _CONVOLUTION_DIRECT, self.src, self.any_weights, self.dst, *self.geometry, self.hint, None)
+        return _Primitive(lib, create, {ARG_DIFF_DST: self.dst, ARG_WEIGHTS: self.weights, ARG_DIFF_SRC: self.src},
+                          outputs=(ARG_DIFF_SRC,))
+
+    def _make_backward_weights(self, with_bias):
+        lib = self.lib
+
+        def create():
+            return lib.make('dnnl_convolution_backward_weights_primitive_desc_create', lib.engine,
+                            _CONVOLUTION_DIRECT, self.src, self.any_weights, self.bias if with_bias else None,
+                            self.dst, *self.geometry, self.hint, None)
+        user = {ARG_SRC: self.src, ARG_DIFF_DST: self.dst, ARG_DIFF_WEIGHTS: self.weights}
+        if with_bias:
+            user[ARG_DIFF_BIAS] = self.bias
+        return _Primitive(lib, create, user, outputs=(ARG_DIFF_WEIGHTS, ARG_DIFF_BIAS))
+
+
+_CACHE_SIZE = 64
+_cache = collections.OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _convolution(src_shape, weight_shape, dst_shape, stride, pad):
+    key = (src_shape, weight_shape, dst_shape, stride, pad)
+    with _cache_lock:
+        made = _cache.get(key)
+        if made is None:
+            made = _cache[key] = _Convolution(_library, *key)
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)      # freed (``__del__``) once no call uses it any more
+        else:
+            _cache.move_to_end(key)
+        return made
+
+
+def implementations():
+    """``{(kind, shapes...): oneDNN implementation name}`` of the primitives made so far (for reports)."""
+    with _cache_lock:
+        return {(kind,) + key[:3]: primitive.implementation
+                for key, convolution in _cache.items()
+                for (kind, _), primitive in convolution.primitives.items()}
+
+
+# ---------------------------------------------------------------------------
+# The three operations on numpy arrays
+# ---------------------------------------------------------------------------
+
+def _output_size(h, w, kh, kw, stride, pad, cover_all):
+    return (conv_utils.get_conv_outsize(h, kh, stride[0], pad[0], cover_all=cover_all),
+            conv_utils.get_conv_outsize(w, kw, stride[1], pad[1], cover_all=cover_all))
+
+
+def forward(x, W, b, stride, pad, cover_all=False):
+    """Convolution of ``x (N, C, H, W)`` with ``W (O, C, kh, kw)`` (+ ``b``): an NCHW view of NHWC.
+    ``x`` is read as it is if it is channels-last (see ``_channels_last``), else copied."""
+    x = _channels_last(x)
+    n, _, h, w = x.shape
+    o, _, kh, kw = W.shape
+    oh, ow = _output_size(h, w, kh, kw, stride, pad, cover_all)
+    if oh <= 0 or ow <= 0:
+        raise ValueError('convolution output size must be positive, got {}x{}'.format(oh, ow))
+    y = _empty_channels_last((n, o, oh, ow))
+    convolution = _convolution(x.shape, W.shape, y.shape, stride, pad)
+    arrays = {ARG_SRC: x, ARG_WEIGHTS: numpy.ascontiguousarray(W), ARG_DST: y}
+    if b is not None:
+        arrays[ARG_BIAS] = numpy.ascontiguousarray(b)
+    convolution.primitive('forward', b is not None)(arrays)
+    return y
+
+
+def backward_data(gy, W, out_hw, stride, pad):
+    """Gradient of a convolution with respect to its input of size ``out_hw``, from ``gy``: the transposed
+    convolution of ``gy (N, O, oh, ow)`` with ``W (O, C, kh, kw)``; an NCHW view of NHWC."""
+    gy = _channels_last(gy)
+    n, o, oh, ow = gy.shape
+    if _by_phases(gy.shape, W.shape, out_hw, stride, pad):
+        return _transposed_by_phases(gy, W, out_hw, stride, pad)
+    gx = _empty_channels_last((n, W.shape[1]) + tuple(out_hw))
+    convolution = _convolution(gx.shape, W.shape, gy.shape, stride, pad)
+    convolution.primitive('backward_data', False)(
+        {ARG_DIFF_DST: gy, ARG_WEIGHTS: numpy.ascontiguousarray(W), ARG_DIFF_SRC: gx})
+    return gx
+
+
+# Transposed convolutions with few output channels go by phases (when the sy*sx*C channels of the phase
+# convolution fit in one 16-channel block): oneDNN's backward-data kernels are slow for them. Measured,
+# one thread, batch 30, 6x6 kernels, stride 2 (bench of the 2-core machine, loaded): 16 -> 1 channel,
+# 30x30 -> 64x64, 3.3 ms direct, 1.5 ms by phases; 32 -> 16 channels, 13x13 -> 30x30, 1.4 ms direct,
+# 1.7 ms by phases.
+_PHASES_MAX_CHANNELS = 16
+
+
+def _phase_grid(out_hw, stride, pad):
+    """Rows and columns of each phase: ``ceil((H + ph) / sy)`` by ``ceil((W + pw) / sx)``."""
+    return tuple(-(-(size + p) // s) for size, s, p in zip(out_hw, stride, pad))
+
+
+def _by_phases(gy_shape, w_shape, out_hw, stride, pad):
+    """Whether a transposed convolution goes by phases: strided, few output channels, and a phase grid
+    that covers ``gy`` (no rows of ``gy`` to drop, which a stride-1 convolution cannot do by padding)."""
+    grid = _phase_grid(out_hw, stride, pad)
+    return (stride != (1, 1) and w_shape[1] * stride[0] * stride[1] <= _PHASES_MAX_CHANNELS
+            and grid[0] >= gy_shape[2] and grid[1] >= gy_shape[3])
+
+
+def _phase_weights(W, sy, sx):
+    """Weights ``(sy*sx*C, O, ay, ax)`` of the phase convolution of ``W (O, C, kh, kw)``: output channel
+    ``(r, q, c)``, input channel ``o``, tap ``(u, v)`` holds ``W[o, c, sy*(ay-1-u) + r, sx*(ax-1-v) + q]``
+    (zero outside the kernel)."""
+    o, c, kh, kw = W.shape
+    ay, ax = -(-kh // sy), -(-kw // sx)
+    padded = numpy.zeros((o, c, ay * sy, ax * sx), numpy.float32)
+    padded[:, :, :kh, :kw] = W
+    taps = padded.reshape(o, c, ay, sy, ax, sx)[:, :, ::-1, :, ::-1, :]     # (o, c, u, r, v, q)
+    return numpy.ascontiguousarray(taps.transpose(3, 5, 1, 0, 2, 4)).reshape(sy * sx * c, o, ay, ax)
+
+
+def _transposed_by_phases(gy, W, out_hw, stride, pad):
+    """The transposed convolution as ``sy*sx`` stride-1 convolutions, one per output phase, done as one.
+
+    Output pixel ``Y = sy*Y' + r`` only sees kernel rows ``i = sy*a + r`` and input rows ``Y' - a``, so
+    phase ``(r, q)`` is a stride-1 convolution of ``gy`` (zero-padded by ``ay - 1`` on the left) with an
+    ``ay x ax`` sub-kernel; with the phases as output channels that is one oneDNN forward convolution on a
+    grid of ``ceil((H + ph) / sy)`` rows, then one copy that interleaves the phases and crops the padding.
+    """
+    n, o, oh, ow = gy.shape
+    c, kh, kw = W.shape[1:]
+    (sy, sx), (ph, pw), (h, w) = stride, pad, out_hw
+    ay, ax = -(-kh // sy), -(-kw // sx)
+    grid = _phase_grid(out_hw, stride, pad)
+    weights = _phase_weights(W, sy, sx)
+    phases = _empty_channels_last((n, sy * sx * c) + grid)
+    convolution = _convolution(gy.shape, weights.shape, phases.shape, (1, 1), (ay - 1, ax - 1))
+    convolution.primitive('forward', False)({ARG_SRC: gy, ARG_WEIGHTS: weights, ARG_DST: phases})
+    interleaved = phases.transpose(0, 2, 3, 1).reshape(n, grid[0], grid[1], sy, sx, c).transpose(0, 1, 3, 2, 4, 5)
+    gx = _empty_channels_last((n, c, h, w))
+    gx.transpose(0, 2, 3, 1)[...] = interleaved.reshape(n, grid[0] * sy, grid[1] * sx, c)[:, ph:ph + h, pw:pw + w]
+    return gx
+
+
+def backward_weights(x, gy, ksize, stride, pad, with_bias):
+    """``(gW, gb)`` of a convolution of ``x`` whose output gradient is ``gy`` (``gb`` None unless asked)."""
+    x, gy = _channels_last(x), _channels_last(gy)
+    shape = (gy.shape[1], x.shape[1]) + tuple(ksize)
+    gW = numpy.empty(shape, numpy.float32)
+    gb = numpy.empty(shape[0], numpy.float32) if with_bias else None
+    convolution = _convolution(x.shape, shape, gy.shape, stride, pad)
+    arrays = {ARG_SRC: x, ARG_DIFF_DST: gy, ARG_DIFF_WEIGHTS: gW}
+    if with_bias:
+        arrays[ARG_DIFF_BIAS] = gb
+    convolution.primitive('backward_weights', with_bias)(arrays)
+    return gW, gb
+
+
+# ---------------------------------------------------------------------------
+# Function nodes
+# ---------------------------------------------------------------------------
+
+def _split(inputs):
+    return inputs[0], inputs[1], (inputs[2] if len(inputs) == 3 else None)
+
+
+def _check_types(in_types, channel_axis_of_w, out_axis_of_w):
+    n_in = in_types.size()
+    chainer.utils.type_check.expect(2 <= n_in, n_in <= 3)
+    x_type, w_type = in_types[:2]
+    chainer.utils.type_check.expect(
+        x_type.dtype == numpy.float32,
+        w_type.dtype == numpy.float32,
+        x_type.ndim == 4,
+        w_type.ndim == 4,
+        x_type.shape[1] == w_type.shape[channel_axis_of_w],
+    )
+    if chainer.utils.type_check.eval(n_in) == 3:
+        b_type = in_types[2]
+        chainer.utils.type_check.expect(
+            b_type.dtype == numpy.float32, b_type.ndim == 1, b_type.shape[0] == w_type.shape[out_axis_of_w])
+
+
+class _ChannelSum(function_node.FunctionNode):
+    """``gy.sum(axis=(0, 2, 3))``, the bias gradient of a transposed convolution. numpy sums an NHWC
+    buffer over its leading axes at a quarter of the speed it sums an NCHW one (0.57 against 0.12 ms,
+    30x16x30x30), so a channels-last ``gy`` is summed as a product with a vector of ones (BLAS)."""
+
+    def forward(self, inputs):
+        gy, = inputs
+        self.shape = gy.shape
+        if gy.flags.c_contiguous:
+            return gy.sum(axis=(0, 2, 3)),
+        rows = _channels_last(gy).transpose(0, 2, 3, 1).reshape(-1, gy.shape[1])
+        return numpy.ones(rows.shape[0], gy.dtype).dot(rows),
+
+    def backward(self, indexes, grad_outputs):
+        g, = grad_outputs
+        return F.broadcast_to(F.reshape(g, (1, -1, 1, 1)), self.shape),
+
+
+def _bias_gradient(gy):
+    return _ChannelSum().apply((gy,))[0]
+
+
+def _channels_last_of(array, hint):
+    """``hint`` (a channels-last copy of ``array`` already made by another node of the same step) if it
+    fits, else ``array`` as ``_channels_last`` makes it (None stays None)."""
+    if array is None:
+        return None
+    return hint if hint is not None and hint.shape == array.shape else _channels_last(array)
+
+
+class _Node(function_node.FunctionNode):
+    """What the three nodes share: stride and padding, and channels-last copies of their two array
+    inputs (``hints``) handed over from the node that made them.
+
+    An activation that is not channels-last (cached features or a batch of data, a gradient coming
+    from a fully connected layer or a loss) would otherwise be copied by each node that reads it: the
+    forward and the weight gradient of a convolution both read its input, the input and the weight
+    gradients both read the output gradient. The copy is made once and kept on the node (``copies``)
+    until its backward hands it to the nodes that need it.
+    """
+
+    def __init__(self, stride, pad, hints=(None, None)):
+        self.stride, self.pad = _pair(stride), _pair(pad)
+        self.hints = hints
+        self.copies = (None, None)
+
+    def channels_last_inputs(self, first, second):
+        """The two array inputs channels-last; copies made here are kept in ``copies``."""
+        converted = tuple(_channels_last_of(array, hint) for array, hint in zip((first, second), self.hints))
+        self.hints = (None, None)
+        self.copies = tuple(None if new is old else new for new, old in zip(converted, (first, second)))
+        return converted
+
+    def take_copies(self):
+        copies, self.copies = self.copies, (None, None)
+        return copies
+
+
+class Convolution2DFunction(_Node):
+    """2-D convolution through oneDNN (inputs ``x, W[, b]``, float32 numpy arrays).
+
+    ``cover_all`` is for the backward of a transposed convolution whose ``outsize`` is not the minimal one.
+    """
+
+    def __init__(self, stride=1, pad=0, cover_all=False, x_hint=None):
+        super(Convolution2DFunction, self).__init__(stride, pad, (x_hint, None))
+        self.cover_all = bool(cover_all)
+
+    def check_type_forward(self, in_types):
+        _check_types(in_types, 1, 0)
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        x, W, b = _split(inputs)
+        x, _ = self.channels_last_inputs(x, None)
+        return forward(x, W, b, self.stride, self.pad, self.cover_all),
+
+    def backward(self, indexes, grad_outputs):
+        x, W = self.get_retained_inputs()
+        gy, = grad_outputs
+        x_copy, _ = self.take_copies()
+        gy_channels_last = _channels_last(gy.array)
+        gradients = {}
+        if 0 in indexes:
+            gradients[0], = Deconvolution2DFunction(self.stride, self.pad, outsize=x.shape[2:],
+                                                    x_hint=gy_channels_last).apply((gy, W))
+        if 1 in indexes or 2 in indexes:
+            wanted = Convolution2DGradW(W.shape[2:], self.stride, self.pad, with_bias=2 in indexes,
+                                        hints=(x_copy, gy_channels_last)).apply((x, gy))
+            gradients[1] = wanted[0]
+            if 2 in indexes:
+                gradients[2] = wanted[1]
+        return [gradients[i] for i in indexes]
+
+
+class Deconvolution2DFunction(_Node):
+    """2-D transposed convolution through oneDNN (inputs ``x, W[, b]``, ``W (in, out, kh, kw)``)."""
+
+    def __init__(self, stride=1, pad=0, outsize=None, x_hint=None):
+        super(Deconvolution2DFunction, self).__init__(stride, pad, (x_hint, None))
+        outsize = (None, None) if outsize is None else outsize
+        self.outsize = tuple(None if size is None else int(size) for size in outsize)
+
+    def _outsize(self, x_shape, w_shape):
+        return tuple(conv_utils.get_deconv_outsize(x_shape[axis], w_shape[axis], self.stride[axis - 2],
+                                                   self.pad[axis - 2]) if size is None else size
+                     for axis, size in ((2, self.outsize[0]), (3, self.outsize[1])))
+
+    def check_type_forward(self, in_types):
+        _check_types(in_types, 0, 1)
+        x_type, w_type = in_types[:2]
+        for axis, size in ((2, self.outsize[0]), (3, self.outsize[1])):
+            if size is not None:
+                k, s, p = w_type.shape[axis], self.stride[axis - 2], self.pad[axis - 2]
+                chainer.utils.type_check.expect(
+                    conv_utils.get_conv_outsize(size, k, s, p) <= x_type.shape[axis],
+                    x_type.shape[axis] <= conv_utils.get_conv_outsize(size, k, s, p, cover_all=True))
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        x, W, b = _split(inputs)
+        out_hw = self._outsize(x.shape, W.shape)
+        if out_hw[0] <= 0 or out_hw[1] <= 0:
+            raise ValueError('deconvolution output size must be positive, got {}x{}'.format(*out_hw))
+        x, _ = self.channels_last_inputs(x, None)
+        y = backward_data(x, W, out_hw, self.stride, self.pad)
+        if b is not None:
+            y.transpose(0, 2, 3, 1)[...] += b       # the NHWC buffer: b runs along its last axis
+        return y,
+
+    def backward(self, indexes, grad_outputs):
+        x, W = self.get_retained_inputs()
+        gy, = grad_outputs
+        x_copy, _ = self.take_copies()
+        gy_channels_last = _channels_last(gy.array)
+        kh, kw = W.shape[2:]
+        cover_all = (x.shape[2], x.shape[3]) != _output_size(gy.shape[2], gy.shape[3], kh, kw, self.stride,
+                                                            self.pad, False)
+        gradients = {}
+        if 0 in indexes:
+            gradients[0], = Convolution2DFunction(self.stride, self.pad, cover_all,
+                                                  x_hint=gy_channels_last).apply((gy, W))
+        if 1 in indexes:
+            gradients[1], = Convolution2DGradW(W.shape[2:], self.stride, self.pad,
+                                               hints=(gy_channels_last, x_copy)).apply((gy, x))
+        if 2 in indexes:
+            gradients[2] = _bias_gradient(gy)
+        return [gradients[i] for i in indexes]
+
+
+class Convolution2DGradW(_Node):
+    """Weight (and with ``with_bias`` bias) gradient of a convolution: inputs ``(x, gy)`` -> ``gW[, gb]``."""
+
+    def __init__(self, ksize, stride=1, pad=0, with_bias=False, hints=(None, None)):
+        super(Convolution2DGradW, self).__init__(stride, pad, hints)
+        self.ksize = _pair(ksize)
+        self.with_bias = bool(with_bias)
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        x, gy = self.channels_last_inputs(*inputs)
+        self.copies = (None, None)      # not needed again: its backward reads other arrays
+        gW, gb = backward_weights(x, gy, self.ksize, self.stride, self.pad, self.with_bias)
+        return (gW, gb) if self.with_bias else (gW,)
+
+    def backward(self, indexes, grad_outputs):
+        x, gy = self.get_retained_inputs()
+        ggW = grad_outputs[0]
+        ggb = grad_outputs[1] if self.with_bias else None
+        gradients = {}
+        if 0 in indexes:
+            gradients[0], = Deconvolution2DFunction(self.stride, self.pad, outsize=x.shape[2:]).apply((gy, ggW))
+        if 1 in indexes:
+            kh, kw = self.ksize
+            cover_all = (gy.shape[2], gy.shape[3]) != _output_size(x.shape[2], x.shape[3], kh, kw, self.stride,
+                                                                  self.pad, False)
+            args = (x, ggW) if ggb is None else (x, ggW, ggb)
+            gradients[1], = Convolution2DFunction(self.stride, self.pad, cover_all).apply(args)
+        return [gradients[i] for i in indexes]
+
+
+# ---------------------------------------------------------------------------
+# Batches
+# ---------------------------------------------------------------------------
+
+@chainer.dataset.converter()
+def concat_examples(batch, device=None, padding=None):
+    """``chainer.dataset.concat_examples``, with each 4-D float32 numpy array of more than one channel (a
+    batch of cached features) made channels-last, the layout the convolutions here read and write (an
+    NCHW-shaped view, the same values). The loss and the element-wise functions then see one layout:
+    with NCHW batches and NHWC outputs numpy's element-wise loops run at a fraction of their speed, and
+    an AE2 training step took 13.4 ms of CPU time instead of 11.8 (AE3: 5.1 against 4.6; one thread,
+    batch 30, the loaded 2-core machine). Unchanged where oneDNN is not in use."""
+    arrays = chainer.dataset.concat_examples(batch, device, padding)
+    if not enabled():
+        return arrays
+    if isinstance(arrays, tuple):
+        return tuple(_batch_channels_last(a) for a in arrays)
+    if isinstance(arrays, dict):
+        return {key: _batch_channels_last(a) for key, a in arrays.items()}
+    return _batch_channels_last(arrays)
+
+
+def _batch_channels_last(a):
+    if type(a) is numpy.ndarray and a.ndim == 4 and a.shape[1] > 1 and a.dtype == numpy.float32:
+        return _channels_last(a)
+    return a
+
+
+# ---------------------------------------------------------------------------
+# Dispatching functions
+# ---------------------------------------------------------------------------
+
+def takes(x, W, b=None):
+    """Whether these inputs (arrays or variables) go through oneDNN: float32 numpy, backend enabled."""
+    if not enabled():
+        return False
+    for a in (x, W) if b is None else (x, W, b):
+        a = a.array if isinstance(a, chainer.Variable) else a
+        if type(a) is not numpy.ndarray or a.dtype != numpy.float32:
+            return False
+    return True
+
+
+def _args(x, W, b):
+    return (x, W) if b is None else (x, W, b)
+
+
+def convolution_2d(x, W, b=None, stride=1, pad=0):
+    """Like :func:`chainer.functions.convolution_2d` (no dilation or groups); float32 numpy inputs."""
+    y, = Convolution2DFunction(stride, pad).apply(_args(x, W, b))
+    return y
+
+
+def deconvolution_2d(x, W, b=None, stride=1, pad=0, outsize=None):
+    """Like :func:`chainer.functions.deconvolution_2d` (no dilation or groups); float32 numpy inputs."""
+    y, = Deconvolution2DFunction(stride, pad, outsize).apply(_args(x, W, b))
+    return y

@@ -1,0 +1,259 @@
+"""specae.onednn (oneDNN through ctypes) against the stock Chainer functions: values and gradients,
+including batch 1, the last partial batch, stride 2 without padding and a larger outsize; second
+derivatives; what it does with memory layouts; and the fallback to the numpy code when the library
+cannot be loaded (those tests run everywhere; the others are skipped where the library is missing)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import hypothesis
+from hypothesis import given, settings, strategies as st
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+
+from conftest import ROOT
+from specae import fastconv, models, onednn
+from test_fastconv import CONV_CASES, _forward_backward, _ids, _link_pair, _pair, _x
+
+needs_library = pytest.mark.skipif(not onednn.available(), reason='oneDNN not loaded: {}'.format(onednn.reason))
+
+# float32 against stock Chainer's float32 (its numpy GEMMs): sums in another order.
+TOLERANCE = 2e-4
+
+
+def _assert_close(ours, reference, tolerance=TOLERANCE):
+    for mine, theirs in zip(ours, reference):
+        if theirs is None:
+            assert mine is None
+            continue
+        assert mine.shape == theirs.shape and mine.dtype == theirs.dtype
+        scale = max(1.0, float(np.abs(theirs).max()))
+        np.testing.assert_allclose(mine, theirs, atol=tolerance * scale, rtol=tolerance)
+
+
+def _conv_outsize(size, k, s, p):
+    return (size + 2 * p - k) // s + 1
+
+
+@needs_library
+@pytest.mark.parametrize('case', CONV_CASES, ids=_ids(CONV_CASES))
+def test_convolution_matches_stock(case):
+    B, C, H, W, O, k, s, p = case
+    stock, ours = _link_pair(L.Convolution2D, fastconv.Convolution2D, C, O, k, s, p)
+    x = _x(np.random.default_rng(0), (B, C, H, W))
+    result = _forward_backward(ours, x)
+    assert type(ours(x).creator) is onednn.Convolution2DFunction
+    _assert_close(result, _forward_backward(stock, x))
+
+
+@needs_library
+@pytest.mark.parametrize('case', CONV_CASES, ids=_ids(CONV_CASES))
+@pytest.mark.parametrize('larger_outsize', [False, True])
+def test_deconvolution_matches_stock(case, larger_outsize):
+    B, C_out, H_out, W_out, C_in, k, s, p = case
+    (kh, kw), (sy, sx), (ph, pw) = _pair(k), _pair(s), _pair(p)
+    h, w = _conv_outsize(H_out, kh, sy, ph), _conv_outsize(W_out, kw, sx, pw)
+    # the largest outsize that still gives h x w (stock's backward then convolves with cover_all)
+    extra = (sy - 1, sx - 1) if larger_outsize else (0, 0)
+    outsize = (sy * (h - 1) + kh - 2 * ph + extra[0], sx * (w - 1) + kw - 2 * pw + extra[1])
+    stock, ours = _link_pair(L.Deconvolution2D, fastconv.Deconvolution2D, C_in, C_out, k, s, p, outsize=outsize)
+    x = _x(np.random.default_rng(1), (B, C_in, h, w))
+    result = _forward_backward(ours, x)
+    assert result[0].shape[2:] == outsize
+    assert type(ours(x).creator) is onednn.Deconvolution2DFunction
+    _assert_close(result, _forward_backward(stock, x))
+
+
+@needs_library
+def test_pipeline_autoencoder_shapes_with_batch_1_and_a_partial_batch():
+    """The three autoencoder layers of the pipeline (kernel 6, stride 2, no padding, 64 -> 30 -> 13 -> 4
+    and back to the sizes given as outsize), with a full batch, the last partial batch of an epoch and a
+    batch of one through the same links: each batch size makes its own primitives."""
+    rng = np.random.default_rng(2)
+    sizes = models.feature_sizes(64, 3)
+    widths = (1,) + models.CHANNELS
+    for layer in range(3):
+        stock = models.AutoencoderLayer(widths[layer], widths[layer + 1], sizes[layer])
+        stock.encoder = None
+        ours = models.AutoencoderLayer(widths[layer], widths[layer + 1], sizes[layer])
+        reference = L.Convolution2D(widths[layer], widths[layer + 1], models.KERNEL, models.STRIDE)
+        reference_decoder = L.Deconvolution2D(widths[layer + 1], widths[layer], models.KERNEL, models.STRIDE,
+                                              outsize=(sizes[layer], sizes[layer]))
+        reference.copyparams(ours.encoder)
+        reference_decoder.copyparams(ours.decoder)
+        for batch in (30, 7, 1):
+            x = _x(rng, (batch, widths[layer], sizes[layer], sizes[layer]))
+            encoded = _forward_backward(ours.encoder, x)
+            _assert_close(encoded, _forward_backward(reference, x))
+            h = np.maximum(encoded[0], 0)
+            _assert_close(_forward_backward(ours.decoder, h), _forward_backward(reference_decoder, h))
+
+
+@needs_library
+@settings(max_examples=30, deadline=None)
+@given(B=st.integers(1, 3), C=st.integers(1, 5), O=st.integers(1, 5),
+       H=st.integers(1, 12), W=st.integers(1, 12), kh=st.integers(1, 6), kw=st.integers(1, 6),
+       sy=st.integers(1, 3), sx=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2),
+       nobias=st.booleans())
+def test_random_geometries_match_stock(B, C, O, H, W, kh, kw, sy, sx, ph, pw, nobias):
+    hypothesis.assume(H + 2 * ph >= kh and W + 2 * pw >= kw)     # the kernel fits: a valid geometry
+    rng = np.random.default_rng(3)
+    args = dict(stride=(sy, sx), pad=(ph, pw), nobias=nobias)
+    stock, ours = _link_pair(L.Convolution2D, fastconv.Convolution2D, C, O, (kh, kw), **args)
+    x = _x(rng, (B, C, H, W))
+    reference = _forward_backward(stock, x)
+    _assert_close(_forward_backward(ours, x), reference)
+    stock, ours = _link_pair(L.Deconvolution2D, fastconv.Deconvolution2D, O, C, (kh, kw), outsize=(H, W), **args)
+    z = _x(rng, reference[0].shape)
+    _assert_close(_forward_backward(ours, z), _forward_backward(stock, z))
+
+
+def _second_order(convolution, x, W, b, gy, directions):
+    """Gradients with respect to x, W and b of <grad_x, r_x> + <grad_W, r_W> + <grad_b, r_b>, where the
+    first gradients are those of <y, gy> (double backprop)."""
+    variables = [chainer.Variable(a.copy()) for a in (x, W, b)]
+    y = convolution(*variables)
+    first = chainer.grad([F.sum(y * gy)], variables, enable_double_backprop=True)
+    F.sum(sum(F.sum(g * r) for g, r in zip(first, directions))).backward()
+    return [v.grad for v in variables]
+
+
+@needs_library
+@pytest.mark.parametrize('transposed', [False, True])
+def test_second_derivatives_match_the_numpy_code(transposed):
+    """Double backprop against specae.fastconv in float64 (its numpy code, checked against numerical
+    derivatives by tests/test_fastconv.py; stock Chainer's own double backward of convolution_2d fails on
+    CPU in 7.8.1)."""
+    rng = np.random.default_rng(4)
+    if transposed:
+        x, W, b = _x(rng, (2, 4, 6, 6)), _x(rng, (4, 3, 4, 4)), _x(rng, (3,))
+        function = lambda *a: fastconv.deconvolution_2d(*a, stride=2, outsize=(14, 14))     # noqa: E731
+    else:
+        x, W, b = _x(rng, (2, 3, 11, 11)), _x(rng, (4, 3, 4, 4)), _x(rng, (4,))
+        function = lambda *a: fastconv.convolution_2d(*a, stride=2)                         # noqa: E731
+    y = function(x, W, b)
+    assert type(y.creator) in (onednn.Convolution2DFunction, onednn.Deconvolution2DFunction)
+    gy = _x(rng, y.shape)
+    directions = [_x(rng, a.shape) for a in (x, W, b)]
+    reference = _second_order(function, *[a.astype(np.float64) for a in (x, W, b, gy)],
+                              [d.astype(np.float64) for d in directions])
+    reference = [None if r is None else r.astype(np.float32) for r in reference]
+    _assert_close(_second_order(function, x, W, b, gy, directions), reference)
+
+
+@needs_library
+def test_channels_last_arrays_are_read_without_a_copy():
+    rng = np.random.default_rng(5)
+    nchw = _x(rng, (2, 16, 9, 9))
+    channels_last = np.ascontiguousarray(nchw.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    assert onednn._channels_last(channels_last) is channels_last
+    assert onednn._channels_last(nchw[:, :1].copy()) is not None         # one channel: both layouts at once
+    W, b = _x(rng, (8, 16, 3, 3)), _x(rng, (8,))
+    y = fastconv.convolution_2d(channels_last, W, b, 2).array
+    assert y.transpose(0, 2, 3, 1).flags.c_contiguous                    # output: NCHW view of NHWC
+    np.testing.assert_array_equal(y, fastconv.convolution_2d(nchw, W, b, 2).array)
+    relu = F.relu(y).array                                               # element-wise keeps the layout
+    assert onednn._channels_last(relu) is relu
+
+
+@needs_library
+def test_primitives_are_made_once_per_shape():
+    rng = np.random.default_rng(6)
+    W = _x(rng, (5, 3, 3, 3))
+
+    def key(batch):
+        return ((batch, 3, 10, 10), W.shape, (batch, 5, 4, 4), (2, 2), (0, 0))
+    fastconv.convolution_2d(_x(rng, (4, 3, 10, 10)), W, None, 2)
+    made = onednn._cache[key(4)]
+    fastconv.convolution_2d(_x(rng, (4, 3, 10, 10)), W, None, 2)
+    assert onednn._cache[key(4)] is made and list(made.primitives) == [('forward', False)]
+    fastconv.convolution_2d(_x(rng, (3, 3, 10, 10)), W, None, 2)        # a partial batch: its own
+    assert onednn._cache[key(3)] is not made and onednn._cache[key(4)] is made
+
+
+@needs_library
+def test_other_arrays_keep_their_paths():
+    rng = np.random.default_rng(7)
+    x, W = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3))
+    y = fastconv.convolution_2d(x, W)                                    # float64: numpy code
+    assert type(y.creator) is fastconv.Convolution2DFunction
+    np.testing.assert_allclose(y.array, F.convolution_2d(x, W).array, atol=1e-12)
+    with chainer.using_config('specae_onednn', False):
+        y = fastconv.convolution_2d(x.astype(np.float32), W.astype(np.float32))
+    assert type(y.creator) is fastconv.Convolution2DFunction
+
+
+MISSING_LIBRARY = os.path.join(str(ROOT), 'no-such-dir', 'libdnnl.so.3')
+
+
+def _without_library():
+    """The environment of a process whose oneDNN library cannot be loaded (pointed at a missing file)."""
+    return dict(os.environ, SPECAE_ONEDNN_LIBRARY=MISSING_LIBRARY, PYTHONPATH=str(ROOT))
+
+
+def test_without_the_library_convolutions_run_on_numpy():
+    """Where libdnnl.so.3 cannot be loaded the links use specae.fastconv's numpy code and give the same
+    results as stock Chainer; the convolutions print nothing (the training scripts say it, below)."""
+    code = (
+        "import numpy as np, chainer.functions as F\n"
+        "from specae import fastconv, onednn\n"
+        "assert not onednn.available() and not onednn.enabled()\n"
+        "x = np.random.default_rng(0).standard_normal((3, 1, 20, 20)).astype(np.float32)\n"
+        "conv = fastconv.Convolution2D(1, 4, 6, 2)\n"
+        "deconv = fastconv.Deconvolution2D(4, 1, 6, 2, outsize=(20, 20))\n"
+        "h = conv(x)\n"
+        "assert type(h.creator) is fastconv.Convolution2DFunction\n"
+        "F.mean_squared_error(deconv(F.relu(h)), x).backward()\n"
+        "reference = F.deconvolution_2d(F.relu(F.convolution_2d(x, conv.W, conv.b, 2)), deconv.W, deconv.b, 2,\n"
+        "                               outsize=(20, 20))\n"
+        "assert np.allclose(deconv(F.relu(conv(x))).array, reference.array, atol=1e-5)\n"
+        "print(onednn.fallback_line())\n")
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=_without_library(), capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert MISSING_LIBRARY in result.stdout and 'numpy' in result.stdout
+    assert result.stderr == ''
+
+
+def test_without_the_library_training_goes_on_and_says_so_in_one_line(tiny_corpus, tmp_path):
+    result = subprocess.run([sys.executable, 'cnn_classifier1.py', '--layers', '2', '--dataset',
+                             str(tiny_corpus / 'DataSet'), '--epoch', '1', '--batchsize', '20',
+                             '--out', str(tmp_path / 'run')],
+                            cwd=ROOT, env=_without_library(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if 'oneDNN' in line]
+    assert len(lines) == 1 and MISSING_LIBRARY in lines[0], result.stdout
+    assert 'oneDNN' not in result.stderr
+    assert (tmp_path / 'run' / 'model.npz').exists()
+
+
+@needs_library
+def test_shapes_beyond_the_cache_are_freed_and_made_again(monkeypatch):
+    monkeypatch.setattr(onednn, '_CACHE_SIZE', 2)
+    rng = np.random.default_rng(8)
+    W, b = _x(rng, (3, 2, 3, 3)), _x(rng, (3,))
+    x = [_x(rng, (batch, 2, 7, 7)) for batch in (1, 2, 3, 1)]
+    results = [F.sum(fastconv.convolution_2d(chainer.Variable(a), W, b) ** 2) for a in x]
+    for result in results:
+        result.backward()                   # the primitives of batch 1 were freed and are made again
+    assert len(onednn._cache) <= 3
+    np.testing.assert_allclose(fastconv.convolution_2d(x[3], W, b).array, F.convolution_2d(x[3], W, b).array,
+                               atol=1e-5)
+
+
+@needs_library
+def test_batches_of_features_come_channels_last_with_the_same_values():
+    rng = np.random.default_rng(9)
+    features = [_x(rng, (16, 5, 5)) for _ in range(3)]
+    images = [_x(rng, (1, 8, 8)) for _ in range(3)]
+    batch = onednn.concat_examples(list(zip(features, images, range(3))), chainer.get_device('@numpy'))
+    x, image, t = batch
+    np.testing.assert_array_equal(x, np.stack(features))
+    assert x.transpose(0, 2, 3, 1).flags.c_contiguous and not x.flags.c_contiguous
+    assert image.flags.c_contiguous and list(t) == [0, 1, 2]                  # one channel, labels: as stock
+    with chainer.using_config('specae_onednn', False):
+        assert onednn.concat_examples(features).flags.c_contiguous
