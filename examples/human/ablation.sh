@@ -22,6 +22,7 @@ corpus() {  # name, make_wav.py options
 corpus espeak --speakers 480 --rates 10 --rates-per-speaker 1 --seed 0
 corpus heldout --speakers 48 --rates 10 --rates-per-speaker 1 --seed 99
 corpus neural --speakers 0 --neural-speakers 192 --seed 0
+corpus kokoro --speakers 0 --kokoro-speakers 48 --seed 0
 
 mean_std() { python3 -c 'import sys,statistics as s; v=[100*float(x) for x in sys.argv[1:]]; print("%.1f ± %.1f %%" % (s.mean(v), s.pstdev(v)))' "$@"; }
 
@@ -80,10 +81,14 @@ adaptation() {  # variant folder, table label
 
 echo "| variant (3-CNN from scratch, seeds $SEEDS) | FSDD, mean ± std | FSDD, the seeds as an ensemble | held-out espeak voices |"
 echo "|---|---|---|---|"
-variant espeak "espeak 480 voices + 1 degraded copy (the former default)" "espeak" "" "--augment 1" ""
-variant neural "+ neural voice, 192 draws" "espeak neural" "" "--augment 1" ""
-variant neural_floor40 "+ neural voice, floor 40 dB" "espeak neural" "--floor-db 40" "--augment 1" ""
-variant neural_lifter20 "+ neural voice, cepstral envelope (--lifter 20)" "espeak neural" "--lifter 20" "--augment 1" ""
+variant espeak "espeak 480 voices + 1 degraded copy (the former default)" "espeak" "--fit resize" "--augment 1" ""
+variant neural "+ neural voice, 192 draws" "espeak neural" "--fit resize" "--augment 1" ""
+variant neural_floor40 "+ neural voice, floor 40 dB" "espeak neural" "--fit resize --floor-db 40" "--augment 1" ""
+variant neural_lifter20 "+ neural voice, cepstral envelope (--lifter 20)" "espeak neural" "--fit resize --lifter 20" "--augment 1" ""
+variant neural_bandnorm "+ neural voice, each band's mean removed (--band-norm)" "espeak neural" "--fit resize --band-norm" "--augment 1" ""
+variant kokoro "+ neural voice + Kokoro, 48 voices" "espeak neural kokoro" "--fit resize" "--augment 1" ""
+variant neural_pad "+ neural voice, words centred, not resized (--fit pad)" "espeak neural" "--fit pad" "--augment 1" ""
+variant kokoro_pad "+ neural voice + Kokoro, --fit pad (the default)" "espeak neural kokoro" "--fit pad" "--augment 1" ""
 echo
 echo "| adapted without labels on george, jackson, lucas | seen speakers: ensemble → adapted | unseen speakers |"
 echo "|---|---|---|"
