@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 from conftest import run_script
-from examples.human import adaptation
+from examples.human import adaptation, time_probe
 from specae import neural_voice
 from specae.dataset import split_indices
 
@@ -98,6 +98,21 @@ def test_kokoro_writes_ten_digits_per_voice_and_a_draw_fixes_its_files(kokoro_cl
         assert open(path, "rb").read() == open(twin, "rb").read()
     one, other = soundfile.read(both[0])[0], soundfile.read(both[1])[0]  # digit 0 of the two voices
     assert len(one) != len(other) or not np.allclose(one, other)
+
+
+# ---- the time-axis probe --------------------------------------------------------------------------
+def test_time_probe_edits_move_the_word_as_named():
+    ramp = np.tile(np.arange(64, dtype=np.float32), (3, 4, 1))  # 3 images, 4 bands, frame index as value
+    np.testing.assert_allclose(time_probe.cut(ramp, 0, 0), ramp)
+    # the first 16 frames removed: the image starts at frame 16 and still ends at 63
+    head = time_probe.cut(ramp, 16, 0)
+    assert head.shape == ramp.shape and head[0, 0, 0] == 16 and head[0, 0, -1] == 63
+    tail = time_probe.cut(ramp, 0, 16)
+    assert tail[0, 0, 0] == 0 and tail[0, 0, -1] == 47
+    squeezed = time_probe.squeeze(ramp + 1, 0.5)  # +1: the word is nowhere 0, the silence is
+    voiced = np.flatnonzero(squeezed[0, 0])
+    assert len(voiced) == 32 and voiced[0] == 16 and voiced[-1] == 47
+    assert squeezed[0, 0, voiced[0]] == 1 and squeezed[0, 0, voiced[-1]] == 64
 
 
 # ---- leave-one-speaker-out --------------------------------------------------------------------------

@@ -1,0 +1,91 @@
+#!/usr/bin/env python
+"""Does the classifier read the time course of a word? Edit the time axis of labelled recordings' images
+and count how the answers move.
+
+Each recording's front-end image (the models' own front end) is scored as it is, then with its first or
+last K frames removed (the rest stretched back to 64 frames), and squeezed into the middle fraction of
+the frames (silence on both sides). Prints, per edit, the accuracy and how many wrong answers are each
+digit (``--watch``, default 8: the answer that took 409 of 927 errors on FSDD with resized words). If the
+wrong answers follow the edits, the classifier's pull towards that digit comes from the time axis, not
+from the sound of the voices (docs/human.md).
+
+    .venv/bin/python examples/human/time_probe.py --model result/classifier_3cnn/seed1 ... $HUMAN_DIR
+"""
+import argparse
+import json
+import os
+import sys
+
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+import numpy as np  # noqa: E402
+
+from specae import inference  # noqa: E402
+from specae.features import fit_frames  # noqa: E402
+from specae.files import LabelError, list_audio_files, parse_name, save_json  # noqa: E402
+
+
+def cut(images, first, last):
+    """Remove ``first`` frames at the start and ``last`` at the end, stretch the rest back to the width."""
+    width = images.shape[-1]
+    return np.stack([fit_frames(image[:, first:width - last], width, "resize") for image in images])
+
+
+def squeeze(images, fraction):
+    """Resize the time axis to ``fraction`` of the width, centred in silence (0, the image's floor)."""
+    width = images.shape[-1]
+    inner = int(round(width * fraction))
+    return np.stack([fit_frames(fit_frames(image, inner, "resize"), width, "pad") for image in images])
+
+
+EDITS = [("as it is", lambda x: x)] + [
+    ("first {} frames removed".format(k), lambda x, k=k: cut(x, k, 0)) for k in (6, 12)] + [
+    ("last {} frames removed".format(k), lambda x, k=k: cut(x, 0, k)) for k in (6, 12)] + [
+    ("squeezed into the middle {:.0f} %".format(100 * f), lambda x, f=f: squeeze(x, f)) for f in (0.8, 0.65)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="labelled recordings ({digit}_*.wav)")
+    parser.add_argument("--model", action="append", help="classifier folder; several are averaged "
+                        "(default: every seed of result/classifier_3cnn)")
+    parser.add_argument("--watch", type=int, default=8, help="the wrong answer to count")
+    parser.add_argument("--out", default="result/human/time_probe")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    models = args.model or inference.default_models()
+    try:
+        cnns, params = inference.load_classifiers(models)
+    except inference.ModelError as error:
+        sys.exit("time_probe.py: error: {}".format(error))
+    labelled, skipped = [], []
+    for path in list_audio_files(args.inputs):
+        try:
+            labelled.append((path, parse_name(path)[0]))
+        except LabelError as error:
+            skipped.append((path, str(error)))
+    paths, images, unusable = inference.usable_images([path for path, _ in labelled], params, jobs=args.jobs)
+    inference.report_skipped(skipped + unusable)
+    if not paths:
+        sys.exit("time_probe.py: error: no usable recording named {digit}_*.wav in " + " ".join(args.inputs))
+    label_of = dict(labelled)
+    labels = np.array([label_of[path] for path in paths])
+    images = np.stack(images).astype(np.float32)
+    rows = []
+    print("| edit of the time axis | accuracy | wrong answers \"{}\" |".format(args.watch))
+    print("|---|---|---|")
+    for name, edit in EDITS:
+        answers = inference.probabilities(cnns, edit(images)).argmax(axis=1)
+        wrong = int(np.sum((answers == args.watch) & (labels != args.watch)))
+        rows.append({"edit": name, "accuracy": float(np.mean(answers == labels)), "wrong_watched": wrong})
+        print("| {} | {:.1f} % | {} |".format(name, 100 * rows[-1]["accuracy"], wrong))
+    os.makedirs(args.out, exist_ok=True)
+    save_json(os.path.join(args.out, "time_probe.json"), {
+        "models": models, "inputs": args.inputs, "recordings": len(labels),
+        "watch": args.watch, "front_end_fit": params.fit, "rows": rows, "command": sys.argv})
+
+
+if __name__ == "__main__":
+    main()
