@@ -116,7 +116,9 @@ def interval(row):
 
 def result_tables(runs, summaries, diffs):
     columns = list(dict.fromkeys(n for by_n in runs.values() for n in by_n))
-    accuracy = tables.table(["model"] + ["n = {}".format(n) for n in columns], [
+    per_class = {n: summaries[model][n]["clips_per_class"] for model in runs for n in runs[model]}
+    accuracy = tables.table(["model"] + ["n = {}".format(n) if n != "all" else "all ({:.0f})".format(per_class[n])
+                                         for n in columns], [
         [MODEL_NAMES.get(model, model)] + ["{:.1f} ± {:.1f} ({})".format(100 * summaries[model][n]["mean"],
                                                                          100 * summaries[model][n]["std"],
                                                                          summaries[model][n]["seeds"])
@@ -137,7 +139,8 @@ def result_tables(runs, summaries, diffs):
 def notes(runs):
     settings = settings_of(runs)
     return ["Test accuracy (%) on the held-out voices, mean ± std over seeds (number of seeds in brackets), "
-            "against n labelled clips per digit (with their degraded copies); every run made {} updates of "
+            "against n labelled clips per digit (with their degraded copies; all: the whole training split, its "
+            "mean clips per digit in brackets); every run made {} updates of "
             "batch {}. A seed draws the labelled subset and initialises the model; the models of one seed see "
             "the same subset, so the differences below are paired by seed.".format(
                 settings["iterations"], settings["batchsize"]),
@@ -180,7 +183,8 @@ def draw(runs, summaries, diffs, path):
               ylabel="difference (points), {:.0f} % t-interval".format(100 * CONFIDENCE),
               title="pretrained minus scratch, paired by seed")
     right.grid(True, which="both", alpha=0.3)
-    right.legend(fontsize=8)
+    if diffs:
+        right.legend(fontsize=8)
     figure.tight_layout()
     save_figure(figure, path)
     plt.close(figure)
