@@ -39,7 +39,8 @@ def add_label_subset_options(parser):
                         help="train on N labelled clips of each digit (with their degraded copies), drawn with "
                              "--subset-seed; 'all' (default): the whole training split")
     parser.add_argument("--subset-seed", type=int, default=0, help="seed of the --labels-per-class draw")
-    parser.add_argument("--iterations", type=int, default=None, metavar="K",
+    # dest: other scripts' --iterations mean something else (Griffin-Lim in vae.py); make_trainer reads this one
+    parser.add_argument("--iterations", dest="training_iterations", type=int, default=None, metavar="K",
                         help="train for K updates instead of --epoch sweeps, evaluating and logging once at the "
                              "end (no snapshots or plots: each epoch of a small subset is only a step or two)")
 
@@ -71,8 +72,8 @@ def train_classifier(model, args, device, arrays, manifest, info):
         info = dict(info, labels_per_class=per_class, subset_seed=args.subset_seed)
     copies = max(1, len(arrays["train_label"]) // max(1, clips))  # each clip and its degraded copies
     info = dict(info, labelled_clips=len(train_label) // copies, labelled_rows=len(train_label))
-    if getattr(args, "iterations", None):
-        info = dict(info, iterations=args.iterations)
+    if getattr(args, "training_iterations", None):
+        info = dict(info, iterations=args.training_iterations)
     train = chainer.datasets.TupleDataset(train_data, train_label)
     test = chainer.datasets.TupleDataset(arrays["test_data"], arrays["test_label"])
     trainer = make_trainer(model, train, test, args, device, CLASSIFIER_REPORT, CLASSIFIER_PLOTS)
@@ -81,7 +82,7 @@ def train_classifier(model, args, device, arrays, manifest, info):
         return
     model.to_cpu()
     # With --iterations the sweeps made are a fraction or many: recorded as run (e.g. 0.53 or 640.0).
-    epochs = round(trainer.updater.epoch_detail, 3) if getattr(args, "iterations", None) else args.epoch
+    epochs = round(trainer.updater.epoch_detail, 3) if getattr(args, "training_iterations", None) else args.epoch
     info = dict(info, epochs=epochs, seed=args.seed, classes=list(range(10)))
     save_model(args.out, model.predictor, add_features_to_info(info, manifest))
     print("saved {}".format(os.path.join(args.out, MODEL_FILE)))

@@ -157,7 +157,7 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
     # --iterations (classifier_training.add_label_subset_options): a fixed number of updates, evaluated and
     # logged once at the end; on a subset of ten clips an epoch is one step, and per-epoch evaluation,
     # snapshots and plots would cost far more than the training.
-    iterations = getattr(args, "iterations", None)
+    iterations = getattr(args, "training_iterations", None)
     stop = (iterations, "iteration") if iterations else (args.epoch, "epoch")
     per_epoch = not iterations
     trainer = training.Trainer(updater, stop, out=args.out)
@@ -175,7 +175,8 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
             trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name,
                                                  postprocess=_save_figure_atomically), call_before_training=True)
         out = sys.stdout if sys.stdout.isatty() else WithoutScreenErase(sys.stdout)
-        trainer.extend(extensions.PrintReport(["epoch"] + (["iteration"] if iterations else []) + report_keys + ["elapsed_time"], out=out),
+        trainer.extend(extensions.PrintReport(["epoch"] + (["iteration"] if iterations else []) + report_keys +
+                                              ["elapsed_time"], out=out),
                        call_before_training=per_epoch)
         if sys.stdout.isatty():  # in a log or under make's --output-sync its redraws are noise
             trainer.extend(extensions.ProgressBar())
