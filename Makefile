@@ -189,7 +189,7 @@ distclean: clean
 	rm -rf $(CORPUS) $(VENV)
 
 # ---- the extensions, each in examples/<name>/ with its rules here (docs: look-and-listen.md,
-# morph-and-separate.md, robustness.md, report.md, speed.md, human.md) -----------------------------------------
+# morph-and-separate.md, robustness.md, report.md, speed.md, human.md, curve.md) -----------------------------------------
 include mk/robustness.mk
 include mk/report.mk
 include mk/listen.mk
@@ -201,3 +201,4 @@ include mk/vae.mk
 include mk/separation.mk
 include mk/bench.mk
 include mk/human.mk
+include mk/curve.mk

@@ -1,10 +1,12 @@
 """Training a digit classifier (cnn_classifier1.py, cnn_classifier2.py): its head option, the model, and
 the run on DataSet's train split validated on its test split."""
+import argparse
 import os
 
 import chainer
 
 from specae.checkpoints import MODEL_FILE, add_features_to_info, save_model
+from specae.dataset import labelled_subset
 from specae.distributed import communicator, is_writer
 from specae.errors import fail
 from specae.models import classifier
@@ -15,6 +17,32 @@ def add_frequency_pool_option(parser):
     parser.add_argument("--frequency-pool", type=int, default=1, metavar="ROWS",
                         help="max-pool the last feature map over this many neighbouring frequency rows before the "
                              "fully connected layer (1: none), for invariance to small formant shifts")
+
+
+def labels_per_class(text):
+    """--labels-per-class: a whole number of at least 1, or "all"."""
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a whole number of at least 1 or 'all', not {!r}".format(text))
+    return value
+
+
+def add_label_subset_options(parser):
+    """Training on a few labels (examples/curve): a class-balanced subset of the training split and a fixed
+    number of updates, so that runs on 10 clips and on 6000 take the same number of steps."""
+    parser.add_argument("--labels-per-class", type=labels_per_class, default=None, metavar="N",
+                        help="train on N labelled clips of each digit (with their degraded copies), drawn with "
+                             "--subset-seed; 'all' (default): the whole training split")
+    parser.add_argument("--subset-seed", type=int, default=0, help="seed of the --labels-per-class draw")
+    # dest: other scripts' --iterations mean something else (Griffin-Lim in vae.py); make_trainer reads this one
+    parser.add_argument("--iterations", dest="training_iterations", type=int, default=None, metavar="K",
+                        help="train for K updates instead of --epoch sweeps, evaluating and logging once at the "
+                             "end (no snapshots or plots: each epoch of a small subset is only a step or two)")
 
 
 def build_classifier(args, n_layers, input_size):
@@ -31,14 +59,30 @@ CLASSIFIER_PLOTS = [(["main/loss", "validation/main/loss"], "loss.png"),
 
 
 def train_classifier(model, args, device, arrays, manifest, info):
-    """Train an L.Classifier on DataSet's train split, validate on its test split, save the model."""
-    train = chainer.datasets.TupleDataset(arrays["train_data"], arrays["train_label"])
+    """Train an L.Classifier on DataSet's train split (or its --labels-per-class subset), validate on its
+    test split, save the model."""
+    train_data, train_label = arrays["train_data"], arrays["train_label"]
+    per_class, clips = getattr(args, "labels_per_class", None), len(manifest["train"]["files"])
+    if per_class is not None:
+        try:
+            rows = labelled_subset(train_label, per_class, args.subset_seed, clips)
+        except ValueError as error:
+            fail("--labels-per-class {}: {}: {}".format(per_class, args.dataset, error))
+        train_data, train_label = train_data[rows], train_label[rows]
+        info = dict(info, labels_per_class=per_class, subset_seed=args.subset_seed)
+    copies = max(1, len(arrays["train_label"]) // max(1, clips))  # each clip and its degraded copies
+    info = dict(info, labelled_clips=len(train_label) // copies, labelled_rows=len(train_label))
+    if getattr(args, "training_iterations", None):
+        info = dict(info, iterations=args.training_iterations)
+    train = chainer.datasets.TupleDataset(train_data, train_label)
     test = chainer.datasets.TupleDataset(arrays["test_data"], arrays["test_label"])
     trainer = make_trainer(model, train, test, args, device, CLASSIFIER_REPORT, CLASSIFIER_PLOTS)
     run(trainer)
     if not is_writer(communicator(args)):
         return
     model.to_cpu()
-    info = dict(info, epochs=args.epoch, seed=args.seed, classes=list(range(10)))
+    # With --iterations the sweeps made are a fraction or many: recorded as run (e.g. 0.53 or 640.0).
+    epochs = round(trainer.updater.epoch_detail, 3) if getattr(args, "training_iterations", None) else args.epoch
+    info = dict(info, epochs=epochs, seed=args.seed, classes=list(range(10)))
     save_model(args.out, model.predictor, add_features_to_info(info, manifest))
     print("saved {}".format(os.path.join(args.out, MODEL_FILE)))

@@ -51,6 +51,37 @@ def split_indices(speakers, split, test_ratio, seed, test_speakers=None):
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
+def labelled_subset(labels, per_class, seed, originals=None):
+    """Rows of a class-balanced labelled subset of a training split: ``per_class`` clips of each class, drawn
+    with ``seed`` among the first ``originals`` rows (the clips themselves; default all rows), plus every
+    degraded copy of them that make_dataset.py appended after the clips (copy k of row i is row
+    i + k * originals, as `augmented_copies` tiles them): a labelled clip brings its copies along.
+
+    For one seed the subsets are nested: the clips drawn for n are among those drawn for any larger n.
+    Raises ValueError when a class has fewer than ``per_class`` clips or the copies do not follow the clips.
+    """
+    labels = np.asarray(labels)
+    originals = len(labels) if originals is None else int(originals)
+    if per_class < 1:
+        raise ValueError("the labelled clips per class must be at least 1, not {}".format(per_class))
+    if originals < 1 or len(labels) % originals:
+        raise ValueError("{} training rows are not whole copies of {} clips".format(len(labels), originals))
+    copies = len(labels) // originals
+    clip_labels = labels[:originals]
+    if any(np.any(labels[k * originals:(k + 1) * originals] != clip_labels) for k in range(1, copies)):
+        raise ValueError("the degraded copies of the training split do not follow its clips in order")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(clip_labels):
+        rows = np.flatnonzero(clip_labels == label)
+        if per_class > len(rows):
+            raise ValueError("class {} has {} training clips, fewer than the {} asked for".format(
+                label, len(rows), per_class))
+        chosen.append(rng.permutation(rows)[:per_class])
+    chosen = np.sort(np.concatenate(chosen))
+    return np.concatenate([chosen + k * originals for k in range(copies)])
+
+
 def write_dataset(out_dir, images, labels, entries, params, split, test_ratio, seed, augment_copies=0, jobs=1,
                   pitch_semitones=0.0, test_speakers=None):
     """Write the four arrays and the manifest (last, so its presence means the set is complete).

@@ -154,20 +154,30 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
     # Batches of cached features come channels-last, as the convolutions want them (specae.onednn).
     updater = training.updaters.StandardUpdater(train_iter, optimizer, converter=onednn.concat_examples,
                                                 device=device)
-    trainer = training.Trainer(updater, (args.epoch, "epoch"), out=args.out)
+    # --iterations (classifier_training.add_label_subset_options): a fixed number of updates, evaluated and
+    # logged once at the end; on a subset of ten clips an epoch is one step, and per-epoch evaluation,
+    # snapshots and plots would cost far more than the training.
+    iterations = getattr(args, "training_iterations", None)
+    stop = (iterations, "iteration") if iterations else (args.epoch, "epoch")
+    per_epoch = not iterations
+    trainer = training.Trainer(updater, stop, out=args.out)
 
     trainer.extend(stop_on_divergence)
     trainer.extend(ExampleWeightedEvaluator(test_iter, model, converter=onednn.concat_examples, device=device,
-                                            comm=comm), call_before_training=True)
+                                            comm=comm), trigger=stop if iterations else (1, "epoch"),
+                   call_before_training=per_epoch)
     if writer:
-        trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + "{.updater.epoch}"), trigger=(1, "epoch"))
-        trainer.extend(extensions.LogReport(), call_before_training=True)
-        for keys, file_name in plots:
+        if per_epoch:
+            trainer.extend(extensions.snapshot(filename=SNAPSHOT_PREFIX + "{.updater.epoch}"), trigger=(1, "epoch"))
+        trainer.extend(extensions.LogReport(trigger=stop if iterations else (1, "epoch")),
+                       call_before_training=per_epoch)
+        for keys, file_name in plots if per_epoch else ():
             trainer.extend(extensions.PlotReport(keys, "epoch", file_name=file_name,
                                                  postprocess=_save_figure_atomically), call_before_training=True)
         out = sys.stdout if sys.stdout.isatty() else WithoutScreenErase(sys.stdout)
-        trainer.extend(extensions.PrintReport(["epoch"] + report_keys + ["elapsed_time"], out=out),
-                       call_before_training=True)
+        trainer.extend(extensions.PrintReport(["epoch"] + (["iteration"] if iterations else []) + report_keys +
+                                              ["elapsed_time"], out=out),
+                       call_before_training=per_epoch)
         if sys.stdout.isatty():  # in a log or under make's --output-sync its redraws are noise
             trainer.extend(extensions.ProgressBar())
     resume = args.resume or (args.autoload and writer and latest_snapshot(args.out))

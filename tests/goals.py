@@ -9,7 +9,7 @@ from conftest import ROOT, make_environment
 # The goals the README names, in the order a user would run them: the one place where a goal is added
 # (e.g. "human", "curve"), with a test of its outputs below; the shared run then makes it too.
 GOALS = ["pretrain", "classify", "robustness", "evaluate", "listen", "denoise", "anomaly", "deep", "morph",
-         "separate", "report", "human", "adapt", "human-folds"]
+         "separate", "curve", "report", "human", "adapt", "human-folds"]
 # Goals that download packages or run for a long time: only their commands are checked (make -n).
 DRY_RUN_GOALS = ["bench", "bench-scale", "mpi"]
 SEEDS = (1, 2)  # two seeds, so that every goal that takes the classifier gets an ensemble
@@ -23,7 +23,8 @@ def make_variables(root, installed):
             "JOBS=2", "SPEAKERS=4", "RATES=2", "RATES_PER_SPEAKER=1", "NEURAL_SPEAKERS=0", "KOKORO_SPEAKERS=0", "AUGMENT=0", "EPOCHS=1",
             "SPLIT=random",  # the test side then holds several voices, which separate needs to mix
             "SEEDS=" + " ".join(map(str, SEEDS)), "BATCH=10", "LISTEN_ITERATIONS=2", "SEPARATE_MIXTURES=20",
-            "SEPARATE_TEST_MIXTURES=12",
+            "SEPARATE_TEST_MIXTURES=12", "CURVE_LABELS=1 all", "CURVE_SEEDS=1 2", "CURVE_LARGE_SEEDS=1",
+            "CURVE_ITERATIONS=3", "CURVE_BATCH=10",
             "CORPUS=" + str(root / "wav"), "SPEC_DIR=" + str(root / "spectrogram"),
             "DATA_DIR=" + str(root / "DataSet"), "RESULT=" + str(root / "result"), "STAMPS=" + str(root / "stamps"),
             "NOISY=" + str(root / "noisy"), "DEGRADED=" + str(root / "degraded"), "WAVS=" + str(root / "wav"),

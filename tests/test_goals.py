@@ -152,10 +152,35 @@ def test_separate_scores_the_unet_against_the_ideal_mask(run):
     tables_as_written(result / "separate")
 
 
+def test_curve_pairs_pretrained_and_scratch_runs_on_the_same_labels(run):
+    result = made(run, "curve")
+    curve = load(result / "curve" / "curve.json")
+    assert sorted(curve["runs"]) == ["2cnn", "3cnn", "pretrained"]
+    for model, by_n in curve["runs"].items():
+        assert sorted(by_n["1"]) == ["1", "2"] and sorted(by_n["all"]) == ["1"]
+        for seed, entry in by_n["1"].items():
+            info = load(result / "curve" / model / "n1" / "seed{}".format(seed) / "model.json")
+            assert info["subset_seed"] == int(seed) and info["labelled_clips"] == 10 and info["iterations"] == 3
+            assert entry["accuracy"] == load(Path(entry["folder"]) / "log")[-1]["validation/main/accuracy"]
+    per_seed = [curve["runs"]["pretrained"]["1"][s]["accuracy"] - curve["runs"]["3cnn"]["1"][s]["accuracy"]
+                for s in ("1", "2")]
+    difference = curve["differences"]["pretrained - 3cnn"]["1"]
+    assert difference["mean"] == pytest.approx(np.mean(per_seed))
+    if per_seed[0] != per_seed[1]:  # mean ± t(0.975, 1 degree of freedom) × standard error
+        half = 12.706204736 * abs(per_seed[0] - per_seed[1]) / 2
+        assert (difference["low"], difference["high"]) == pytest.approx((np.mean(per_seed) - half,
+                                                                         np.mean(per_seed) + half))
+    report = tables_as_written(result / "curve")
+    assert (result / "curve" / "curve.md").read_text() == (result / "curve" / "report.md").read_text()
+    assert report["differences"] == curve["differences"]
+    assert is_png(result / "curve" / "curve.png")
+
+
 def test_report_page_has_a_section_per_extension(run):
     result = made(run, "report")
     page = (result / "index.html").read_text()
-    for section in ("comparison", "robustness", "denoise", "anomaly", "deep", "separat", "listen"):
+    for section in ("comparison", "robustness", "denoise", "anomaly", "deep", "separat", "listen",
+                    "pretraining against labels"):
         assert section in page.lower(), section
 
 

@@ -264,13 +264,14 @@ def test_extension_sections_show_their_report_json(goals, tmp_path):
     sentences carry that report.json's numbers."""
     root, results = goals
     result = root / "result"
-    for goal in ("denoise", "anomaly", "deep", "morph", "separate"):
+    for goal in ("denoise", "anomaly", "deep", "morph", "separate", "curve"):
         assert results[goal].returncode == 0, results[goal].stderr[-2000:]
     link = report.Linker(str(result))
     sections = [section(str(result), link) for section in report.EXTENSION_SECTIONS]
-    assert [section["id"] for section in sections] == ["denoise", "anomaly", "deep", "morph", "separate"]
+    assert [section["id"] for section in sections] == ["denoise", "anomaly", "deep", "morph", "separate", "curve"]
     sections = {section["id"]: section for section in sections}
-    folders = {"denoise": "denoise", "anomaly": "anomaly", "deep": "deep", "morph": "vae", "separate": "separate"}
+    folders = {"denoise": "denoise", "anomaly": "anomaly", "deep": "deep", "morph": "vae", "separate": "separate",
+               "curve": "curve"}
     data = {key: json.loads((result / folder / "report.json").read_text()) for key, folder in folders.items()}
     for key, folder in folders.items():
         section, recorded = sections[key], data[key]
@@ -284,7 +285,7 @@ def test_extension_sections_show_their_report_json(goals, tmp_path):
         assert sorted(players(section)) == sorted("{}/{}".format(folder, path) for path in recorded["audio"])
         assert all((result / folder / path).is_file() for path in recorded["audio"])
         script = {"denoise": "denoise_report.py", "anomaly": "anomaly_report.py", "deep": "deep_report.py",
-                  "morph": "vae.py", "separate": "separation_report.py"}[key]
+                  "morph": "vae.py", "separate": "separation_report.py", "curve": "curve_report.py"}[key]
         assert os.path.basename(recorded["command"][0]) == script and "--out" in recorded["command"]
         assert section["commands"][-1]["command"] == " ".join([".venv/bin/python"] + recorded["command"])
     lead = {key: " ".join(section["lead"]) for key, section in sections.items()}
@@ -333,9 +334,14 @@ def test_extension_sections_show_their_report_json(goals, tmp_path):
     assert {"separate/unet/separation.png", "separate/noskip/separation.png"} <= {
         item["src"] for item in sections["separate"]["figures"] if item["size"] == "wide"}
 
+    for name, by_n in data["curve"]["differences"].items():
+        for n, row in by_n.items():
+            assert "{:+.1f} points at n = {}".format(100 * row["mean"], n) in lead["curve"]
+    assert lead["curve"].startswith("3-CNN, greedy AE pretrained minus 3-CNN, scratch, paired by seed")  # same network first
+
     # The page itself: every section in order, every link resolving from wherever the page is written.
     page_path = tmp_path / "index.html"
     report.write_report(str(page_path), str(result), str(root / "DataSet"), str(root / "spectrogram"))
     page = read_page(page_path)
-    assert page.sections[-5:] == ["denoise", "anomaly", "deep", "morph", "separate"]
+    assert page.sections[-6:] == ["denoise", "anomaly", "deep", "morph", "separate", "curve"]
     assert all(line in page.all_text for line in sections["separate"]["lead"])

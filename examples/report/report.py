@@ -785,8 +785,30 @@ def separate_section(result, link, directory, report):
         directory, report, result, link, lead, commands)
 
 
+@reads_report("curve")
+def curve_section(result, link, directory, report):
+    """make curve (examples/curve): result/curve/report.json of curve_report.py; each pretrained model minus
+    one from scratch at each number of labels, paired by seed, with its t-interval."""
+    summary, models, lead = report.get("summary", {}), report.get("models", {}), []
+    differences = sorted(report.get("differences", {}).items(), key=lambda item: not item[0].endswith("3cnn"))
+    for name, by_n in differences:
+        first, second = name.split(" - ")
+        parts = ["{:+.1f} points at n = {}{}".format(
+            100 * by_n[n]["mean"], n, "" if by_n[n]["low"] is None else " [{:+.1f}, {:+.1f}]".format(
+                100 * by_n[n]["low"], 100 * by_n[n]["high"]))
+            for n in sorted(by_n, key=lambda n: summary[first][n]["clips_per_class"])]
+        lead.append("{} minus {}, paired by seed ({:.0f} % t-interval): {}.".format(
+            models.get(first, first), models.get(second, second), 100 * report.get("confidence", 0.95),
+            "; ".join(parts)))
+    return extension_section(
+        "curve", "Pretraining against labels",
+        "Test accuracy against the labelled clips per digit, pretrained and from scratch, the same updates for "
+        "each (make curve).", directory, report, result, link, lead)
+
+
 # The extension sections in the order the page shows them: one line per extension.
-EXTENSION_SECTIONS = [denoise_section, anomaly_section, deep_section, morph_section, separate_section]
+EXTENSION_SECTIONS = [denoise_section, anomaly_section, deep_section, morph_section, separate_section,
+                      curve_section]
 
 
 # ---- the page --------------------------------------------------------------------------------------
