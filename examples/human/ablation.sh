@@ -87,8 +87,8 @@ variant neural_floor40 "+ neural voice, floor 40 dB" "espeak neural" "--fit resi
 variant neural_lifter20 "+ neural voice, cepstral envelope (--lifter 20)" "espeak neural" "--fit resize --lifter 20" "--augment 1" ""
 variant neural_bandnorm "+ neural voice, each band's mean removed (--band-norm)" "espeak neural" "--fit resize --band-norm" "--augment 1" ""
 variant kokoro "+ neural voice + Kokoro, 48 voices" "espeak neural kokoro" "--fit resize" "--augment 1" ""
-variant neural_pad "+ neural voice, words centred, not resized (--fit pad)" "espeak neural" "--fit pad" "--augment 1" ""
-variant kokoro_pad "+ neural voice + Kokoro, --fit pad (the default)" "espeak neural kokoro" "--fit pad" "--augment 1" ""
+variant neural_pad "+ neural voice, words centred, not resized (--fit pad): the new default" "espeak neural" "--fit pad" "--augment 1" ""
+variant kokoro_pad "+ neural voice + Kokoro, --fit pad" "espeak neural kokoro" "--fit pad" "--augment 1" ""
 echo
 echo "| adapted without labels on george, jackson, lucas | seen speakers: ensemble → adapted | unseen speakers |"
 echo "|---|---|---|"
