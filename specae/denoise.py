@@ -134,12 +134,16 @@ def image_db(images, params):
 
 
 def log_spectral_distance(estimate, clean, params):
-    """Per clip: the root-mean-square dB difference over the bands, averaged over the frames.
+    """Per clip: the root-mean-square dB difference over the bands, averaged over the clip's frames.
 
-    Images are (N, ..., n_mels, n_frames); returns an (N,) array in dB."""
+    Images are (N, ..., n_mels, n_frames); returns an (N,) array in dB. Frames where the clean image is
+    0 in every band are left out: with words centred in silence (``fit="pad"``) they are padding, not
+    part of the clip, and averaging over them would make a short word look cleaner than a long one."""
     difference = image_db(estimate, params) - image_db(clean, params)
-    per_frame = np.sqrt(np.mean(np.square(difference), axis=-2))
-    return per_frame.reshape(len(per_frame), -1).mean(axis=1)
+    per_frame = np.sqrt(np.mean(np.square(difference), axis=-2)).reshape(len(difference), -1)
+    in_clip = (np.asarray(clean) != 0).any(axis=-2).reshape(len(difference), -1)
+    in_clip[~in_clip.any(axis=1)] = True  # an all-silent clean image: every frame counts
+    return (per_frame * in_clip).sum(axis=1) / in_clip.sum(axis=1)
 
 
 def spectrogram_snr(estimate, clean, params):
