@@ -1,0 +1,54 @@
+"""--unlabelled on the greedy autoencoders: recordings' front-end images join the training examples, with no
+label read (names that carry no digit are accepted) and the data set's own front end."""
+import json
+import math
+import shutil
+
+from conftest import run_script
+from specae import dataset
+
+BATCH = 20
+
+
+def iterations_of_first_epoch(out):
+    log = json.loads((out / "log").read_text())
+    return log[-1]["iteration"]
+
+
+def test_unlabelled_recordings_enter_autoencoder_training(tiny_corpus, tmp_path):
+    source = sorted((tiny_corpus / "wav").glob("*.wav"))[:7]
+    folder = tmp_path / "recordings"
+    (folder / "nested").mkdir(parents=True)
+    # names with no digit and no speaker: nothing in them could be a label
+    for number, path in enumerate(source):
+        shutil.copy(path, folder / ("nested" if number % 2 else "") / "recording-{}.wav".format("abcdefg"[number]))
+    (folder / "not-audio.wav").write_text("this is no audio")
+    arrays, _ = dataset.load_dataset(str(tiny_corpus / "DataSet"))
+    n_train = len(arrays["train_label"])
+    data = ("--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", BATCH, "--jobs", 1)
+
+    run_script("cnn_autoencoder1.py", *data[:-2], "--out", tmp_path / "plain")
+    result = run_script("cnn_autoencoder1.py", *data, "--unlabelled", folder, "--out", tmp_path / "ae1")
+    assert "training on {} examples".format(n_train + 7) in result.stdout
+    assert "(7 of them unlabelled recordings)" in result.stdout
+    assert "skipped {}".format(folder / "not-audio.wav") in result.stderr
+    # one epoch is as many updates as the examples fill batches: the extra images are trained on
+    assert iterations_of_first_epoch(tmp_path / "plain") == math.ceil(n_train / BATCH)
+    assert iterations_of_first_epoch(tmp_path / "ae1") == math.ceil((n_train + 7) / BATCH)
+    assert math.ceil((n_train + 7) / BATCH) != math.ceil(n_train / BATCH)
+    info = json.loads((tmp_path / "ae1" / "model.json").read_text())
+    assert info["unlabelled"] == {"sources": [str(folder)], "examples": 7}
+
+    # layer 2 encodes the recordings through the frozen layer 1 with the rest (the cached path)
+    result = run_script("cnn_autoencoder2.py", *data, "--init", tmp_path / "ae1" / "model.npz",
+                        "--unlabelled", *source[:3], "--out", tmp_path / "ae2")
+    assert "training on {} examples of shape (16, 30, 30) (3 of them".format(n_train + 3) in result.stdout
+    assert iterations_of_first_epoch(tmp_path / "ae2") == math.ceil((n_train + 3) / BATCH)
+
+
+def test_unlabelled_folder_without_audio_is_a_one_line_error(tiny_corpus, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_script("cnn_autoencoder1.py", "--dataset", tiny_corpus / "DataSet", "--epoch", 1,
+                        "--unlabelled", tmp_path / "empty", "--out", tmp_path / "ae1", check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].endswith("no usable WAV file in {}".format(tmp_path / "empty"))
