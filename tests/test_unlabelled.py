@@ -3,8 +3,9 @@ label read (names that carry no digit are accepted) and the data set's own front
 import json
 import math
 import shutil
+import subprocess
 
-from conftest import run_script
+from conftest import ROOT, make_environment, run_script
 from specae import dataset
 
 BATCH = 20
@@ -72,3 +73,33 @@ def test_score_recordings_agrees_with_evaluate(tiny_corpus, tmp_path):
         key = name if name == "both" else str(tmp_path / name)
         assert (scores[key]["correct"], scores[key]["total"]) == (reference["correct"], reference["total"])
         assert "{} {:.4f}".format(key, reference["accuracy"]) in result.stdout
+
+
+def test_make_curve_adds_the_unlabelled_chain_only_when_asked(tmp_path):
+    """CURVE_UNLABELLED empty (the default): make curve's commands name no unlabelled recording; set, a second
+    greedy chain trains with them and the 3-CNN started from its third layer joins every n and seed."""
+    def commands(*variables):
+        return subprocess.run(["make", "-n", "curve", "RESULT=" + str(tmp_path / "result"),
+                               "STAMPS=" + str(tmp_path / "stamps"), "CURVE_LABELS=1 all", "CURVE_SEEDS=1 2",
+                               "CURVE_LARGE_SEEDS=1", *variables], cwd=ROOT, env=make_environment(),
+                              capture_output=True, text=True, check=True).stdout
+    assert "unlabelled" not in commands()
+    lines = commands("CURVE_UNLABELLED=" + str(tmp_path / "voices")).replace("\\\n", " ").splitlines()
+    chain = tmp_path / "result" / "curve" / "unlabelled_ae"
+    for layer in (1, 2, 3):
+        trained = [line for line in lines if "cnn_autoencoder{}.py".format(layer) in line
+                   and "--out {}".format(chain / "autoencoder{}".format(layer)) in line]
+        assert len(trained) == 1 and "--unlabelled {}".format(tmp_path / "voices") in trained[0]
+    started = [line for line in lines if "--init {}".format(chain / "autoencoder3" / "model.npz") in line]
+    assert sorted(line.split("--out ")[1].strip() for line in started) == [
+        str(tmp_path / "result" / "curve" / "unlabelled" / run) for run in ("n1/seed1", "n1/seed2", "nall/seed1")]
+    report = [line for line in lines if "curve_report.py" in line]
+    assert str(tmp_path / "result" / "curve" / "unlabelled" / "n1" / "seed2") in report[0]
+
+
+def test_curve_report_compares_the_unlabelled_chain_with_the_plain_one():
+    from examples.curve import curve_report
+    runs = dict.fromkeys(["2cnn", "3cnn", "pretrained", "unlabelled"], {})
+    assert sorted(curve_report.comparisons(runs)) == [("pretrained", "2cnn"), ("pretrained", "3cnn"),
+                                                      ("unlabelled", "3cnn"), ("unlabelled", "pretrained")]
+    assert curve_report.comparisons(dict.fromkeys(["3cnn", "pretrained"], {})) == [("pretrained", "3cnn")]
