@@ -7,6 +7,11 @@ original did); either way the frozen weights are excluded from updates with ``di
 With ``--denoise`` the input is the noisy version of each spectrogram (make_noisy.py) and the target
 the clean one; layer k learns to give the frozen layers' features of the clean image from those of
 the noisy image (a stacked denoising autoencoder, with the noise made in the audio).
+
+With ``--unlabelled`` the front-end images of other recordings (e.g. human speech, the target domain)
+join the training examples — the autoencoders need no label, and none is read: any *.wav is taken as
+audio only, its name unparsed (stacked autoencoders trained on both domains, Glorot, Bordes and Bengio
+2011). The validation examples stay the data set's test split.
 """
 import os
 import tempfile
@@ -14,7 +19,7 @@ import tempfile
 import chainer
 import numpy as np
 
-from specae import checkpoints, command_line, denoise, distributed, errors, plots, trainer_setup
+from specae import checkpoints, command_line, denoise, distributed, errors, features, inference, plots, trainer_setup
 from specae.dataset import DataSetError
 from specae.models import GreedyStack
 
@@ -69,7 +74,14 @@ def main(layer, description):
     parser.add_argument("--denoise", metavar="NOISY_DIR",
                         help="denoising autoencoder: rebuild the clean spectrogram from its noisy version in "
                              "NOISY_DIR (written by make_noisy.py)")
+    parser.add_argument("--unlabelled", nargs="+", metavar="WAV_OR_DIR",
+                        help="also train on the front-end images of these recordings (folders are searched for "
+                             "*.wav; no label is read), made with the data set's own front-end parameters")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(),
+                        help="processes that make the --unlabelled recordings' images")
     args = parser.parse_args()
+    if args.unlabelled and args.denoise:
+        errors.fail("--unlabelled recordings have no noisy version: use --unlabelled or --denoise, not both")
     device, arrays, manifest = command_line.device_and_data(args)
 
     command_line.seed_everything(args.seed, device)
@@ -93,6 +105,12 @@ def main(layer, description):
         # augmented copies (rows after the listed files) have no noisy version
         train, test = train[:len(noisy["train_noisy"])], test[:len(noisy["test_noisy"])]
         inputs = [noisy["train_noisy"], noisy["test_noisy"]]
+    unlabelled = 0
+    if args.unlabelled:
+        params = features.FeatureParams.from_dict(manifest["params"])
+        images = inference.recording_images(args.unlabelled, params, args.jobs)[1].astype(train.dtype)
+        unlabelled = len(images)
+        train = np.concatenate([np.asarray(train), images])
     if layer > 1 and not args.no_cache:
         train, test = (encode_in_batches(stack, data, device) for data in (train, test))
         if args.denoise:
@@ -100,8 +118,9 @@ def main(layer, description):
         stack.input_level = layer - 1
     writer = distributed.is_writer(distributed.communicator(args))
     if writer:
-        print("autoencoder {}: {} → {} channels, training on {} examples of shape {}".format(
-            layer, stack.top.encoder.W.shape[1], stack.top.encoder.W.shape[0], len(train), train.shape[1:]))
+        print("autoencoder {}: {} → {} channels, training on {} examples of shape {}{}".format(
+            layer, stack.top.encoder.W.shape[1], stack.top.encoder.W.shape[0], len(train), train.shape[1:],
+            " ({} of them unlabelled recordings)".format(unlabelled) if unlabelled else ""), flush=True)
 
     if args.denoise:
         train, test = (chainer.datasets.TupleDataset(x, t) for x, t in zip(inputs, (train, test)))
@@ -127,6 +146,8 @@ def main(layer, description):
     if args.denoise:
         info["denoise"] = {"noisy": os.path.abspath(args.denoise), "snr_db": noisy_index["snr_db"],
                            "kinds": noisy_index["kinds"]}
+    if args.unlabelled:
+        info["unlabelled"] = {"sources": [os.path.abspath(path) for path in args.unlabelled], "examples": unlabelled}
     checkpoints.save_model(args.out, stack, checkpoints.add_features_to_info(info, manifest))
     print("saved {}".format(os.path.join(args.out, checkpoints.MODEL_FILE)))
     return 0

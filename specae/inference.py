@@ -7,7 +7,8 @@ import chainer
 import chainer.functions as F
 import numpy as np
 
-from specae import checkpoints, features
+from specae import checkpoints, errors, features
+from specae.files import list_audio_files
 from specae.features import FeatureParams
 from specae.models import CNN
 
@@ -90,6 +91,17 @@ def usable_images(paths, params, jobs=1):
             usable_paths.append(path)
             images.append(image)
     return usable_paths, images, skipped
+
+
+def recording_images(paths, params, jobs):
+    """The front-end images (N × 1 × H × W) and paths of every usable audio file in ``paths`` (files or
+    folders, searched for *.wav); unusable files are named on stderr, and none usable is a one-line error.
+    No file name is parsed: labelled or not, any WAV is taken as audio only."""
+    usable_paths, images, skipped = usable_images(list_audio_files(paths), params, jobs)
+    report_skipped(skipped)
+    if not images:
+        errors.fail("no usable WAV file in {}".format(" ".join(paths)))
+    return usable_paths, np.stack(images)[:, np.newaxis]
 
 
 def report_skipped(skipped):

@@ -27,7 +27,8 @@ from specae.plots import plt
 
 MODEL_NAMES = {"2cnn": "2-CNN, scratch", "3cnn": "3-CNN, scratch", "pretrained": "3-CNN, greedy AE pretrained",
                "deep": "3-CNN, deep AE pretrained", "denoising": "3-CNN, denoising AE pretrained",
-               "vae": "3-CNN, VAE pretrained"}
+               "vae": "3-CNN, VAE pretrained",
+               "unlabelled": "3-CNN, greedy AE pretrained + unlabelled recordings"}
 SCRATCH = ("2cnn", "3cnn")
 CONFIDENCE = 0.95
 
@@ -91,10 +92,13 @@ def paired_difference(first, second):
 
 def comparisons(runs):
     """The pairs to compare: every pretrained model against the 3-CNN from scratch (the same network),
-    and the greedy pretrained 3-CNN against the 2-CNN too (the best model from scratch in make classify)."""
+    the greedy pretrained 3-CNN against the 2-CNN too (the best model from scratch in make classify), and
+    the greedy chain with unlabelled recordings against the one without."""
     pairs = [(model, "3cnn") for model in runs if model not in SCRATCH and "3cnn" in runs]
     if "pretrained" in runs and "2cnn" in runs:
         pairs.append(("pretrained", "2cnn"))
+    if "unlabelled" in runs and "pretrained" in runs:  # what the unlabelled recordings add to the same pretraining
+        pairs.append(("unlabelled", "pretrained"))
     return pairs
 
 

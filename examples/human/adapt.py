@@ -25,17 +25,8 @@ import numpy as np
 from examples.human import adaptation
 from specae import checkpoints, classifier_training, command_line, errors, features, inference
 from specae.dataset import check_params
-from specae.files import list_audio_files, save_json
+from specae.files import save_json
 from specae.models import CNN
-
-
-def recording_images(folders, params, jobs):
-    """The front-end images of every usable WAV under ``folders``; unusable files are named on stderr."""
-    paths, images, skipped = inference.usable_images(list_audio_files(folders), params, jobs)
-    inference.report_skipped(skipped)
-    if not images:
-        errors.fail("no usable WAV file in {}".format(" ".join(folders)))
-    return paths, np.stack(images)[:, np.newaxis]
 
 
 def main():
@@ -59,7 +50,7 @@ def main():
         info = checkpoints.load_model_info(args.model[0])
     except (inference.ModelError, ValueError) as error:
         errors.fail(error)
-    paths, images = recording_images(args.recordings, params, args.jobs)
+    paths, images = inference.recording_images(args.recordings, params, args.jobs)
     synthetic_data = np.asarray(arrays["train_data"])
     synthetic_label = np.asarray(arrays["train_label"])
 
