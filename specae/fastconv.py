@@ -585,10 +585,6 @@ def _use_fast_path(x, W, b):
     return True
 
 
-def _args(x, W, b):
-    return (x, W) if b is None else (x, W, b)
-
-
 def convolution_2d(x, W, b=None, stride=1, pad=0):
     """2-D convolution, like :func:`chainer.functions.convolution_2d`.
 
@@ -598,7 +594,7 @@ def convolution_2d(x, W, b=None, stride=1, pad=0):
     if onednn.takes(x, W, b):
         return onednn.convolution_2d(x, W, b, stride, pad)
     if _use_fast_path(x, W, b):
-        y, = Convolution2DFunction(stride, pad).apply(_args(x, W, b))
+        y, = Convolution2DFunction(stride, pad).apply(onednn.function_inputs(x, W, b))
         return y
     return F.convolution_2d(x, W, b, stride, pad)
 
@@ -610,7 +606,7 @@ def deconvolution_2d(x, W, b=None, stride=1, pad=0, outsize=None):
         return onednn.deconvolution_2d(x, W, b, stride, pad, outsize)
     if _use_fast_path(x, W, b):
         y, = Deconvolution2DFunction(stride, pad, outsize).apply(
-            _args(x, W, b))
+            onednn.function_inputs(x, W, b))
         return y
     return F.deconvolution_2d(x, W, b, stride, pad, outsize)
 

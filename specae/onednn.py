@@ -811,17 +811,18 @@ def takes(x, W, b=None):
     return True
 
 
-def _args(x, W, b):
+def function_inputs(x, W, b):
+    """The inputs of a convolution FunctionNode: without a bias, two (also used by specae.fastconv)."""
     return (x, W) if b is None else (x, W, b)
 
 
 def convolution_2d(x, W, b=None, stride=1, pad=0):
     """Like :func:`chainer.functions.convolution_2d` (no dilation or groups); float32 numpy inputs."""
-    y, = Convolution2DFunction(stride, pad).apply(_args(x, W, b))
+    y, = Convolution2DFunction(stride, pad).apply(function_inputs(x, W, b))
     return y
 
 
 def deconvolution_2d(x, W, b=None, stride=1, pad=0, outsize=None):
     """Like :func:`chainer.functions.deconvolution_2d` (no dilation or groups); float32 numpy inputs."""
-    y, = Deconvolution2DFunction(stride, pad, outsize).apply(_args(x, W, b))
+    y, = Deconvolution2DFunction(stride, pad, outsize).apply(function_inputs(x, W, b))
     return y
