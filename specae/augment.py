@@ -158,6 +158,37 @@ def mask(image, rng, max_bands=8, max_frames=8):
     return masked
 
 
+def shift_and_stretch_time(image, shift_frames, factor):
+    """Move the image ``shift_frames`` later in time and stretch it ``factor`` times longer about its
+    centre (linear interpolation); what comes in from outside is silence (0)."""
+    n_frames = image.shape[1]
+    centre = (n_frames - 1) / 2.0
+    source = (np.arange(n_frames) - centre - shift_frames) / factor + centre
+    inside = (source >= 0) & (source <= n_frames - 1)
+    low = np.clip(np.floor(source).astype(np.int64), 0, n_frames - 2)
+    weight = np.clip(source - low, 0.0, 1.0).astype(np.float32)
+    varied = image[:, low] * (1 - weight) + image[:, low + 1] * weight
+    return (varied * inside).astype(np.float32)
+
+
+# Ranges of `vary_image`: a word a few frames off centre (trimming a noisy recording moves it), a
+# speaker 20 % slower or faster, a vocal tract 10 % longer or shorter.
+VARY_SHIFT_FRAMES = 6
+VARY_STRETCH = (0.8, 1.25)
+VARY_WARP = (0.9, 1.1)
+VARY_MASK_PROBABILITY = 0.5
+
+
+def vary_image(image, rng):
+    """A fresh random variation of a training image, drawn at every epoch (the classifiers'
+    ``--vary-images``): time shift, time stretch, vocal-tract warp and, half the time, a SpecAugment
+    mask. The degraded copies of make_dataset.py are fixed once; these change from sweep to sweep."""
+    varied = shift_and_stretch_time(image, rng.uniform(-VARY_SHIFT_FRAMES, VARY_SHIFT_FRAMES),
+                                    math.exp(rng.uniform(*np.log(VARY_STRETCH))))
+    varied = warp_frequency(varied, rng.uniform(*VARY_WARP))
+    return mask(varied, rng) if rng.random() < VARY_MASK_PROBABILITY else varied
+
+
 def degrade(samples, rate_hz, rng, babble_sources=(), pitch_semitones=0.0):
     """A random chain of what a real recording may add; each step is applied with some probability.
     ``pitch_semitones`` > 0 adds a formant-preserving pitch shift of up to that many semitones."""

@@ -125,6 +125,37 @@ def test_mask_zeroes_one_band_range_and_one_frame_range():
     assert (untouched == 1).all()
 
 
+def test_time_shift_by_whole_frames_is_a_roll_with_silence_coming_in():
+    image = np.random.default_rng(5).random((8, 64)).astype(np.float32)
+    later = augment.shift_and_stretch_time(image, 5, 1.0)
+    np.testing.assert_allclose(later[:, 5:], image[:, :-5], atol=1e-6)
+    assert (later[:, :5] == 0).all()
+    earlier = augment.shift_and_stretch_time(image, -3, 1.0)
+    np.testing.assert_allclose(earlier[:, :-3], image[:, 3:], atol=1e-6)
+    assert (earlier[:, -3:] == 0).all()
+
+
+def test_time_stretch_scales_a_word_about_the_centre():
+    image = np.zeros((4, 64), np.float32)
+    image[:, 22:42] = 1.0  # a 20-frame word about frame 31.5, the centre
+    longer = augment.shift_and_stretch_time(image, 0, 1.5)
+    shorter = augment.shift_and_stretch_time(image, 0, 0.5)
+    for stretched, length in ((longer, 30), (shorter, 10)):
+        voiced = np.flatnonzero(stretched[0] > 0.5)
+        assert abs(len(voiced) - length) <= 1
+        assert abs(voiced.mean() - 31.5) <= 0.5
+
+
+def test_image_variations_are_reproducible_and_different_each_draw():
+    image = np.random.default_rng(6).random((64, 64)).astype(np.float32)
+    first = augment.vary_image(image, np.random.default_rng([1, 2, 0]))
+    np.testing.assert_array_equal(first, augment.vary_image(image, np.random.default_rng([1, 2, 0])))
+    second = augment.vary_image(image, np.random.default_rng([1, 2, 1]))
+    assert first.shape == image.shape and first.dtype == np.float32
+    assert not np.allclose(first, second) and not np.allclose(first, image)
+    assert first.min() >= 0 and first.max() <= 1
+
+
 def test_envelope_smoothing_removes_harmonic_ripple():
     bands = np.arange(64)
     envelope = 0.5 + 0.3 * np.cos(2 * np.pi * bands / 64)

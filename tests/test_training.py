@@ -127,6 +127,30 @@ def test_resume_continues_bit_identically_and_seed_repeats(tiny_corpus, tmp_path
     assert [entry["epoch"] for entry in resumed_log][-2:] == [2, 3]
 
 
+def test_varied_images_change_each_sweep_and_resume_identically(tiny_corpus, tmp_path):
+    from specae.classifier_training import VariedImages
+    data = np.random.default_rng(0).random((4, 1, 64, 64)).astype(np.float32)
+    varied = VariedImages(data, np.arange(4, dtype=np.int32), seed=1)
+    first, label = varied[2]
+    assert label == 2 and first.shape == (1, 64, 64) and not np.allclose(first, data[2])
+    np.testing.assert_array_equal(varied[2][0], first)  # the same sweep draws the same
+    varied.sweep = lambda: 1
+    assert not np.allclose(varied[2][0], first)
+
+    args = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--layers", 2, "--seed", 5)  # varied by default
+    run_script("cnn_classifier1.py", *args, "--epoch", 2, "--out", tmp_path / "straight")
+    run_script("cnn_classifier1.py", *args, "--epoch", 1, "--out", tmp_path / "first")
+    run_script("cnn_classifier1.py", *args, "--epoch", 2, "--out", tmp_path / "resumed",
+               "--resume", tmp_path / "first" / "snapshot_epoch_1")
+    run_script("cnn_classifier1.py", *args, "--no-vary-images", "--epoch", 2, "--out", tmp_path / "fixed")
+    straight, fixed = weights(tmp_path / "straight" / "model.npz"), weights(tmp_path / "fixed" / "model.npz")
+    for name, value in weights(tmp_path / "resumed" / "model.npz").items():
+        np.testing.assert_array_equal(value, straight[name], err_msg=name)
+    assert any(not np.array_equal(straight[name], fixed[name]) for name in straight)
+    assert json.loads((tmp_path / "straight" / "model.json").read_text())["vary_images"] is True
+    assert json.loads((tmp_path / "fixed" / "model.json").read_text())["vary_images"] is False
+
+
 def test_gpu_request_without_cuda_fails_clearly(tiny_corpus, tmp_path):
     result = run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--out", tmp_path,
                         "--device", "@cupy:0", check=False)

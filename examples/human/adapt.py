@@ -40,6 +40,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3,
                         help="times each pseudo-labelled recording appears per epoch beside the synthetic clips")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    classifier_training.add_variation_option(parser)
     args = parser.parse_args()
     out = args.out
     device, arrays, manifest = command_line.device_and_data(args)
