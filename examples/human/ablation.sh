@@ -24,19 +24,44 @@ corpus heldout --speakers 48 --rates 10 --rates-per-speaker 1 --seed 99
 corpus neural --speakers 0 --neural-speakers 192 --seed 0
 corpus kokoro --speakers 0 --kokoro-speakers 48 --seed 0
 
+# cnn_classifier1.py, with the ranges of --vary-images taken from VARY_SHIFT (frames), VARY_STRETCH and
+# VARY_WARP ("low,high" factors) and VARY_MASK (probability) where set: the rows that take one part away.
+VARIED_CLASSIFIER='
+import os, runpy, sys
+from specae import augment
+ranges = {"VARY_SHIFT": "VARY_SHIFT_FRAMES", "VARY_STRETCH": "VARY_STRETCH", "VARY_WARP": "VARY_WARP",
+          "VARY_MASK": "VARY_MASK_PROBABILITY"}
+for variable, name in ranges.items():
+    if variable in os.environ:
+        values = tuple(float(v) for v in os.environ[variable].split(","))
+        setattr(augment, name, values if len(values) > 1 else values[0])
+sys.argv[0] = "cnn_classifier1.py"
+runpy.run_path("cnn_classifier1.py", run_name="__main__")'
+
 mean_std() { python3 -c 'import sys,statistics as s; v=[100*float(x) for x in sys.argv[1:]]; print("%.1f ± %.1f %%" % (s.mean(v), s.pstdev(v)))' "$@"; }
 
+# Variants that differ only in how the classifier trains share one spectrogram set and data set, made once
+# in features/<corpora, front-end and data set flags>.
 variant() {  # folder name, table label, "corpora", "front-end flags", "make_dataset flags", "classifier flags"
   local dir=$OUT/$1 label=$2
   shift 2
-  if [ ! -f "$dir/spec/index.json" ]; then
-    mkdir -p "$dir/wav"
-    for c in $1; do ln -sf "$OUT/corpora/$c"/*.wav "$dir/wav/"; done
-    $PY make_spectrogram.py --wav "$dir/wav" --out "$dir/spec" --jobs 2 $2 > "$dir/spec.log"
+  local features=$OUT/features/$(echo "$1|$2|$3" | md5sum | cut -c1-12)
+  mkdir -p "$dir"
+  if [ ! -e "$dir/spec" ]; then
+    if [ ! -f "$features/spec/index.json" ]; then
+      mkdir -p "$features/wav"
+      for c in $1; do ln -sf "$OUT/corpora/$c"/*.wav "$features/wav/"; done
+      $PY make_spectrogram.py --wav "$features/wav" --out "$features/spec" --jobs 2 $2 > "$features/spec.log"
+    fi
+    ln -s "$features/spec" "$dir/spec"
   fi
-  [ -f "$dir/data/manifest.json" ] || $PY make_dataset.py --spec "$dir/spec" --out "$dir/data" --seed 0 --jobs 2 $3 > "$dir/data.log"
+  if [ ! -e "$dir/data" ]; then
+    [ -f "$features/data/manifest.json" ] || $PY make_dataset.py --spec "$features/spec" --out "$features/data" --seed 0 \
+      --jobs 2 $3 > "$features/data.log"
+    ln -s "$features/data" "$dir/data"
+  fi
   for s in $SEEDS; do
-    [ -f "$dir/seed$s/model.npz" ] || $PY cnn_classifier1.py --layers 3 --dataset "$dir/data" --epoch $EPOCHS --seed $s \
+    [ -f "$dir/seed$s/model.npz" ] || $PY -c "$VARIED_CLASSIFIER" --layers 3 --dataset "$dir/data" --epoch $EPOCHS --seed $s \
       --out "$dir/seed$s" $4 > "$dir/seed$s.log" 2>&1 &
   done
   wait
@@ -58,8 +83,8 @@ variant() {  # folder name, table label, "corpora", "front-end flags", "make_dat
 # Adaptation without labels (examples/human/adapt.py) from a variant's seeds: self-training on the audio of
 # three FSDD speakers, scored on those three (seen) and on the other three (unseen), beside the variant's
 # ensemble before adaptation.
-adaptation() {  # variant folder, table label
-  local dir=$OUT/$1 label=$2 seen=$OUT/fsdd_seen unseen=$OUT/fsdd_unseen
+adaptation() {  # variant folder, table label, adapt.py flags
+  local dir=$OUT/$1 label=$2 flags=$3 seen=$OUT/fsdd_seen unseen=$OUT/fsdd_unseen
   if [ ! -d "$seen" ]; then
     mkdir -p "$seen" "$unseen"
     for s in george jackson lucas; do ln -sf "$(cd "$FSDD" && pwd)"/*_${s}_*.wav "$seen/"; done
@@ -67,7 +92,7 @@ adaptation() {  # variant folder, table label
   fi
   local models=() ; for s in $SEEDS; do models+=(--model "$dir/seed$s"); done
   [ -f "$dir/adapted/model.npz" ] || $PY examples/human/adapt.py "${models[@]}" --dataset "$dir/data" --epoch 3 --seed 0 \
-    --out "$dir/adapted" "$seen" > "$dir/adapted.log" 2>&1
+    --out "$dir/adapted" $flags "$seen" > "$dir/adapted.log" 2>&1
   local cells=()
   for half in seen unseen; do
     for model in before adapted; do
@@ -81,15 +106,24 @@ adaptation() {  # variant folder, table label
 
 echo "| variant (3-CNN from scratch, seeds $SEEDS) | FSDD, mean ± std | FSDD, the seeds as an ensemble | held-out espeak voices |"
 echo "|---|---|---|---|"
-variant espeak "espeak 480 voices + 1 degraded copy (the former default)" "espeak" "--fit resize" "--augment 1" ""
-variant neural "+ neural voice, 192 draws" "espeak neural" "--fit resize" "--augment 1" ""
-variant neural_floor40 "+ neural voice, floor 40 dB" "espeak neural" "--fit resize --floor-db 40" "--augment 1" ""
-variant neural_lifter20 "+ neural voice, cepstral envelope (--lifter 20)" "espeak neural" "--fit resize --lifter 20" "--augment 1" ""
-variant neural_bandnorm "+ neural voice, each band's mean removed (--band-norm)" "espeak neural" "--fit resize --band-norm" "--augment 1" ""
-variant kokoro "+ neural voice + Kokoro, 48 voices" "espeak neural kokoro" "--fit resize" "--augment 1" ""
-variant neural_pad "+ neural voice, words centred, not resized (--fit pad): the new default" "espeak neural" "--fit pad" "--augment 1" ""
-variant kokoro_pad "+ neural voice + Kokoro, --fit pad" "espeak neural kokoro" "--fit pad" "--augment 1" ""
+variant espeak "espeak 480 voices + 1 degraded copy (the former default)" "espeak" "--fit resize" "--augment 1" "--no-vary-images"
+variant neural "+ neural voice, 192 draws" "espeak neural" "--fit resize" "--augment 1" "--no-vary-images"
+variant neural_floor40 "+ neural voice, floor 40 dB" "espeak neural" "--fit resize --floor-db 40" "--augment 1" "--no-vary-images"
+variant neural_lifter20 "+ neural voice, cepstral envelope (--lifter 20)" "espeak neural" "--fit resize --lifter 20" "--augment 1" "--no-vary-images"
+variant neural_bandnorm "+ neural voice, each band's mean removed (--band-norm)" "espeak neural" "--fit resize --band-norm" "--augment 1" "--no-vary-images"
+variant kokoro "+ neural voice + Kokoro, 48 voices" "espeak neural kokoro" "--fit resize" "--augment 1" "--no-vary-images"
+variant neural_pad "+ neural voice, words centred, not resized (--fit pad)" "espeak neural" "--fit pad" "--augment 1" "--no-vary-images"
+variant kokoro_pad "+ neural voice + Kokoro, --fit pad" "espeak neural kokoro" "--fit pad" "--augment 1" "--no-vary-images"
+variant neural_pad_vary "+ neural voice, --fit pad, a fresh variation of each image every epoch (--vary-images): the new default" "espeak neural" "--fit pad" "--augment 1" ""
+variant neural_pad_vary20 "the default, 20 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 20"
+VARY_SHIFT=10 VARY_STRETCH=0.7,1.4 VARY_WARP=0.85,1.15 variant neural_pad_strong "the default, wider ranges (shift ±10 frames, stretch 0.7–1.4, warp 0.85–1.15)" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_SHIFT=10 variant neural_pad_shift10 "the default, time shift up to ±10 frames" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_SHIFT=0 variant neural_pad_noshift "the default without the time shift" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_STRETCH=1,1 variant neural_pad_nostretch "the default without the time stretch" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_WARP=1,1 variant neural_pad_nowarp "the default without the vocal-tract warp" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_MASK=0 variant neural_pad_nomask "the default without the masks" "espeak neural" "--fit pad" "--augment 1" ""
 echo
 echo "| adapted without labels on george, jackson, lucas | seen speakers: ensemble → adapted | unseen speakers |"
 echo "|---|---|---|"
-adaptation neural "espeak + neural voice"
+adaptation neural "espeak + neural voice, words resized, images as they are" "--no-vary-images"
+adaptation neural_pad_vary "the default: + words centred, --vary-images" ""
