@@ -116,6 +116,8 @@ variant neural_pad "+ neural voice, words centred, not resized (--fit pad)" "esp
 variant kokoro_pad "+ neural voice + Kokoro, --fit pad" "espeak neural kokoro" "--fit pad" "--augment 1" "--no-vary-images"
 variant neural_pad_vary "+ neural voice, --fit pad, a fresh variation of each image every epoch (--vary-images): the new default" "espeak neural" "--fit pad" "--augment 1" ""
 variant neural_pad_vary20 "the default, 20 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 20"
+variant neural_pad_vary_aug2 "the default, 2 degraded copies of each clip (AUGMENT=2)" "espeak neural" "--fit pad" "--augment 2" ""
+variant neural_pad_vary_pitch "the default, half the degraded copies pitch-shifted by up to ±3 semitones (PITCH=3)" "espeak neural" "--fit pad" "--augment 1 --pitch-semitones 3" ""
 VARY_SHIFT=10 VARY_STRETCH=0.7,1.4 VARY_WARP=0.85,1.15 variant neural_pad_strong "the default, wider ranges (shift ±10 frames, stretch 0.7–1.4, warp 0.85–1.15)" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_SHIFT=10 variant neural_pad_shift10 "the default, time shift up to ±10 frames" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_SHIFT=0 variant neural_pad_noshift "the default without the time shift" "espeak neural" "--fit pad" "--augment 1" ""
