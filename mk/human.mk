@@ -6,10 +6,10 @@
 #   make human-folds   your own labelled recordings: leave-one-speaker-out over HUMAN_DIR, a 3-CNN from
 #                      scratch against one fine-tuned from the default model (result/human_folds/)
 # Variables: HUMAN_DIR (default ../shared/data/fsdd/recordings when it exists), ADAPT_DIR (default HUMAN_DIR),
-#            ADAPT_FRACTIONS (0.3 0.5 0.7), ADAPT_EPOCHS (3), FOLD_EPOCHS (10).
+#            ADAPT_FRACTIONS (0.3 0.5 0.7 0.9 1.0), ADAPT_EPOCHS (3), FOLD_EPOCHS (10).
 HUMAN_DIR ?= $(firstword $(wildcard ../shared/data/fsdd/recordings))
 ADAPT_DIR ?= $(HUMAN_DIR)
-ADAPT_FRACTIONS ?= 0.3 0.5 0.7
+ADAPT_FRACTIONS ?= 0.3 0.5 0.7 0.9 1.0
 ADAPT_EPOCHS ?= $(or $(EPOCHS),3)
 FOLD_EPOCHS ?= $(or $(EPOCHS),10)
 HUMAN_SCRIPTS := examples/human

@@ -205,7 +205,7 @@ def test_adapt_self_trains_on_the_recordings_and_scores_them(run):
     info = load(result / "adapted" / "model.json")
     assert info["kind"] == "cnn" and info["init"] == "adapted"
     report = load(result / "adapted" / "adaptation.json")
-    assert report["recordings"] == 20 and len(report["rounds"]) == 3
+    assert report["recordings"] == 20 and len(report["rounds"]) == 5
     assert 0.0 <= load(result / "human_adapted" / "report.json")["accuracy"] <= 1.0
 
 

@@ -83,20 +83,20 @@ variant() {  # folder name, table label, "corpora", "front-end flags", "make_dat
 # Adaptation without labels (examples/human/adapt.py) from a variant's seeds: self-training on the audio of
 # three FSDD speakers, scored on those three (seen) and on the other three (unseen), beside the variant's
 # ensemble before adaptation.
-adaptation() {  # variant folder, table label, adapt.py flags
-  local dir=$OUT/$1 label=$2 flags=$3 seen=$OUT/fsdd_seen unseen=$OUT/fsdd_unseen
+adaptation() {  # variant folder, folder of the adapted model within it, table label, adapt.py flags
+  local dir=$OUT/$1 name=$2 label=$3 flags=$4 seen=$OUT/fsdd_seen unseen=$OUT/fsdd_unseen
   if [ ! -d "$seen" ]; then
     mkdir -p "$seen" "$unseen"
     for s in george jackson lucas; do ln -sf "$(cd "$FSDD" && pwd)"/*_${s}_*.wav "$seen/"; done
     for s in nicolas theo yweweler; do ln -sf "$(cd "$FSDD" && pwd)"/*_${s}_*.wav "$unseen/"; done
   fi
   local models=() ; for s in $SEEDS; do models+=(--model "$dir/seed$s"); done
-  [ -f "$dir/adapted/model.npz" ] || $PY examples/human/adapt.py "${models[@]}" --dataset "$dir/data" --epoch 3 --seed 0 \
-    --out "$dir/adapted" $flags "$seen" > "$dir/adapted.log" 2>&1
+  [ -f "$dir/$name/model.npz" ] || $PY examples/human/adapt.py "${models[@]}" --dataset "$dir/data" --epoch 3 --seed 0 \
+    --out "$dir/$name" $flags -- "$seen" > "$dir/$name.log" 2>&1
   local cells=()
   for half in seen unseen; do
-    for model in before adapted; do
-      local args=("${models[@]}"); [ $model = adapted ] && args=(--model "$dir/adapted")
+    for model in before $name; do
+      local args=("${models[@]}"); [ $model = $name ] && args=(--model "$dir/$name")
       [ -f "$dir/eval_${half}_$model/report.json" ] || $PY evaluate.py "${args[@]}" --out "$dir/eval_${half}_$model" "$OUT/fsdd_$half" > /dev/null 2>&1
       cells+=("$(python3 -c 'import json,sys; print("%.1f %%" % (100 * json.load(open(sys.argv[1]))["accuracy"]))' "$dir/eval_${half}_$model/report.json")")
     done
@@ -127,5 +127,6 @@ VARY_MASK=0 variant neural_pad_nomask "the default without the masks" "espeak ne
 echo
 echo "| adapted without labels on george, jackson, lucas | seen speakers: ensemble → adapted | unseen speakers |"
 echo "|---|---|---|"
-adaptation neural "espeak + neural voice, words resized, images as they are" "--no-vary-images"
-adaptation neural_pad_vary "the default: + words centred, --vary-images" ""
+adaptation neural adapted "espeak + neural voice, words resized, images as they are, three rounds (0.3 0.5 0.7)" "--no-vary-images --fractions 0.3 0.5 0.7"
+adaptation neural_pad_vary adapted3 "the default models (words centred, --vary-images), three rounds (0.3 0.5 0.7)" "--fractions 0.3 0.5 0.7"
+adaptation neural_pad_vary adapted "the default models, five rounds up to every recording (the default of adapt.py)" ""
