@@ -137,13 +137,24 @@ def shift_pitch(samples, rate_hz, semitones, frame_length=1024, hop_length=256, 
     return (output * math.sqrt(power(samples) / power(output))).astype(np.float32)
 
 
+def interpolate_axis(image, source, axis, zero_outside=False):
+    """Read ``image`` at the fractional positions ``source`` along ``axis`` (linear interpolation).
+    Positions beyond the ends read the end value, or silence (0) with ``zero_outside``."""
+    size = image.shape[axis]
+    clipped = np.clip(source, 0, size - 1)
+    low = np.minimum(clipped.astype(np.int64), size - 2)
+    shape = [1] * image.ndim
+    shape[axis] = -1
+    weight = (clipped - low).astype(np.float32).reshape(shape)
+    result = np.take(image, low, axis) * (1 - weight) + np.take(image, low + 1, axis) * weight
+    if zero_outside:
+        result = result * ((source >= 0) & (source <= size - 1)).reshape(shape)
+    return result.astype(np.float32)
+
+
 def warp_frequency(image, alpha):
     """Vocal-tract-length perturbation on the mel image: band b takes the value at band b·alpha."""
-    bands = image.shape[0]
-    source = np.clip(np.arange(bands) * alpha, 0, bands - 1)
-    low = np.minimum(source.astype(np.int64), bands - 2)
-    weight = (source - low)[:, np.newaxis].astype(np.float32)
-    return (image[low] * (1 - weight) + image[low + 1] * weight).astype(np.float32)
+    return interpolate_axis(image, np.arange(image.shape[0]) * alpha, axis=0)
 
 
 def mask(image, rng, max_bands=8, max_frames=8):
@@ -161,14 +172,9 @@ def mask(image, rng, max_bands=8, max_frames=8):
 def shift_and_stretch_time(image, shift_frames, factor):
     """Move the image ``shift_frames`` later in time and stretch it ``factor`` times longer about its
     centre (linear interpolation); what comes in from outside is silence (0)."""
-    n_frames = image.shape[1]
-    centre = (n_frames - 1) / 2.0
-    source = (np.arange(n_frames) - centre - shift_frames) / factor + centre
-    inside = (source >= 0) & (source <= n_frames - 1)
-    low = np.clip(np.floor(source).astype(np.int64), 0, n_frames - 2)
-    weight = np.clip(source - low, 0.0, 1.0).astype(np.float32)
-    varied = image[:, low] * (1 - weight) + image[:, low + 1] * weight
-    return (varied * inside).astype(np.float32)
+    centre = (image.shape[1] - 1) / 2.0
+    source = (np.arange(image.shape[1]) - centre - shift_frames) / factor + centre
+    return interpolate_axis(image, source, axis=1, zero_outside=True)
 
 
 # Ranges of `vary_image`: a word a few frames off centre (trimming a noisy recording moves it), a
