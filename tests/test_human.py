@@ -14,12 +14,18 @@ from specae.dataset import split_indices
 
 
 # ---- the neural voice -------------------------------------------------------------------------------
-def test_neural_speaker_draws_are_deterministic_prefixes_within_the_ranges():
-    many, few = neural_voice.speaker_draws(20, seed=3), neural_voice.speaker_draws(5, seed=3)
+def deterministic_prefix_draws(draws):
+    """The contract of both voice engines' draws: a seed fixes them, fewer draws are a prefix of more,
+    another seed differs, every name is unique. Returns 20 draws of seed 3."""
+    many, few = draws(20, seed=3), draws(5, seed=3)
     assert many[:5] == few
-    assert neural_voice.speaker_draws(20, seed=4) != many
+    assert draws(20, seed=4) != many
     assert len({speaker.name for speaker in many}) == 20
-    for speaker in many:
+    return many
+
+
+def test_neural_speaker_draws_are_deterministic_prefixes_within_the_ranges():
+    for speaker in deterministic_prefix_draws(neural_voice.speaker_draws):
         assert neural_voice.LENGTH_SCALE[0] <= speaker.length_scale <= neural_voice.LENGTH_SCALE[1]
         assert neural_voice.NOISE_SCALE[0] <= speaker.noise_scale <= neural_voice.NOISE_SCALE[1]
         assert neural_voice.NOISE_W_SCALE[0] <= speaker.noise_w_scale <= neural_voice.NOISE_W_SCALE[1]
@@ -58,10 +64,7 @@ def test_neural_voice_is_a_function_of_the_speaker_draw(neural_clips):
 
 
 def test_kokoro_draws_are_deterministic_prefixes_of_convex_style_mixes():
-    many, few = neural_voice.kokoro_draws(20, seed=3), neural_voice.kokoro_draws(5, seed=3)
-    assert many[:5] == few
-    assert neural_voice.kokoro_draws(20, seed=4) != many
-    assert len({speaker.name for speaker in many}) == 20
+    many = deterministic_prefix_draws(neural_voice.kokoro_draws)
     for speaker in many:
         assert len(speaker.mix) == len(neural_voice.KOKORO_STYLES)
         assert min(speaker.mix) >= 0 and abs(sum(speaker.mix) - 1) < 1e-3
