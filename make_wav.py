@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Synthesise the spoken-digit corpus: {digit}_{speaker}_{rate}.wav files from espeak-ng voices and, with
+"""Synthesise the spoken-digit corpus: {digit}_{speaker}_{rate}.wav files from espeak-ng voices (with
+--random-voices, also voices whose definitions are drawn at random) and, with
 --neural-speakers, {digit}_joe-NNN_0.wav files from the neural piper voice and, with --kokoro-speakers,
 {digit}_kokoro-NNN_0.wav files from Kokoro-82M's voices (specae/neural_voice.py)."""
 import argparse
@@ -17,6 +18,9 @@ def main(argv=None):
                         help='Directory to write the WAV files to')
     parser.add_argument('--speakers', '-s', type=int, default=480,
                         help='Number of espeak-ng speakers (voice x variant x pitch); 0 for none')
+    parser.add_argument('--random-voices', type=int, default=0,
+                        help='Also this many espeak-ng speakers with voice definitions of their own, drawn at random '
+                             '(formants, voicing source, breath, roughness: synth.random_variant)')
     parser.add_argument('--rates', '-r', type=int, default=10,
                         help='Number of speaking rates, evenly spaced')
     parser.add_argument('--rates-per-speaker', type=int, default=1,
@@ -43,6 +47,7 @@ def main(argv=None):
     try:
         # --speakers 0: the neural voices alone
         speakers = synth.speaker_grid(args.speakers, args.seed) if args.speakers else []
+        speakers += synth.random_speakers(args.random_voices, args.seed) if args.random_voices else []
         rates = synth.speaking_rates(args.rates, args.min_rate, args.max_rate)
         paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
                                         progress=show_progress,

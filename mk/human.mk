@@ -2,7 +2,7 @@
 #   make human         evaluate.py with the default models on HUMAN_DIR: accuracy per digit and per speaker,
 #                      confusion matrix (result/human/)
 #   make adapt         examples/human/adapt.py: self-training on the unlabelled WAVs in ADAPT_DIR (no label
-#                      read); the adapted classifier in result/adapted/, then scored on HUMAN_DIR
+#                      read); the adapted classifiers (one per MODEL) in result/adapted/, then scored on HUMAN_DIR
 #   make human-folds   your own labelled recordings: leave-one-speaker-out over HUMAN_DIR, a 3-CNN from
 #                      scratch against one fine-tuned from the default model (result/human_folds/)
 # Variables: HUMAN_DIR (default ../shared/data/fsdd/recordings when it exists), ADAPT_DIR (default HUMAN_DIR),
@@ -23,10 +23,10 @@ human: | $(INSTALLED)
 	$(call need_human_dir,$(HUMAN_DIR))
 	$(PY) evaluate.py $(foreach m,$(MODEL),--model $(m)) --out $(RESULT)/human $(HUMAN_DIR)
 
-adapt: $(RESULT)/adapted/model.npz
+adapt: $(RESULT)/adapted/adaptation.json
 	$(call need_human_dir,$(HUMAN_DIR))
 	$(PY) evaluate.py --model $(RESULT)/adapted --out $(RESULT)/human_adapted $(HUMAN_DIR)
-$(RESULT)/adapted/model.npz: $(MODEL_FILES) $(HUMAN_SCRIPTS)/adapt.py $(HUMAN_SCRIPTS)/adaptation.py
+$(RESULT)/adapted/adaptation.json: $(MODEL_FILES) $(HUMAN_SCRIPTS)/adapt.py $(HUMAN_SCRIPTS)/adaptation.py
 	$(call need_human_dir,$(ADAPT_DIR))
 	$(PY) $(HUMAN_SCRIPTS)/adapt.py $(foreach m,$(MODEL),--model $(m)) $(TRAIN_FLAGS) --epoch $(ADAPT_EPOCHS) \
 		--fractions $(ADAPT_FRACTIONS) --seed $(SEED) --out $(@D) $(ADAPT_DIR)

@@ -21,6 +21,12 @@ def add_frequency_pool_option(parser):
                              "fully connected layer (1: none), for invariance to small formant shifts")
 
 
+def add_label_smoothing_option(parser):
+    parser.add_argument("--label-smoothing", type=float, default=0.0, metavar="EPS",
+                        help="train towards targets that spread EPS of their weight over all ten digits (default 0: "
+                             "the one-hot targets of the original)")
+
+
 def labels_per_class(text):
     """--labels-per-class: a whole number of at least 1, or "all"."""
     if text == "all":
@@ -73,9 +79,13 @@ class VariedImages(chainer.dataset.DatasetMixin):
 
 
 def build_classifier(args, n_layers, input_size):
-    """The classifier of ``models.classifier``; a bad --frequency-pool is a one-line error."""
+    """The classifier of ``models.classifier``; a bad --frequency-pool or --label-smoothing is a one-line error."""
+    smoothing = getattr(args, "label_smoothing", 0.0)
+    if not 0.0 <= smoothing < 1.0:
+        fail("--label-smoothing must be at least 0 and below 1, not {}".format(smoothing))
     try:
-        return classifier(n_layers, input_size=input_size, frequency_pool=args.frequency_pool)
+        return classifier(n_layers, input_size=input_size, frequency_pool=args.frequency_pool,
+                          label_smoothing=smoothing)
     except ValueError as error:
         fail("--frequency-pool: {}".format(error))
 
@@ -105,7 +115,8 @@ def train_classifier(model, args, device, arrays, manifest, info):
         train = VariedImages(train_data, train_label, args.seed)
     else:
         train = chainer.datasets.TupleDataset(train_data, train_label)
-    info = dict(info, vary_images=bool(getattr(args, "vary_images", False)))
+    info = dict(info, vary_images=bool(getattr(args, "vary_images", False)),
+                label_smoothing=float(getattr(args, "label_smoothing", 0.0)))
     test = chainer.datasets.TupleDataset(arrays["test_data"], arrays["test_label"])
     trainer = make_trainer(model, train, test, args, device, CLASSIFIER_REPORT, CLASSIFIER_PLOTS)
     if isinstance(train, VariedImages):

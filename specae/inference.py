@@ -48,9 +48,20 @@ def load_classifier(directory):
     return cnn, FeatureParams.from_dict(info["feature_params"])
 
 
+def ensemble_members(directory):
+    """The classifier folders a directory stands for: itself, or, for a folder without a model of its own
+    that holds member1, member2, ... (an ensemble adapted by examples/human/adapt.py), those in order."""
+    if os.path.exists(os.path.join(directory, checkpoints.MODEL_INFO)):
+        return [directory]
+    members = glob.glob(os.path.join(directory, "member*", checkpoints.MODEL_INFO))
+    numbered = [(os.path.basename(os.path.dirname(path))[len("member"):], os.path.dirname(path)) for path in members]
+    return [folder for number, folder in sorted((int(n), f) for n, f in numbered if n.isdigit())] or [directory]
+
+
 def load_classifiers(directories):
     """``(cnns, feature_params)`` for one or more classifier directories, to be averaged as an ensemble
-    (e.g. the seeds of one model); they must share one front end."""
+    (e.g. the seeds of one model; a folder of members counts as its members); they must share one front end."""
+    directories = [member for directory in directories for member in ensemble_members(directory)]
     loaded = [load_classifier(directory) for directory in directories]
     first_params = loaded[0][1]
     for directory, (_, params) in zip(directories[1:], loaded[1:]):

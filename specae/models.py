@@ -215,9 +215,22 @@ class CNN(chainer.Chain):
                 target.array[...] = source
 
 
-def classifier(n_layers=3, input_size=64, frequency_pool=1):
-    """The CNN wrapped with softmax cross-entropy and accuracy reporting."""
-    return L.Classifier(CNN(n_layers, input_size, frequency_pool=frequency_pool))
+def smoothed_cross_entropy(smoothing):
+    """Softmax cross-entropy against targets that give ``smoothing`` of their weight evenly to all ten
+    classes (label smoothing, Szegedy et al. 2016); 0 is the plain loss."""
+    def loss(logits, labels):
+        plain = F.softmax_cross_entropy(logits, labels)
+        if not smoothing:
+            return plain
+        uniform = -F.mean(F.log_softmax(logits))
+        return (1.0 - smoothing) * plain + smoothing * uniform
+    return loss
+
+
+def classifier(n_layers=3, input_size=64, frequency_pool=1, label_smoothing=0.0):
+    """The CNN wrapped with (label-smoothed) softmax cross-entropy and accuracy reporting."""
+    return L.Classifier(CNN(n_layers, input_size, frequency_pool=frequency_pool),
+                        lossfun=smoothed_cross_entropy(label_smoothing))
 
 
 def reconstruct_all(model, images, depth=None, batchsize=256):

@@ -14,16 +14,21 @@ Silence is not trimmed: espeak-ng puts only ~12 ms before and ~7 ms after a word
 digit words), less than the 50 ms margin a trim would keep.
 
 A "speaker" is an English voice (accent) x a voice variant from ``espeak-ng-data/voices/!v`` plus a
-pitch and pitch range, see :func:`speaker_grid`. :func:`synthesize_corpus` writes
+pitch and pitch range, see :func:`speaker_grid`; or, from :func:`random_speakers`, a voice variant
+written for it with randomly drawn formants, voicing source, breath and roughness
+(:func:`random_variant`), which espeak-ng reads from a private copy of its data folder. :func:`synthesize_corpus` writes
 ``{digit}_{speaker}_{rate}.wav`` for every speaker x speaking rate x digit.
 """
 import _ctypes
+import atexit
 import ctypes
 import dataclasses
 import multiprocessing
 import os
 import re
+import shutil
 import sys
+import tempfile
 import zlib
 
 import numpy as np
@@ -57,6 +62,8 @@ class _Espeak:
 
     def __init__(self):
         self.library_path, self.data_path = _paths()
+        self.wheel_data_path = self.data_path
+        self.own_variant = None
         self.variant_dir = os.path.join(self.data_path, "voices", "!v")
         self.lib = None
         self.chunks = []
@@ -91,6 +98,32 @@ class _Espeak:
         lib.espeak_SetSynthCallback(self.callback)
         self.lib = lib
 
+    def private_data_path(self, adopt=None):
+        """Move the engine onto a private data folder for variants of our own and return its path: links to
+        every file of the wheel's espeak-ng-data, with a real ``voices/!v`` folder whose own entries are
+        links too, so the wheel's folder is never written to. Made on the first call and removed when this
+        process exits; worker processes ``adopt`` their parent's."""
+        if adopt is None and self.variant_dir.startswith(self.wheel_data_path):
+            adopt = tempfile.mkdtemp(prefix="specae-espeak-")
+            atexit.register(shutil.rmtree, adopt, ignore_errors=True)
+            _link_tree(self.wheel_data_path, adopt, keep=("voices", "!v"))
+        if adopt is not None:
+            self.data_path, self.variant_dir = adopt, os.path.join(adopt, "voices", "!v")
+            self.own_variant = None
+            self.reset()
+        return self.data_path
+
+    def add_variant(self, name, definition):
+        """Make the voice variant ``name`` (the text of an espeak-ng variant file) available to set_voice, in
+        the private data folder. espeak-ng lists at most 349 voices and variants and ignores the rest, so each
+        process keeps only the variant it wrote last: the one it is speaking with."""
+        self.private_data_path()
+        if self.own_variant is not None:
+            os.unlink(os.path.join(self.variant_dir, self.own_variant))
+        with open(os.path.join(self.variant_dir, name), "w") as file:
+            file.write(definition)
+        self.own_variant = name
+
     def set_voice(self, name):
         if self.lib.espeak_SetVoiceByName(name.encode()) != 0:
             raise RuntimeError(f"espeak-ng refused voice {name!r}")
@@ -112,6 +145,17 @@ class _Espeak:
         return audio
 
 
+def _link_tree(source, target, keep):
+    """Link every entry of ``source`` into ``target``, except that the folders on the path ``keep`` (e.g.
+    voices, then !v inside it) are made as real folders whose own entries are linked in turn."""
+    os.makedirs(target, exist_ok=True)
+    for entry in os.listdir(source):
+        if keep and entry == keep[0]:
+            _link_tree(os.path.join(source, entry), os.path.join(target, entry), keep[1:])
+        else:
+            os.symlink(os.path.join(source, entry), os.path.join(target, entry))
+
+
 _ENGINE = None
 
 
@@ -125,7 +169,7 @@ def initialise():
 
 def variants():
     """Names of the voice variants (files in espeak-ng-data/voices/!v), sorted."""
-    directory = initialise().variant_dir
+    directory = os.path.join(initialise().wheel_data_path, "voices", "!v")
     return sorted(name for name in os.listdir(directory)
                   if os.path.isfile(os.path.join(directory, name)))
 
@@ -192,12 +236,14 @@ def synthesize(text, voice="en-us", rate_wpm=175, pitch=50, pitch_range=50, word
 
 @dataclasses.dataclass(frozen=True)
 class Speaker:
-    """A synthetic speaker: espeak voice (accent) + variant, with its pitch and pitch range."""
+    """A synthetic speaker: espeak voice (accent) + variant, with its pitch and pitch range. ``definition``
+    is the text of the variant file when the variant is not one of espeak-ng's own."""
     name: str
     voice: str
     variant: str
     pitch: int
     pitch_range: int
+    definition: str = ""
 
     @property
     def espeak_voice(self):
@@ -235,6 +281,60 @@ def speaker_grid(n_speakers=48, seed=0):
     return speakers
 
 
+# Ranges of the random voice definitions, in the units of espeak-ng's voice files (docs/voices.md of
+# espeak-ng): formant frequency, height and width in percent of the default voice's, for formants 0-5
+# (the higher ones are left as they are); breath (aspiration noise on each formant) 0-4; flutter (pitch
+# jitter) and roughness (irregular glottal pulses); consonant loudness in percent. klatt 0 is espeak's own
+# wave synthesiser, 1-6 its Klatt synthesiser with different voicing sources.
+RANDOM_FORMANT_FREQUENCY = (85, 115)
+RANDOM_FORMANT_HEIGHT = (70, 130)
+RANDOM_FORMANT_WIDTH = (70, 160)
+RANDOM_BREATH = (0, 4)
+RANDOM_FLUTTER = (0, 80)
+RANDOM_ROUGHNESS = (0, 4)
+RANDOM_CONSONANTS = (70, 140)
+RANDOM_KLATT = (0, 1, 2, 3, 4, 5, 6)
+RANDOM_MALE_SHARE = 0.7
+MALE_PITCH_HZ, FEMALE_PITCH_HZ = (70, 120), (140, 210)  # base pitch drawn here; the top 25-70 Hz above
+
+
+def random_variant(name, rng):
+    """The text of an espeak-ng voice variant file with every timbre setting drawn from ``rng``."""
+    def draw(bounds):
+        return int(rng.integers(bounds[0], bounds[1] + 1))
+    male = rng.random() < RANDOM_MALE_SHARE
+    base = draw(MALE_PITCH_HZ if male else FEMALE_PITCH_HZ)
+    lines = ["language variant", f"name {name}", "gender " + ("male" if male else "female"),
+             f"klatt {int(rng.choice(RANDOM_KLATT))}", f"pitch {base} {base + draw((25, 70))}"]
+    for formant in range(6):
+        lines.append(f"formant {formant} {draw(RANDOM_FORMANT_FREQUENCY)} {draw(RANDOM_FORMANT_HEIGHT)} "
+                     f"{draw(RANDOM_FORMANT_WIDTH)}")
+    if rng.random() < 0.5:  # half the voices breathe
+        lines.append("breath " + " ".join(str(draw(RANDOM_BREATH)) for _ in range(8)))
+    lines += [f"flutter {draw(RANDOM_FLUTTER)}", f"roughness {draw(RANDOM_ROUGHNESS)}",
+              f"consonants {draw(RANDOM_CONSONANTS)} {draw(RANDOM_CONSONANTS)}"]
+    return "\n".join(lines) + "\n"
+
+
+def random_speakers(n_speakers=48, seed=0):
+    """``n_speakers`` speakers with voice definitions of their own (:func:`random_variant`), each with an
+    English voice (accent), pitch and pitch range drawn as in :func:`speaker_grid`; a deterministic
+    function of ``(n_speakers, seed)``, and ``random_speakers(k, seed)`` is a prefix of
+    ``random_speakers(n, seed)``. Names look like ``enus-rv0007-p47r62``."""
+    _check_int("n_speakers", n_speakers, 1, 10 ** 6)
+    voices = english_voices()
+    speakers = []
+    for index in range(n_speakers):
+        rng = np.random.default_rng([seed, index])
+        voice = voices[int(rng.integers(len(voices)))]
+        variant = f"rv{index:04d}"
+        pitch = int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1))
+        pitch_range = int(rng.integers(PITCH_RANGE_RANGE[0], PITCH_RANGE_RANGE[1] + 1))
+        speakers.append(Speaker(f"{_safe(voice)}-{variant}-p{pitch}r{pitch_range}", voice, variant, pitch,
+                                pitch_range, definition=random_variant(variant, rng)))
+    return speakers
+
+
 def speaking_rates(n_rates=10, low_wpm=80, high_wpm=260):
     """``n_rates`` evenly spaced speaking rates in words per minute, as distinct ints."""
     _check_int("n_rates", n_rates, 1, MAX_RATE_WPM - MIN_RATE_WPM + 1)
@@ -267,6 +367,8 @@ def _write_wav(path, samples):
 def _speaker_task(task):
     """Write every rate x digit of one speaker; one task per speaker (runs in a worker)."""
     out_dir, speaker, rates, seed = task
+    if speaker.definition:
+        initialise().add_variant(speaker.variant, speaker.definition)
     paths = []
     for rate in rates:
         for digit, word in enumerate(DIGIT_WORDS):
@@ -280,8 +382,10 @@ def _speaker_task(task):
     return paths
 
 
-def _init_worker():
-    initialise()
+def _init_worker(private_data_path=None):
+    engine = initialise()
+    if private_data_path is not None:
+        engine.private_data_path(adopt=private_data_path)
 
 
 def rates_of_speaker(speaker, rates, rates_per_speaker, seed):
@@ -334,7 +438,9 @@ def synthesize_corpus(out_dir, speakers, rates, jobs=None, seed=0, progress=True
                 bar.update()
     else:
         # The pool is made before tqdm starts its monitor thread, so no thread is forked.
-        with multiprocessing.Pool(jobs, initializer=_init_worker) as pool:
+        # Voices of our own: the workers share this process's private data folder, removed when it exits.
+        private = initialise().private_data_path() if any(speaker.definition for speaker in speakers) else None
+        with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(private,)) as pool:
             with tqdm(total=len(tasks), unit="speaker", disable=not progress,
                       file=sys.stderr) as bar:
                 for written in pool.imap_unordered(_speaker_task, tasks):

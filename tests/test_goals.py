@@ -202,9 +202,10 @@ def test_human_without_recordings_is_a_one_line_error(tmp_path):
 
 def test_adapt_self_trains_on_the_recordings_and_scores_them(run):
     result = made(run, "adapt")
-    info = load(result / "adapted" / "model.json")
-    assert info["kind"] == "cnn" and info["init"] == "adapted"
     report = load(result / "adapted" / "adaptation.json")
+    for member in report["members"]:  # every seed of MODEL adapted
+        info = load(result / "adapted" / member / "model.json")
+        assert info["kind"] == "cnn" and info["init"] == "adapted"
     assert report["recordings"] == 20 and len(report["rounds"]) == 5
     assert 0.0 <= load(result / "human_adapted" / "report.json")["accuracy"] <= 1.0
 

@@ -8,7 +8,7 @@ import soundfile
 
 from conftest import run_script
 from examples.human import adaptation, time_probe
-from specae import neural_voice
+from specae import inference, neural_voice
 from specae.dataset import split_indices
 
 
@@ -220,3 +220,29 @@ def test_adapt_reads_no_labels_and_writes_a_usable_model(tiny_corpus, synthetic_
     np.testing.assert_array_equal(final["fc/W"], np.load(tmp_path / "adapted" / "round2" / "model.npz")["fc/W"])
     predicted = run_script("predict.py", "--model", tmp_path / "adapted", tiny_corpus / "wav")
     assert len(predicted.stdout.strip().splitlines()) == len(os.listdir(tiny_corpus / "wav"))
+
+
+def test_adapt_adapts_every_member_of_an_ensemble_and_its_folder_reads_as_one(tiny_corpus, synthetic_model, tmp_path):
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for index, name in enumerate(sorted(os.listdir(tiny_corpus / "wav"))[::4]):
+        os.symlink(tiny_corpus / "wav" / name, unlabelled / "recording{:03d}.wav".format(index))
+    run_script("examples/human/adapt.py", "--model", synthetic_model, "--model", synthetic_model,
+               "--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20, "--fractions", 0.5,
+               "--jobs", 1, "--out", tmp_path / "adapted", unlabelled)
+    report = json.loads((tmp_path / "adapted" / "adaptation.json").read_text())
+    assert report["members"] == ["member1", "member2"]
+    first, second = (np.load(tmp_path / "adapted" / m / "model.npz") for m in report["members"])
+    assert not np.array_equal(first["fc/W"], second["fc/W"])  # the members draw their own batches
+    assert not (tmp_path / "adapted" / "model.npz").exists()
+    assert inference.ensemble_members(str(tmp_path / "adapted")) == [
+        str(tmp_path / "adapted" / "member1"), str(tmp_path / "adapted" / "member2")]
+    cnns, _ = inference.load_classifiers([str(tmp_path / "adapted")])
+    np.testing.assert_array_equal(cnns[1].fc.W.array, second["fc/W"])
+    # adapting again from the adapted ensemble's folder reads its two members
+    run_script("examples/human/adapt.py", "--model", tmp_path / "adapted", "--members", 1,
+               "--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20, "--fractions", 1.0,
+               "--jobs", 1, "--out", tmp_path / "again", unlabelled)
+    again = json.loads((tmp_path / "again" / "adaptation.json").read_text())
+    assert again["members"] == [""] and (tmp_path / "again" / "model.npz").exists()
+    assert again["started_from"] == [str(tmp_path / "adapted" / "member1"), str(tmp_path / "adapted" / "member2")]

@@ -12,7 +12,7 @@ import soundfile
 
 from conftest import run_script
 from specae.audio import resample
-from specae.models import CNN
+from specae.models import CNN, smoothed_cross_entropy
 
 
 @pytest.fixture(scope="module", params=[1, 3], ids=["fc-head", "frequency-pool-head"])
@@ -43,6 +43,27 @@ def test_bad_frequency_pool_is_a_one_line_error(tiny_corpus, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == "error: --frequency-pool: frequency_pool must be between 1 and 4 (the rows of " \
                                     "the last feature map), not 5"
+
+
+def test_label_smoothing_is_cross_entropy_against_smoothed_targets():
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(6, 10)).astype(np.float32), rng.integers(0, 10, 6).astype(np.int32)
+    log_probabilities = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    for smoothing in (0.0, 0.1, 0.5):
+        targets = np.full((6, 10), smoothing / 10)
+        targets[np.arange(6), labels] += 1.0 - smoothing
+        expected = -(targets * log_probabilities).sum(axis=1).mean()
+        np.testing.assert_allclose(smoothed_cross_entropy(smoothing)(logits, labels).array, expected, rtol=1e-5)
+
+
+def test_label_smoothing_is_recorded_and_a_bad_value_is_a_one_line_error(tiny_corpus, tmp_path):
+    run_script("cnn_classifier1.py", "--layers", 2, "--dataset", tiny_corpus / "DataSet", "--epoch", 1,
+               "--batchsize", 20, "--label-smoothing", 0.1, "--out", tmp_path / "smoothed")
+    assert json.loads((tmp_path / "smoothed" / "model.json").read_text())["label_smoothing"] == 0.1
+    result = run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--label-smoothing", 1.5,
+                        "--out", tmp_path / "model", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: --label-smoothing must be at least 0 and below 1, not 1.5"
 
 
 def test_predict_prints_one_line_per_file(tiny_corpus, model):

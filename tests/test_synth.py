@@ -19,6 +19,14 @@ def rms(samples):
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
 
 
+def fundamental_hz(samples):
+    """The strongest periodicity between 60 and 400 Hz of the middle half of a word (autocorrelation)."""
+    middle = samples[len(samples) // 4: 3 * len(samples) // 4].astype(np.float64)
+    correlation = np.correlate(middle, middle, "full")[len(middle) - 1:]
+    shortest, longest = synth.SAMPLE_RATE_HZ // 400, synth.SAMPLE_RATE_HZ // 60
+    return synth.SAMPLE_RATE_HZ / (shortest + np.argmax(correlation[shortest:longest]))
+
+
 def test_synthesize_gives_int16_speech():
     samples = synth.synthesize("seven", "en-us+f3", rate_wpm=160, pitch=50, pitch_range=50)
     assert synth.SAMPLE_RATE_HZ == 22050
@@ -83,6 +91,43 @@ def test_speaker_grid_beyond_all_pairs_stays_unique():
     names = [speaker.name for speaker in synth.speaker_grid(n_pairs + 50, seed=3)]
     assert len(names) == n_pairs + 50 and len({name.lower() for name in names}) == len(names)
     assert all("_" not in name for name in names)
+
+
+def test_random_speakers_are_deterministic_and_named_safely():
+    speakers = synth.random_speakers(6, seed=0)
+    assert speakers == synth.random_speakers(6, seed=0) and synth.random_speakers(2, seed=0) == speakers[:2]
+    assert speakers != synth.random_speakers(6, seed=1)
+    assert len({speaker.definition for speaker in speakers}) == 6
+    for speaker in speakers:
+        assert re.fullmatch(r"[A-Za-z0-9]+-rv[0-9]{4}-p[0-9]+r[0-9]+", speaker.name)
+        lines = speaker.definition.splitlines()
+        assert lines[:2] == ["language variant", "name " + speaker.variant]
+        assert sum(line.startswith("formant ") for line in lines) == 6
+
+
+def test_random_voice_definitions_are_what_espeak_speaks(tmp_path):
+    base = synth.random_speakers(1, seed=0)[0]
+    low, high = (synth.Speaker(base.name + name, "en-us", base.variant, 50, 50,
+                               definition="language variant\nname {}\npitch {} {}\n".format(base.variant, hz, hz + 20))
+                 for name, hz in (("a", 80), ("b", 200)))
+    written = synth.synthesize_corpus(tmp_path, [low, high], [160], jobs=1, progress=False)
+    first, second = (soundfile.read(path, dtype="int16")[0] for path in written if os.path.basename(path).startswith("7_"))
+    # the variant file's pitch line sets the voice's pitch (80 and 200 Hz at espeak's middle pitch setting)
+    assert 75 < fundamental_hz(first) < 95 and 185 < fundamental_hz(second) < 220
+    wheel_variants = os.listdir(os.path.join(synth.initialise().wheel_data_path, "voices", "!v"))
+    assert base.variant not in wheel_variants and base.variant not in synth.variants()
+
+
+def test_random_voices_beyond_espeaks_voice_list_and_across_processes(tmp_path):
+    # espeak-ng lists at most 349 voices and variants: hundreds of drawn ones must all still be found
+    for speaker in synth.random_speakers(300, seed=2):
+        synth.initialise().add_variant(speaker.variant, speaker.definition)
+        synth.synthesize("one", speaker.espeak_voice, 260, speaker.pitch, speaker.pitch_range)
+    speakers = synth.random_speakers(4, seed=5)
+    one = synth.synthesize_corpus(tmp_path / "one", speakers, [200], jobs=1, progress=False)
+    two = synth.synthesize_corpus(tmp_path / "two", speakers, [200], jobs=2, progress=False)
+    assert [os.path.basename(path) for path in one] == [os.path.basename(path) for path in two]
+    assert all(Path(a).read_bytes() == Path(b).read_bytes() for a, b in zip(one, two))
 
 
 def test_speaking_rates():

@@ -23,6 +23,7 @@ corpus espeak --speakers 480 --rates 10 --rates-per-speaker 1 --seed 0
 corpus heldout --speakers 48 --rates 10 --rates-per-speaker 1 --seed 99
 corpus neural --speakers 0 --neural-speakers 192 --seed 0
 corpus kokoro --speakers 0 --kokoro-speakers 48 --seed 0
+corpus randvoice --speakers 0 --random-voices 480 --rates 10 --rates-per-speaker 1 --seed 0
 
 # cnn_classifier1.py, with the ranges of --vary-images taken from VARY_SHIFT (frames), VARY_STRETCH and
 # VARY_WARP ("low,high" factors) and VARY_MASK (probability) where set: the rows that take one part away.
@@ -124,6 +125,10 @@ VARY_SHIFT=0 variant neural_pad_noshift "the default without the time shift" "es
 VARY_STRETCH=1,1 variant neural_pad_nostretch "the default without the time stretch" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_WARP=1,1 variant neural_pad_nowarp "the default without the vocal-tract warp" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_MASK=0 variant neural_pad_nomask "the default without the masks" "espeak neural" "--fit pad" "--augment 1" ""
+variant neural_pad_fpool2 "the default, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
+variant neural_pad_smooth "the default, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
+variant randvoice "the default with 480 random espeak voice definitions instead of the 480 espeak voices (--random-voices 480)" "randvoice neural" "--fit pad" "--augment 1" ""
+variant espeak_randvoice "the default + 480 random espeak voice definitions (--random-voices 480)" "espeak randvoice neural" "--fit pad" "--augment 1" ""
 echo
 echo "| adapted without labels on george, jackson, lucas | seen speakers: ensemble → adapted | unseen speakers |"
 echo "|---|---|---|"
