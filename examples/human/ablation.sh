@@ -24,6 +24,8 @@ corpus heldout --speakers 48 --rates 10 --rates-per-speaker 1 --seed 99
 corpus neural --speakers 0 --neural-speakers 192 --seed 0
 corpus kokoro --speakers 0 --kokoro-speakers 48 --seed 0
 corpus randvoice --speakers 0 --random-voices 480 --rates 10 --rates-per-speaker 1 --seed 0
+corpus espeak240 --speakers 240 --rates 10 --rates-per-speaker 1 --seed 0
+corpus neural384 --speakers 0 --neural-speakers 384 --seed 0
 
 # cnn_classifier1.py, with the ranges of --vary-images taken from VARY_SHIFT (frames), VARY_STRETCH and
 # VARY_WARP ("low,high" factors) and VARY_MASK (probability) where set: the rows that take one part away.
@@ -129,9 +131,12 @@ variant neural_pad_fpool2 "the default, the last feature map max-pooled over 2 f
 variant neural_pad_smooth "the default, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
 variant randvoice "the default with 480 random espeak voice definitions instead of the 480 espeak voices (--random-voices 480)" "randvoice neural" "--fit pad" "--augment 1" ""
 variant espeak_randvoice "the default + 480 random espeak voice definitions (--random-voices 480)" "espeak randvoice neural" "--fit pad" "--augment 1" ""
+variant espeak240 "the default with 240 espeak voices instead of 480 (SPEAKERS=240)" "espeak240 neural" "--fit pad" "--augment 1" ""
+variant neural384 "the default with 384 neural-voice draws instead of 192 (NEURAL_SPEAKERS=384)" "espeak neural384" "--fit pad" "--augment 1" ""
 echo
 echo "| adapted without labels on george, jackson, lucas | seen speakers: ensemble → adapted | unseen speakers |"
 echo "|---|---|---|"
 adaptation neural adapted "espeak + neural voice, words resized, images as they are, three rounds (0.3 0.5 0.7)" "--no-vary-images --fractions 0.3 0.5 0.7"
 adaptation neural_pad_vary adapted3 "the default models (words centred, --vary-images), three rounds (0.3 0.5 0.7)" "--fractions 0.3 0.5 0.7"
-adaptation neural_pad_vary adapted "the default models, five rounds up to every recording (the default of adapt.py)" ""
+adaptation neural_pad_vary adapted "the default models, five rounds up to every recording, the first seed adapted (--members 1)" "--members 1"
+adaptation neural_pad_vary adapted_members "the default models, five rounds, every seed adapted with the pseudo-labels of all three each round (the default of adapt.py)" ""
