@@ -129,6 +129,13 @@ class _Library(object):
         _signatures(self.lib)
         self.engine = self.make('dnnl_engine_create', _ENGINE_CPU, 0)
         self.stream = self.make('dnnl_stream_create', self.engine, _STREAM_DEFAULT_FLAGS)
+        # The GNU OpenMP runtime oneDNN runs on (already loaded with it): its current thread count.
+        self.openmp = ctypes.CDLL('libgomp.so.1')
+        self.openmp.omp_get_max_threads.restype = ctypes.c_int
+
+    def threads(self):
+        """How many OpenMP threads a primitive made now would use (``OMP_NUM_THREADS``, omp_set_num_threads)."""
+        return self.openmp.omp_get_max_threads()
 
     def call(self, name, *args):
         status = getattr(self.lib, name)(*args)
@@ -431,11 +438,14 @@ _cache_lock = threading.Lock()
 
 
 def _convolution(src_shape, weight_shape, dst_shape, stride, pad):
-    key = (src_shape, weight_shape, dst_shape, stride, pad)
+    # oneDNN's kernels divide their work for the thread count at the time they are made and keep to it, so
+    # primitives made for one count are not reused after it changes (threadpoolctl, omp_set_num_threads):
+    # they would run a 2-thread training on 1 thread, or the reverse.
+    key = (src_shape, weight_shape, dst_shape, stride, pad, _library.threads())
     with _cache_lock:
         made = _cache.get(key)
         if made is None:
-            made = _cache[key] = _Convolution(_library, *key)
+            made = _cache[key] = _Convolution(_library, *key[:5])
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)      # freed (``__del__``) once no call uses it any more
         else:

@@ -166,13 +166,34 @@ def test_primitives_are_made_once_per_shape():
     W = _x(rng, (5, 3, 3, 3))
 
     def key(batch):
-        return ((batch, 3, 10, 10), W.shape, (batch, 5, 4, 4), (2, 2), (0, 0))
+        return ((batch, 3, 10, 10), W.shape, (batch, 5, 4, 4), (2, 2), (0, 0), onednn._library.threads())
     fastconv.convolution_2d(_x(rng, (4, 3, 10, 10)), W, None, 2)
     made = onednn._cache[key(4)]
     fastconv.convolution_2d(_x(rng, (4, 3, 10, 10)), W, None, 2)
     assert onednn._cache[key(4)] is made and list(made.primitives) == [('forward', False)]
     fastconv.convolution_2d(_x(rng, (3, 3, 10, 10)), W, None, 2)        # a partial batch: its own
     assert onednn._cache[key(3)] is not made and onednn._cache[key(4)] is made
+
+
+@needs_library
+def test_primitives_follow_the_thread_count():
+    # oneDNN's kernels keep the thread count they were made for: a count set later (threadpoolctl, as the
+    # benchmark sets 1 then 2 threads) must get primitives of its own, not run on the former count.
+    rng = np.random.default_rng(10)
+    x, W, b = _x(rng, (6, 3, 12, 12)), _x(rng, (4, 3, 3, 3)), _x(rng, (4,))
+    openmp, before = onednn._library.openmp, onednn._library.threads()
+    outputs = {}
+    try:
+        for threads in (1, 2):
+            openmp.omp_set_num_threads(threads)
+            assert onednn._library.threads() == threads
+            outputs[threads] = fastconv.convolution_2d(x, W, b, 2).array
+    finally:
+        openmp.omp_set_num_threads(before)
+    made = [key[-1] for key in onednn._cache if key[0] == x.shape and key[1] == W.shape]
+    assert sorted(made) == [1, 2]
+    np.testing.assert_allclose(outputs[1], outputs[2], atol=1e-5)
+    np.testing.assert_allclose(outputs[2], F.convolution_2d(x, W, b, 2).array, atol=1e-5)
 
 
 @needs_library
