@@ -30,6 +30,7 @@ def main():
                         help="model.npz written by cnn_autoencoder3.py")
     classifier_training.add_frequency_pool_option(parser)
     classifier_training.add_label_smoothing_option(parser)
+    classifier_training.add_mixup_option(parser)
     classifier_training.add_label_subset_options(parser)
     classifier_training.add_variation_option(parser)
     args = parser.parse_args()

@@ -11,7 +11,7 @@ from specae.checkpoints import MODEL_FILE, add_features_to_info, save_model
 from specae.dataset import labelled_subset
 from specae.distributed import communicator, is_writer
 from specae.errors import fail
-from specae.models import classifier
+from specae.models import N_CLASSES, classifier
 from specae.trainer_setup import make_trainer, run
 
 
@@ -61,21 +61,44 @@ def add_variation_option(parser):
                              "copies (default: on; --no-vary-images trains on the images as they are)")
 
 
+def add_mixup_option(parser):
+    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                        help="train on mixtures of two training images, λ·a + (1-λ)·b with λ ~ Beta(ALPHA, ALPHA), "
+                             "towards the same mixture of their labels (mixup, Zhang et al. 2018; default 0: off)")
+
+
 class VariedImages(chainer.dataset.DatasetMixin):
     """Training pairs with `augment.vary_image` applied as each is read. Example i read in sweep e draws from
     the generator seeded with (seed, e, i), where ``sweep()`` is the training iterator's epoch: the trainer's
-    snapshot holds it, so a resumed run draws exactly what the uninterrupted one would have drawn."""
+    snapshot holds it, so a resumed run draws exactly what the uninterrupted one would have drawn.
+    With ``mixup_alpha`` > 0 the same generator also draws a partner example and a weight λ ~ Beta(α, α):
+    the pair's image is the mixture of the two (each varied, when ``vary``) and its label the (10,) mixture
+    of their one-hot labels. ``vary=False`` keeps the images as they are."""
 
-    def __init__(self, data, labels, seed):
+    def __init__(self, data, labels, seed, vary=True, mixup_alpha=0.0):
         self.data, self.labels, self.seed = data, labels, seed
+        self.vary, self.mixup_alpha = vary, mixup_alpha
         self.sweep = lambda: 0
 
     def __len__(self):
         return len(self.labels)
 
+    def _image(self, i, rng):
+        image = self.data[i][0]
+        return augment.vary_image(image, rng) if self.vary else np.asarray(image, dtype=np.float32)
+
     def get_example(self, i):
         rng = np.random.default_rng([self.seed, self.sweep(), i])
-        return augment.vary_image(self.data[i][0], rng)[np.newaxis], self.labels[i]
+        image = self._image(i, rng)
+        if not self.mixup_alpha:
+            return image[np.newaxis], self.labels[i]
+        partner = int(rng.integers(len(self.labels)))
+        weight = float(rng.beta(self.mixup_alpha, self.mixup_alpha))
+        target = np.zeros(N_CLASSES, dtype=np.float32)
+        target[self.labels[i]] += weight
+        target[self.labels[partner]] += 1.0 - weight
+        mixed = weight * image + (1.0 - weight) * self._image(partner, rng)
+        return mixed.astype(np.float32)[np.newaxis], target
 
 
 def build_classifier(args, n_layers, input_size):
@@ -111,12 +134,14 @@ def train_classifier(model, args, device, arrays, manifest, info):
     info = dict(info, labelled_clips=len(train_label) // copies, labelled_rows=len(train_label))
     if getattr(args, "training_iterations", None):
         info = dict(info, iterations=args.training_iterations)
-    if getattr(args, "vary_images", False):
-        train = VariedImages(train_data, train_label, args.seed)
+    vary, mixup = bool(getattr(args, "vary_images", False)), float(getattr(args, "mixup", 0.0))
+    if mixup < 0:
+        fail("--mixup must be 0 (off) or above, not {}".format(mixup))
+    if vary or mixup:
+        train = VariedImages(train_data, train_label, args.seed, vary=vary, mixup_alpha=mixup)
     else:
         train = chainer.datasets.TupleDataset(train_data, train_label)
-    info = dict(info, vary_images=bool(getattr(args, "vary_images", False)),
-                label_smoothing=float(getattr(args, "label_smoothing", 0.0)))
+    info = dict(info, vary_images=vary, mixup=mixup, label_smoothing=float(getattr(args, "label_smoothing", 0.0)))
     test = chainer.datasets.TupleDataset(arrays["test_data"], arrays["test_label"])
     trainer = make_trainer(model, train, test, args, device, CLASSIFIER_REPORT, CLASSIFIER_PLOTS)
     if isinstance(train, VariedImages):

@@ -217,8 +217,12 @@ class CNN(chainer.Chain):
 
 def smoothed_cross_entropy(smoothing):
     """Softmax cross-entropy against targets that give ``smoothing`` of their weight evenly to all ten
-    classes (label smoothing, Szegedy et al. 2016); 0 is the plain loss."""
+    classes (label smoothing, Szegedy et al. 2016); 0 is the plain loss. Labels are class numbers, or
+    (N, 10) distributions over the classes (mixup's targets), against which the cross-entropy is taken."""
     def loss(logits, labels):
+        if labels.ndim == 2:
+            targets = (1.0 - smoothing) * labels + smoothing / N_CLASSES
+            return -F.sum(targets * F.log_softmax(logits)) / len(labels)
         plain = F.softmax_cross_entropy(logits, labels)
         if not smoothing:
             return plain
@@ -227,10 +231,17 @@ def smoothed_cross_entropy(smoothing):
     return loss
 
 
+def accuracy(logits, labels):
+    """F.accuracy; (N, 10) target distributions count as their most likely class."""
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1).astype(np.int32)
+    return F.accuracy(logits, labels)
+
+
 def classifier(n_layers=3, input_size=64, frequency_pool=1, label_smoothing=0.0):
     """The CNN wrapped with (label-smoothed) softmax cross-entropy and accuracy reporting."""
     return L.Classifier(CNN(n_layers, input_size, frequency_pool=frequency_pool),
-                        lossfun=smoothed_cross_entropy(label_smoothing))
+                        lossfun=smoothed_cross_entropy(label_smoothing), accfun=accuracy)
 
 
 def reconstruct_all(model, images, depth=None, batchsize=256):

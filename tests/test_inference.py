@@ -12,7 +12,7 @@ import soundfile
 
 from conftest import run_script
 from specae.audio import resample
-from specae.models import CNN, smoothed_cross_entropy
+from specae.models import CNN, accuracy, smoothed_cross_entropy
 
 
 @pytest.fixture(scope="module", params=[1, 3], ids=["fc-head", "frequency-pool-head"])
@@ -56,10 +56,46 @@ def test_label_smoothing_is_cross_entropy_against_smoothed_targets():
         np.testing.assert_allclose(smoothed_cross_entropy(smoothing)(logits, labels).array, expected, rtol=1e-5)
 
 
+def test_mixed_targets_take_the_cross_entropy_against_the_distribution():
+    rng = np.random.default_rng(1)
+    logits, labels = rng.normal(size=(5, 10)).astype(np.float32), rng.integers(0, 10, 5).astype(np.int32)
+    one_hot = np.eye(10, dtype=np.float32)[labels]
+    for smoothing in (0.0, 0.2):
+        loss = smoothed_cross_entropy(smoothing)
+        np.testing.assert_allclose(loss(logits, one_hot).array, loss(logits, labels).array, rtol=1e-5)
+    mixed = 0.3 * one_hot + 0.7 * np.eye(10, dtype=np.float32)[(labels + 1) % 10]
+    log_probabilities = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(smoothed_cross_entropy(0.0)(logits, mixed).array,
+                               -(mixed * log_probabilities).sum(axis=1).mean(), rtol=1e-5)
+    assert float(accuracy(logits, mixed).array) == float(F.accuracy(logits, (labels + 1) % 10).array)
+
+
+def test_mixup_pairs_are_mixtures_of_two_examples_and_their_labels():
+    from specae.classifier_training import VariedImages
+    rng = np.random.default_rng(2)
+    data, labels = rng.random((6, 1, 8, 8), dtype=np.float32), np.arange(6, dtype=np.int32)
+    pairs = VariedImages(data, labels, seed=3, vary=False, mixup_alpha=0.4)
+    for i in range(6):
+        image, target = pairs.get_example(i)
+        assert target.shape == (10,) and target.dtype == np.float32 and abs(target.sum() - 1.0) < 1e-6
+        draw = np.random.default_rng([3, 0, i])  # the generator the example draws from: partner, then weight
+        partner, weight = int(draw.integers(6)), float(draw.beta(0.4, 0.4))
+        assert target[labels[i]] >= weight - 1e-6 and target[labels[partner]] >= 1 - weight - 1e-6
+        np.testing.assert_allclose(image[0], weight * data[i, 0] + (1 - weight) * data[partner, 0], rtol=1e-5)
+
+
 def test_label_smoothing_is_recorded_and_a_bad_value_is_a_one_line_error(tiny_corpus, tmp_path):
     run_script("cnn_classifier1.py", "--layers", 2, "--dataset", tiny_corpus / "DataSet", "--epoch", 1,
                "--batchsize", 20, "--label-smoothing", 0.1, "--out", tmp_path / "smoothed")
     assert json.loads((tmp_path / "smoothed" / "model.json").read_text())["label_smoothing"] == 0.1
+    run_script("cnn_classifier1.py", "--layers", 2, "--dataset", tiny_corpus / "DataSet", "--epoch", 1,
+               "--batchsize", 20, "--mixup", 0.2, "--out", tmp_path / "mixed")
+    log = json.loads((tmp_path / "mixed" / "log").read_text())
+    assert json.loads((tmp_path / "mixed" / "model.json").read_text())["mixup"] == 0.2
+    assert 0.0 <= log[-1]["main/accuracy"] <= 1.0 and log[-1]["validation/main/loss"] > 0
+    result = run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--mixup", -1,
+                        "--out", tmp_path / "bad", check=False)
+    assert result.returncode == 1 and result.stderr.strip() == "error: --mixup must be 0 (off) or above, not -1.0"
     result = run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--label-smoothing", 1.5,
                         "--out", tmp_path / "model", check=False)
     assert result.returncode == 1

@@ -129,6 +129,7 @@ VARY_WARP=1,1 variant neural_pad_nowarp "the default without the vocal-tract war
 VARY_MASK=0 variant neural_pad_nomask "the default without the masks" "espeak neural" "--fit pad" "--augment 1" ""
 variant neural_pad_fpool2 "the default, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
 variant neural_pad_smooth "the default, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
+variant neural_pad_mixup "the default, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"
 variant randvoice "the default with 480 random espeak voice definitions instead of the 480 espeak voices (--random-voices 480)" "randvoice neural" "--fit pad" "--augment 1" ""
 variant espeak_randvoice "the default + 480 random espeak voice definitions (--random-voices 480)" "espeak randvoice neural" "--fit pad" "--augment 1" ""
 variant espeak240 "the default with 240 espeak voices instead of 480 (SPEAKERS=240)" "espeak240 neural" "--fit pad" "--augment 1" ""
