@@ -16,8 +16,9 @@ digit words), less than the 50 ms margin a trim would keep.
 A "speaker" is an English voice (accent) x a voice variant from ``espeak-ng-data/voices/!v`` plus a
 pitch and pitch range, see :func:`speaker_grid`; or, from :func:`random_speakers`, a voice variant
 written for it with randomly drawn formants, voicing source, breath and roughness
-(:func:`random_variant`), which espeak-ng reads from a private copy of its data folder. :func:`synthesize_corpus` writes
-``{digit}_{speaker}_{rate}.wav`` for every speaker x speaking rate x digit.
+(:func:`random_variant`), which espeak-ng reads from a private copy of its data folder.
+:func:`synthesize_corpus` writes ``{digit}_{speaker}_{rate}.wav`` for every speaker x speaking rate x
+digit.
 """
 import _ctypes
 import atexit
