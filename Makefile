@@ -48,6 +48,16 @@ ifneq ($(THREADS),)
 export OMP_NUM_THREADS := $(THREADS)
 export OPENBLAS_NUM_THREADS := $(THREADS)
 endif
+# numpy 1.26's OpenBLAS (0.3.23, the last numpy that Chainer 7.8.1 takes) does not know newer Intel CPUs (the
+# development machine's, family 6 model 207) and falls back to its generic SSE3 kernels, "Prescott": numpy's
+# sgemm ran at 23 GFLOP/s there instead of 138. Name the kernels from the CPU's flags unless the caller has.
+ifeq ($(origin OPENBLAS_CORETYPE),undefined)
+OPENBLAS_CORETYPE := $(shell if grep -qw avx512bw /proc/cpuinfo 2>/dev/null && grep -qw avx512vl /proc/cpuinfo; \
+	then echo SkylakeX; elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then echo Haswell; fi)
+endif
+ifneq ($(OPENBLAS_CORETYPE),)
+export OPENBLAS_CORETYPE
+endif
 DEVICE ?= -1
 SEED ?= 0
 SEEDS ?= 1 2 3
