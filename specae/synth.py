@@ -104,7 +104,7 @@ class _Espeak:
         every file of the wheel's espeak-ng-data, with a real ``voices/!v`` folder whose own entries are
         links too, so the wheel's folder is never written to. Made on the first call and removed when this
         process exits; worker processes ``adopt`` their parent's."""
-        if adopt is None and self.variant_dir.startswith(self.wheel_data_path):
+        if adopt is None and self.data_path == self.wheel_data_path:
             adopt = tempfile.mkdtemp(prefix="specae-espeak-")
             atexit.register(shutil.rmtree, adopt, ignore_errors=True)
             _link_tree(self.wheel_data_path, adopt, keep=("voices", "!v"))

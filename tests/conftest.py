@@ -19,6 +19,16 @@ def run_script(script, *args, check=True):
     return result
 
 
+def deterministic_prefix_draws(draws):
+    """The contract of the voice engines' draws (espeak's random voices, piper, Kokoro): a seed fixes them,
+    fewer draws are a prefix of more, another seed differs, every name is unique. Returns 20 draws of seed 3."""
+    many, few = draws(20, seed=3), draws(5, seed=3)
+    assert many[:5] == few
+    assert draws(20, seed=4) != many
+    assert len({speaker.name for speaker in many}) == 20
+    return many
+
+
 def make_environment():
     """os.environ without what an outer ``make test VAR=...`` passes down, which must not leak into the
     make runs of the tests."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import run_script
+from conftest import deterministic_prefix_draws, run_script
 from examples.human import adaptation, time_probe
 from specae import inference, neural_voice
 from specae.dataset import split_indices
@@ -14,16 +14,6 @@ from specae.dataset import split_indices
 
 
 # ---- the neural voice -------------------------------------------------------------------------------
-def deterministic_prefix_draws(draws):
-    """The contract of both voice engines' draws: a seed fixes them, fewer draws are a prefix of more,
-    another seed differs, every name is unique. Returns 20 draws of seed 3."""
-    many, few = draws(20, seed=3), draws(5, seed=3)
-    assert many[:5] == few
-    assert draws(20, seed=4) != many
-    assert len({speaker.name for speaker in many}) == 20
-    return many
-
-
 def test_neural_speaker_draws_are_deterministic_prefixes_within_the_ranges():
     for speaker in deterministic_prefix_draws(neural_voice.speaker_draws):
         assert neural_voice.LENGTH_SCALE[0] <= speaker.length_scale <= neural_voice.LENGTH_SCALE[1]
