@@ -183,12 +183,63 @@ VARY_SHIFT_FRAMES = 6
 VARY_STRETCH = (0.8, 1.25)
 VARY_WARP = (0.9, 1.1)
 VARY_MASK_PROBABILITY = 0.5
+VARY_TRIM_PROBABILITY = 0.0
+VARY_TRIM_DB = (15.0, 40.0)
+VARY_NOISE_PROBABILITY = 0.0
+VARY_NOISE_DB = (-45.0, -20.0)
+VARY_NOISE_MARGIN_FRAMES = 10
+
+
+def trim_edges(image, trim_db, span_db=80.0):
+    """Trim the word again, stricter: the frames at its edges more than ``trim_db`` below its loudest
+    frame become silence and what is left is centred again. A weak first or last consonant (the /θ/
+    of "three", the /f/ of "four") that a noisy recording or its author's cut leaves out goes the same
+    way. ``span_db`` is the dB range of the image's 0 to 1 (the front end's floor)."""
+    frame_peak = image.max(axis=0)
+    loud = np.flatnonzero(frame_peak > frame_peak.max() - trim_db / span_db)
+    if loud.size == 0:
+        return image
+    start, stop = int(loud[0]), int(loud[-1]) + 1
+    trimmed = np.zeros_like(image)
+    offset = (image.shape[1] - (stop - start)) // 2
+    trimmed[:, offset:offset + stop - start] = image[:, start:stop]
+    return trimmed
+
+
+def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80.0):
+    """A recording's noise floor, drawn on the image: noise ``level_db`` below the image's 1 (its
+    loudest point), tilted by ``tilt_db`` from the lowest band to the highest, added (as power) over the
+    word and ``before`` / ``after`` frames of it, the whole centred again as the front end centres a
+    recording whose author started it early and stopped it late. Each pixel's noise is the mean of a
+    few squared Gaussian bins (more in the wider high bands), so it has the grain of a real noise
+    spectrogram, not a flat level."""
+    n_bands, n_frames = image.shape
+    loud = np.flatnonzero(image.max(axis=0) > 0)
+    if loud.size == 0:
+        return image
+    start, stop = max(0, int(loud[0]) - before), min(n_frames, int(loud[-1]) + 1 + after)
+    bins = np.linspace(1.0, 6.0, n_bands)[:, None]
+    grain = rng.gamma(bins, 1.0 / bins, (n_bands, stop - start))
+    noise_db = level_db + tilt_db * np.linspace(-0.5, 0.5, n_bands)[:, None] + 10.0 * np.log10(grain)
+    word_db = (image[:, start:stop] - 1.0) * span_db
+    word_db = np.where(image[:, start:stop] > 0, word_db, -np.inf)
+    summed_db = 10.0 * np.log10(10.0 ** (word_db / 10.0) + 10.0 ** (noise_db / 10.0))
+    noisy = np.zeros_like(image)
+    offset = (n_frames - (stop - start)) // 2
+    noisy[:, offset:offset + stop - start] = np.clip(1.0 + summed_db / span_db, 0.0, 1.0)
+    return noisy
 
 
 def vary_image(image, rng):
     """A fresh random variation of a training image, drawn at every epoch (the classifiers'
     ``--vary-images``): time shift, time stretch, vocal-tract warp and, half the time, a SpecAugment
     mask. The degraded copies of make_dataset.py are fixed once; these change from sweep to sweep."""
+    if rng.random() < VARY_TRIM_PROBABILITY:
+        image = trim_edges(image, rng.uniform(*VARY_TRIM_DB))
+    if rng.random() < VARY_NOISE_PROBABILITY:
+        margins = rng.integers(0, VARY_NOISE_MARGIN_FRAMES + 1, 2)
+        image = add_noise_floor(image, rng, rng.uniform(*VARY_NOISE_DB), int(margins[0]), int(margins[1]),
+                                tilt_db=rng.uniform(-10.0, 10.0))
     varied = shift_and_stretch_time(image, rng.uniform(-VARY_SHIFT_FRAMES, VARY_SHIFT_FRAMES),
                                     math.exp(rng.uniform(*np.log(VARY_STRETCH))))
     varied = warp_frequency(varied, rng.uniform(*VARY_WARP))

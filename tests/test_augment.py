@@ -146,6 +146,42 @@ def test_time_stretch_scales_a_word_about_the_centre():
         assert abs(voiced.mean() - 31.5) <= 0.5
 
 
+@pytest.mark.parametrize("trim_db, frames_left", [(12.0, 16), (25.0, 16), (40.0, 30)])
+def test_trimming_again_equals_the_front_end_trimming_the_word_at_that_level(trim_db, frames_left):
+    # a word of 30 frames: a vowel (16 frames at 0-8 dB below the peak) between weak consonants
+    # (32-40 dB below), centred by the front end at its default 40 dB
+    rng = np.random.default_rng(int(trim_db))
+    word = rng.uniform(0.5, 0.6, (64, 30)).astype(np.float32)
+    word[:, 8:24] += 0.4
+    params = features.FeatureParams()
+    start, stop = features.voiced_span(word, params)
+    centred = features.fit_frames(word[:, start:stop], 64, "pad")
+    stricter = features.FeatureParams(trim_db=trim_db)
+    start, stop = features.voiced_span(word, stricter)
+    expected = features.fit_frames(word[:, start:stop], 64, "pad")
+    np.testing.assert_array_equal(augment.trim_edges(centred, trim_db, span_db=params.floor_db), expected)
+    assert (expected.max(axis=0) > 0).sum() == frames_left
+
+
+def test_noise_floor_has_its_level_and_margins_and_the_recording_is_centred_again():
+    image = np.zeros((64, 64), np.float32)
+    image[:, 20:40] = 1.0  # a word at the image's peak, 20 frames
+    before, after, level_db = 8, 2, -30.0
+    noisy = augment.add_noise_floor(image, np.random.default_rng(3), level_db, before, after)
+    recording = np.flatnonzero(noisy.max(axis=0) > 0)
+    length = 20 + before + after
+    assert recording[0] == (64 - length) // 2 and recording[-1] == recording[0] + length - 1
+    word = recording[0] + before
+    np.testing.assert_allclose(noisy[:, word:word + 20], 1.0, atol=0.01)  # 30 dB above the noise
+    margin = np.concatenate([noisy[:, recording[0]:word], noisy[:, word + 20:recording[-1] + 1]], axis=1)
+    mean_power_db = 10 * np.log10(np.mean(10 ** ((margin - 1.0) * 80.0 / 10.0)))
+    assert abs(mean_power_db - level_db) < 0.5
+    tilted = augment.add_noise_floor(image, np.random.default_rng(3), level_db, 10, 10, tilt_db=12.0)  # from frame 12
+    low, high = (10 * np.log10(np.mean(10 ** ((tilted[bands, 12:22] - 1.0) * 8.0)))
+                 for bands in (slice(0, 16), slice(48, 64)))
+    assert 7.0 < high - low < 11.0  # the centres of the two quarters lie 3/4 of the 12 dB apart
+
+
 def test_image_variations_are_reproducible_and_different_each_draw():
     image = np.random.default_rng(6).random((64, 64)).astype(np.float32)
     first = augment.vary_image(image, np.random.default_rng([1, 2, 0]))

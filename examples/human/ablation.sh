@@ -33,7 +33,8 @@ VARIED_CLASSIFIER='
 import os, runpy, sys
 from specae import augment
 ranges = {"VARY_SHIFT": "VARY_SHIFT_FRAMES", "VARY_STRETCH": "VARY_STRETCH", "VARY_WARP": "VARY_WARP",
-          "VARY_MASK": "VARY_MASK_PROBABILITY"}
+          "VARY_MASK": "VARY_MASK_PROBABILITY", "VARY_TRIM": "VARY_TRIM_PROBABILITY",
+          "VARY_NOISE": "VARY_NOISE_PROBABILITY"}
 for variable, name in ranges.items():
     if variable in os.environ:
         values = tuple(float(v) for v in os.environ[variable].split(","))
@@ -127,6 +128,11 @@ VARY_SHIFT=0 variant neural_pad_noshift "the default without the time shift" "es
 VARY_STRETCH=1,1 variant neural_pad_nostretch "the default without the time stretch" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_WARP=1,1 variant neural_pad_nowarp "the default without the vocal-tract warp" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_MASK=0 variant neural_pad_nomask "the default without the masks" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0.5 variant neural_pad_trim "the default, half the images trimmed again 15–40 dB below their loudest frame (weak first and last consonants lost)" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_NOISE=0.5 variant neural_pad_noisefloor "the default, half the images given a noise floor 20–45 dB below their peak over the word and up to 10 frames before and after it" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0.5 VARY_NOISE=0.5 variant neural_pad_trim_noisefloor "the default, both of the last two" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0.5 VARY_NOISE=0.5 variant neural_pad_trim_noisefloor15 "the default, both, 15 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 15"
+VARY_TRIM=0.5 VARY_NOISE=0.8 variant neural_pad_trim_noisefloor08 "the default, both, the noise floor on 80 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
 variant neural_pad_fpool2 "the default, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
 variant neural_pad_smooth "the default, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
 variant neural_pad_mixup "the default, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"
