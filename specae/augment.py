@@ -178,14 +178,15 @@ def shift_and_stretch_time(image, shift_frames, factor):
 
 
 # Ranges of `vary_image`: a word a few frames off centre (trimming a noisy recording moves it), a
-# speaker 20 % slower or faster, a vocal tract 10 % longer or shorter.
+# speaker 20 % slower or faster, a vocal tract 10 % longer or shorter; half the words lose their weak
+# edges to a stricter trim, half get a recording's noise floor with the margins its author left.
 VARY_SHIFT_FRAMES = 6
 VARY_STRETCH = (0.8, 1.25)
 VARY_WARP = (0.9, 1.1)
 VARY_MASK_PROBABILITY = 0.5
-VARY_TRIM_PROBABILITY = 0.0
+VARY_TRIM_PROBABILITY = 0.5
 VARY_TRIM_DB = (15.0, 40.0)
-VARY_NOISE_PROBABILITY = 0.0
+VARY_NOISE_PROBABILITY = 0.5
 VARY_NOISE_DB = (-45.0, -20.0)
 VARY_NOISE_MARGIN_FRAMES = 10
 
@@ -230,16 +231,18 @@ def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80
     return noisy
 
 
-def vary_image(image, rng):
+def vary_image(image, rng, span_db=80.0):
     """A fresh random variation of a training image, drawn at every epoch (the classifiers'
-    ``--vary-images``): time shift, time stretch, vocal-tract warp and, half the time, a SpecAugment
-    mask. The degraded copies of make_dataset.py are fixed once; these change from sweep to sweep."""
+    ``--vary-images``): half the time a stricter trim, half the time a recording's noise floor, then a
+    time shift, time stretch, vocal-tract warp and, half the time, a SpecAugment mask. The degraded
+    copies of make_dataset.py are fixed once; these change from sweep to sweep. ``span_db`` is the dB
+    range of the image's 0 to 1 (`features.level_span_db`)."""
     if rng.random() < VARY_TRIM_PROBABILITY:
-        image = trim_edges(image, rng.uniform(*VARY_TRIM_DB))
+        image = trim_edges(image, rng.uniform(*VARY_TRIM_DB), span_db)
     if rng.random() < VARY_NOISE_PROBABILITY:
         margins = rng.integers(0, VARY_NOISE_MARGIN_FRAMES + 1, 2)
         image = add_noise_floor(image, rng, rng.uniform(*VARY_NOISE_DB), int(margins[0]), int(margins[1]),
-                                tilt_db=rng.uniform(-10.0, 10.0))
+                                tilt_db=rng.uniform(-10.0, 10.0), span_db=span_db)
     varied = shift_and_stretch_time(image, rng.uniform(-VARY_SHIFT_FRAMES, VARY_SHIFT_FRAMES),
                                     math.exp(rng.uniform(*np.log(VARY_STRETCH))))
     varied = warp_frequency(varied, rng.uniform(*VARY_WARP))

@@ -103,14 +103,15 @@ def voiced_span(image, params):
     if params.trim_db is None or params.trim_db <= 0:
         return 0, image.shape[1]
     frame_peak = image.max(axis=0)
-    threshold = frame_peak.max() - params.trim_db / _span_db(params)
+    threshold = frame_peak.max() - params.trim_db / level_span_db(params)
     loud = np.flatnonzero(frame_peak > threshold)
     if loud.size == 0:
         return 0, image.shape[1]
     return int(loud[0]), int(loud[-1]) + 1
 
 
-def _span_db(params):
+def level_span_db(params):
+    """How many dB the image's 0 to 1 spans."""
     if params.level == "clip_max":
         return params.floor_db
     low_db, high_db = params.fixed_range_db

@@ -133,6 +133,8 @@ VARY_NOISE=0.5 variant neural_pad_noisefloor "the default, half the images given
 VARY_TRIM=0.5 VARY_NOISE=0.5 variant neural_pad_trim_noisefloor "the default, both of the last two" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_TRIM=0.5 VARY_NOISE=0.5 variant neural_pad_trim_noisefloor15 "the default, both, 15 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 15"
 VARY_TRIM=0.5 VARY_NOISE=0.8 variant neural_pad_trim_noisefloor08 "the default, both, the noise floor on 80 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0.5 VARY_NOISE=0.3 variant neural_pad_trim_noisefloor03 "the default, both, the noise floor on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0.3 VARY_NOISE=0.3 variant neural_pad_trim03_noisefloor03 "the default, both, each on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
 variant neural_pad_fpool2 "the default, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
 variant neural_pad_smooth "the default, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
 variant neural_pad_mixup "the default, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"
