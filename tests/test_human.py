@@ -7,8 +7,8 @@ import pytest
 import soundfile
 
 from conftest import deterministic_prefix_draws, run_script
-from examples.human import adaptation, time_probe
-from specae import inference, neural_voice
+from examples.human import adaptation, diagnose, time_probe
+from specae import features, inference, neural_voice
 from specae.dataset import split_indices
 
 
@@ -109,6 +109,21 @@ def test_time_probe_edits_move_the_word_as_named():
 
 
 # ---- leave-one-speaker-out --------------------------------------------------------------------------
+def test_diagnosis_measures_how_far_below_its_peak_a_word_begins(tmp_path):
+    # "3": 0.2 s of a tone 30 dB below the vowel (a weak first consonant), then the vowel; "8": the vowel at once
+    rate, params = 22050, features.FeatureParams()
+    t = np.arange(int(0.2 * rate)) / rate
+    vowel = 0.5 * np.sin(2 * np.pi * 500 * t)
+    consonant = 0.5 * 10 ** (-30 / 20) * np.sin(2 * np.pi * 2000 * t)
+    silence = np.zeros(int(0.1 * rate))
+    for name, samples in (("3_a_0.wav", np.concatenate([silence, consonant, vowel, silence])),
+                          ("8_a_0.wav", np.concatenate([silence, vowel, silence]))):
+        soundfile.write(str(tmp_path / name), samples.astype(np.float32), rate)
+    statistics = diagnose.folder_statistics(sorted(str(p) for p in tmp_path.iterdir()), params)
+    onsets = statistics["onset_db_below_peak_per_digit"]
+    assert abs(onsets[3] - 30.0) < 3.0 and onsets[8] < 3.0
+
+
 def test_named_test_speakers_form_the_test_split():
     speakers = ["ann", "bob", "cid", "ann", "bob", "cid"]
     train, test = split_indices(speakers, "speaker", 0.5, seed=0, test_speakers=["bob"])

@@ -3,7 +3,7 @@
 # (10 epochs, the pipeline's scripts and defaults otherwise) and is scored on the human development set
 # (FSDD, 3000 clips, 6 speakers) and on 48 held-out espeak voices drawn with another seed (480 clips);
 # then the adaptation without labels of two of them.
-#   examples/human/ablation.sh [FSDD_RECORDINGS_DIR] [OUT_DIR]       (about 15 min per variant on 2 cores)
+#   examples/human/ablation.sh [FSDD_RECORDINGS_DIR] [OUT_DIR]       (about 5 min per variant on 2 idle cores)
 # Variants already trained are kept; delete OUT_DIR/NAME to rerun one. Prints one table row per variant.
 set -eo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,9 +27,11 @@ corpus randvoice --speakers 0 --random-voices 480 --rates 10 --rates-per-speaker
 corpus espeak240 --speakers 240 --rates 10 --rates-per-speaker 1 --seed 0
 corpus neural384 --speakers 0 --neural-speakers 384 --seed 0
 
-# cnn_classifier1.py, with the ranges of --vary-images taken from VARY_SHIFT (frames), VARY_STRETCH and
-# VARY_WARP ("low,high" factors) and VARY_MASK (probability) where set: the rows that take one part away.
-VARIED_CLASSIFIER='
+# A script (cnn_classifier1.py, adapt.py) run with the ranges of --vary-images taken from VARY_SHIFT (frames),
+# VARY_STRETCH and VARY_WARP ("low,high" factors), VARY_MASK, VARY_TRIM and VARY_NOISE (probabilities) where
+# set: the rows that take a part away or add one, and the rows measured before the stricter trim and the
+# noise floor joined the variation (VARY_TRIM=0 VARY_NOISE=0).
+WITH_RANGES='
 import os, runpy, sys
 from specae import augment
 ranges = {"VARY_SHIFT": "VARY_SHIFT_FRAMES", "VARY_STRETCH": "VARY_STRETCH", "VARY_WARP": "VARY_WARP",
@@ -39,8 +41,9 @@ for variable, name in ranges.items():
     if variable in os.environ:
         values = tuple(float(v) for v in os.environ[variable].split(","))
         setattr(augment, name, values if len(values) > 1 else values[0])
-sys.argv[0] = "cnn_classifier1.py"
-runpy.run_path("cnn_classifier1.py", run_name="__main__")'
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")'
+
 
 mean_std() { python3 -c 'import sys,statistics as s; v=[100*float(x) for x in sys.argv[1:]]; print("%.1f ± %.1f %%" % (s.mean(v), s.pstdev(v)))' "$@"; }
 
@@ -65,7 +68,7 @@ variant() {  # folder name, table label, "corpora", "front-end flags", "make_dat
     ln -s "$features/data" "$dir/data"
   fi
   for s in $SEEDS; do
-    [ -f "$dir/seed$s/model.npz" ] || $PY -c "$VARIED_CLASSIFIER" --layers 3 --dataset "$dir/data" --epoch $EPOCHS --seed $s \
+    [ -f "$dir/seed$s/model.npz" ] || $PY -c "$WITH_RANGES" cnn_classifier1.py --layers 3 --dataset "$dir/data" --epoch $EPOCHS --seed $s \
       --out "$dir/seed$s" $4 > "$dir/seed$s.log" 2>&1 &
   done
   wait
@@ -95,7 +98,7 @@ adaptation() {  # variant folder, folder of the adapted model within it, table l
     for s in nicolas theo yweweler; do ln -sf "$(cd "$FSDD" && pwd)"/*_${s}_*.wav "$unseen/"; done
   fi
   local models=() ; for s in $SEEDS; do models+=(--model "$dir/seed$s"); done
-  [ -f "$dir/$name/model.npz" ] || $PY examples/human/adapt.py "${models[@]}" --dataset "$dir/data" --epoch 3 --seed 0 \
+  [ -f "$dir/$name/adaptation.json" ] || $PY -c "$WITH_RANGES" examples/human/adapt.py "${models[@]}" --dataset "$dir/data" --epoch 3 --seed 0 \
     --out "$dir/$name" $flags -- "$seen" > "$dir/$name.log" 2>&1
   local cells=()
   for half in seen unseen; do
@@ -118,34 +121,34 @@ variant neural_bandnorm "+ neural voice, each band's mean removed (--band-norm)"
 variant kokoro "+ neural voice + Kokoro, 48 voices" "espeak neural kokoro" "--fit resize" "--augment 1" "--no-vary-images"
 variant neural_pad "+ neural voice, words centred, not resized (--fit pad)" "espeak neural" "--fit pad" "--augment 1" "--no-vary-images"
 variant kokoro_pad "+ neural voice + Kokoro, --fit pad" "espeak neural kokoro" "--fit pad" "--augment 1" "--no-vary-images"
-variant neural_pad_vary "+ neural voice, --fit pad, a fresh variation of each image every epoch (--vary-images): the new default" "espeak neural" "--fit pad" "--augment 1" ""
-variant neural_pad_vary20 "the default, 20 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 20"
-variant neural_pad_vary_aug2 "the default, 2 degraded copies of each clip (AUGMENT=2)" "espeak neural" "--fit pad" "--augment 2" ""
-variant neural_pad_vary_pitch "the default, half the degraded copies pitch-shifted by up to ±3 semitones (PITCH=3)" "espeak neural" "--fit pad" "--augment 1 --pitch-semitones 3" ""
-VARY_SHIFT=10 VARY_STRETCH=0.7,1.4 VARY_WARP=0.85,1.15 variant neural_pad_strong "the default, wider ranges (shift ±10 frames, stretch 0.7–1.4, warp 0.85–1.15)" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_SHIFT=10 variant neural_pad_shift10 "the default, time shift up to ±10 frames" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_SHIFT=0 variant neural_pad_noshift "the default without the time shift" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_STRETCH=1,1 variant neural_pad_nostretch "the default without the time stretch" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_WARP=1,1 variant neural_pad_nowarp "the default without the vocal-tract warp" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_MASK=0 variant neural_pad_nomask "the default without the masks" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_TRIM=0.5 variant neural_pad_trim "the default, half the images trimmed again 15–40 dB below their loudest frame (weak first and last consonants lost)" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_NOISE=0.5 variant neural_pad_noisefloor "the default, half the images given a noise floor 20–45 dB below their peak over the word and up to 10 frames before and after it" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_TRIM=0.5 VARY_NOISE=0.5 variant neural_pad_trim_noisefloor "the default, both of the last two" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_TRIM=0.5 VARY_NOISE=0.5 variant neural_pad_trim_noisefloor15 "the default, both, 15 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 15"
-VARY_TRIM=0.5 VARY_NOISE=0.8 variant neural_pad_trim_noisefloor08 "the default, both, the noise floor on 80 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_TRIM=0.5 VARY_NOISE=0.3 variant neural_pad_trim_noisefloor03 "the default, both, the noise floor on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
-VARY_TRIM=0.3 VARY_NOISE=0.3 variant neural_pad_trim03_noisefloor03 "the default, both, each on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
-variant neural_pad_fpool2 "the default, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
-variant neural_pad_smooth "the default, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
-variant neural_pad_mixup "the default, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"
-variant randvoice "the default with 480 random espeak voice definitions instead of the 480 espeak voices (--random-voices 480)" "randvoice neural" "--fit pad" "--augment 1" ""
-variant espeak_randvoice "the default + 480 random espeak voice definitions (--random-voices 480)" "espeak randvoice neural" "--fit pad" "--augment 1" ""
-variant espeak240 "the default with 240 espeak voices instead of 480 (SPEAKERS=240)" "espeak240 neural" "--fit pad" "--augment 1" ""
-variant neural384 "the default with 384 neural-voice draws instead of 192 (NEURAL_SPEAKERS=384)" "espeak neural384" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_vary "+ neural voice, --fit pad, a fresh variation of each image every epoch (--vary-images as first made: shift, stretch, warp, masks; V below)" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_vary20 "V, 20 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 20"
+VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_vary_aug2 "V, 2 degraded copies of each clip (AUGMENT=2)" "espeak neural" "--fit pad" "--augment 2" ""
+VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_vary_pitch "V, half the degraded copies pitch-shifted by up to ±3 semitones (PITCH=3)" "espeak neural" "--fit pad" "--augment 1 --pitch-semitones 3" ""
+VARY_TRIM=0 VARY_NOISE=0 VARY_SHIFT=10 VARY_STRETCH=0.7,1.4 VARY_WARP=0.85,1.15 variant neural_pad_strong "V, wider ranges (shift ±10 frames, stretch 0.7–1.4, warp 0.85–1.15)" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 VARY_SHIFT=10 variant neural_pad_shift10 "V, time shift up to ±10 frames" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 VARY_SHIFT=0 variant neural_pad_noshift "V without the time shift" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 VARY_STRETCH=1,1 variant neural_pad_nostretch "V without the time stretch" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 VARY_WARP=1,1 variant neural_pad_nowarp "V without the vocal-tract warp" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 VARY_MASK=0 variant neural_pad_nomask "V without the masks" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0.5 VARY_NOISE=0 variant neural_pad_trim "V, half the images trimmed again 15–40 dB below their loudest frame (weak first and last consonants lost)" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0.5 variant neural_pad_noisefloor "V, half the images given a noise floor 20–45 dB below their peak over the word and up to 10 frames before and after it" "espeak neural" "--fit pad" "--augment 1" ""
+variant neural_pad_trim_noisefloor "V + both of the last two: the new default (--vary-images since 2026-12-02)" "espeak neural" "--fit pad" "--augment 1" ""
+variant neural_pad_trim_noisefloor15 "the new default, 15 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 15"
+VARY_NOISE=0.8 variant neural_pad_trim_noisefloor08 "the new default, the noise floor on 80 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_NOISE=0.3 variant neural_pad_trim_noisefloor03 "the new default, the noise floor on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0.3 VARY_NOISE=0.3 variant neural_pad_trim03_noisefloor03 "the new default, the trim and the noise floor each on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_fpool2 "V, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
+VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_smooth "V, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
+VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_mixup "V, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"
+VARY_TRIM=0 VARY_NOISE=0 variant randvoice "V with 480 random espeak voice definitions instead of the 480 espeak voices (--random-voices 480)" "randvoice neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 variant espeak_randvoice "V + 480 random espeak voice definitions (--random-voices 480)" "espeak randvoice neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 variant espeak240 "V with 240 espeak voices instead of 480 (SPEAKERS=240)" "espeak240 neural" "--fit pad" "--augment 1" ""
+VARY_TRIM=0 VARY_NOISE=0 variant neural384 "V with 384 neural-voice draws instead of 192 (NEURAL_SPEAKERS=384)" "espeak neural384" "--fit pad" "--augment 1" ""
 echo
 echo "| adapted without labels on george, jackson, lucas | seen speakers: ensemble → adapted | unseen speakers |"
 echo "|---|---|---|"
 adaptation neural adapted "espeak + neural voice, words resized, images as they are, three rounds (0.3 0.5 0.7)" "--no-vary-images --fractions 0.3 0.5 0.7"
-adaptation neural_pad_vary adapted3 "the default models (words centred, --vary-images), three rounds (0.3 0.5 0.7)" "--fractions 0.3 0.5 0.7"
-adaptation neural_pad_vary adapted "the default models, five rounds up to every recording, the first seed adapted (--members 1)" "--members 1"
-adaptation neural_pad_vary adapted_members "the default models, five rounds, every seed adapted with the pseudo-labels of all three each round (the default of adapt.py)" ""
+VARY_TRIM=0 VARY_NOISE=0 adaptation neural_pad_vary adapted3 "the models of V (words centred, --vary-images as first made), three rounds (0.3 0.5 0.7)" "--fractions 0.3 0.5 0.7"
+VARY_TRIM=0 VARY_NOISE=0 adaptation neural_pad_vary adapted "the models of V, five rounds up to every recording, the first seed adapted (--members 1)" "--members 1"
+VARY_TRIM=0 VARY_NOISE=0 adaptation neural_pad_vary adapted_members "the models of V, five rounds, every seed adapted with the pseudo-labels of all three each round (the default of adapt.py)" ""

@@ -6,7 +6,9 @@ through the stages of the front end (specae/features.py): the log-mel spectrogra
 clip, the image after the level reference and the floor (dB below the clip's maximum), and the final
 image after trimming and resizing to 64 frames, which is what the classifier sees. Writes the figure
 and ``diagnosis.json``: per folder, the median noise floor (quietest 10 % of frames, dB below the
-loudest), the share of frames trimmed away, and the mean final image per band.
+loudest), the share of frames trimmed away, how loud a word begins (the loudest of its first 4 frames
+after trimming, dB below the clip's peak: a weak first consonant sits low, a word cut at its vowel
+high), overall and per digit, and the mean final image per band.
 """
 import argparse
 import glob
@@ -40,8 +42,11 @@ def clips_by_digit(folder):
     return clips
 
 
+ONSET_FRAMES = 4  # 46 ms: about a first consonant
+
+
 def folder_statistics(paths, params):
-    floors, trimmed, images = [], [], []
+    floors, trimmed, onsets, images = [], [], {}, []
     for path in paths:
         samples = load_audio(path, params.sample_rate_hz)
         frame_db = log_mel(samples, params).max(axis=0)
@@ -49,9 +54,13 @@ def folder_statistics(paths, params):
         image, info = image_from_samples(samples, params)
         start, stop = info["span_frames"]
         trimmed.append(1.0 - (stop - start) / info["total_frames"])
+        onsets.setdefault(parse_name(path)[0], []).append(float(frame_db.max() - frame_db[start:start + ONSET_FRAMES].max()))
         images.append(image)
     return {"clips": len(paths), "noise_floor_db_below_peak": float(np.median(floors)),
             "trimmed_share": float(np.mean(trimmed)),
+            "onset_db_below_peak": float(np.median([value for values in onsets.values() for value in values])),
+            "onset_db_below_peak_per_digit": {digit: round(float(np.median(values)), 1)
+                                              for digit, values in sorted(onsets.items())},
             "mean_image_per_band": np.round(np.mean(images, axis=0).mean(axis=1), 3).tolist()}
 
 
@@ -100,8 +109,10 @@ def main():
     figure.savefig(os.path.join(args.out, "frontend.png"), dpi=90)
     save_json(os.path.join(args.out, "diagnosis.json"), {"params": params.to_dict(), "folders": statistics})
     for name, values in statistics.items():
-        print("{}: noise floor {:.1f} dB below the peak (median), {:.0%} of frames trimmed".format(
-            name, values["noise_floor_db_below_peak"], values["trimmed_share"]))
+        print("{}: noise floor {:.1f} dB below the peak (median), {:.0%} of frames trimmed, words begin {:.1f} dB "
+              "below the peak (median; per digit {})".format(
+                  name, values["noise_floor_db_below_peak"], values["trimmed_share"], values["onset_db_below_peak"],
+                  " ".join("{}: {}".format(d, v) for d, v in values["onset_db_below_peak_per_digit"].items())))
     print("wrote {}".format(os.path.join(args.out, "frontend.png")))
     return 0
 
