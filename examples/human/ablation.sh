@@ -152,3 +152,4 @@ adaptation neural adapted "espeak + neural voice, words resized, images as they 
 VARY_TRIM=0 VARY_NOISE=0 adaptation neural_pad_vary adapted3 "the models of V (words centred, --vary-images as first made), three rounds (0.3 0.5 0.7)" "--fractions 0.3 0.5 0.7"
 VARY_TRIM=0 VARY_NOISE=0 adaptation neural_pad_vary adapted "the models of V, five rounds up to every recording, the first seed adapted (--members 1)" "--members 1"
 VARY_TRIM=0 VARY_NOISE=0 adaptation neural_pad_vary adapted_members "the models of V, five rounds, every seed adapted with the pseudo-labels of all three each round (the default of adapt.py)" ""
+adaptation neural_pad_trim_noisefloor adapted_members "the models of the new default (V + the trim and the noise floor), five rounds, every seed adapted with the pseudo-labels of all three each round" ""
