@@ -211,9 +211,10 @@ def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80
     """A recording's noise floor, drawn on the image: noise ``level_db`` below the image's 1 (its
     loudest point), tilted by ``tilt_db`` from the lowest band to the highest, added (as power) over the
     word and ``before`` / ``after`` frames of it, the whole centred again as the front end centres a
-    recording whose author started it early and stopped it late. Each pixel's noise is the mean of a
-    few squared Gaussian bins (more in the wider high bands), so it has the grain of a real noise
-    spectrogram, not a flat level."""
+    recording whose author started it early and stopped it late. Each pixel's noise power is the mean
+    of k exponentially distributed bin powers, k from 1 in the lowest band to 6 in the highest (a mel
+    band spans more FFT bins higher up), so it has the grain of a real noise spectrogram, not a flat
+    level."""
     n_bands, n_frames = image.shape
     loud = np.flatnonzero(image.max(axis=0) > 0)
     if loud.size == 0:

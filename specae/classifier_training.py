@@ -57,9 +57,10 @@ def add_variation_option(parser):
     # On by default: +8 points on human speech (FSDD) at no cost on held-out synthetic voices, and +5.5 more
     # since the stricter trim and the noise floor joined (docs/human.md).
     parser.add_argument("--vary-images", action=argparse.BooleanOptionalAction, default=True,
-                        help="draw a fresh random variation of every training image at each epoch (a stricter trim, a "
-                             "recording's noise floor, time shift and stretch, vocal-tract warp, band and frame masks), besides make_dataset.py's fixed "
-                             "copies (default: on; --no-vary-images trains on the images as they are)")
+                        help="draw a fresh random variation of every training image at each epoch (a stricter trim, "
+                             "a recording's noise floor, time shift and stretch, vocal-tract warp, band and frame "
+                             "masks), besides make_dataset.py's fixed copies (default: on; --no-vary-images trains "
+                             "on the images as they are)")
 
 
 def add_mixup_option(parser):
@@ -139,7 +140,7 @@ def train_classifier(model, args, device, arrays, manifest, info):
     if mixup < 0:
         fail("--mixup must be 0 (off) or above, not {}".format(mixup))
     if vary or mixup:
-        span_db = features.level_span_db(features.FeatureParams.from_dict(manifest["params"])) if "params" in manifest else 80.0
+        span_db = features.level_span_db(features.FeatureParams.from_dict(manifest["params"]))
         train = VariedImages(train_data, train_label, args.seed, vary=vary, mixup_alpha=mixup, span_db=span_db)
     else:
         train = chainer.datasets.TupleDataset(train_data, train_label)
