@@ -176,8 +176,9 @@ def test_noise_floor_has_its_level_and_margins_and_the_recording_is_centred_agai
     margin = np.concatenate([noisy[:, recording[0]:word], noisy[:, word + 20:recording[-1] + 1]], axis=1)
     mean_power_db = 10 * np.log10(np.mean(10 ** ((margin - 1.0) * 80.0 / 10.0)))
     assert abs(mean_power_db - level_db) < 0.5
-    tilted = augment.add_noise_floor(image, np.random.default_rng(3), level_db, 10, 10, tilt_db=12.0)  # from frame 12
-    low, high = (10 * np.log10(np.mean(10 ** ((tilted[bands, 12:22] - 1.0) * 8.0)))
+    # margins of 10 frames: the recording spans frames 12-51, its first margin 12-21
+    tilted = augment.add_noise_floor(image, np.random.default_rng(3), level_db, 10, 10, tilt_db=12.0)
+    low, high = (10 * np.log10(np.mean(10 ** ((tilted[bands, 12:22] - 1.0) * 80.0 / 10.0)))
                  for bands in (slice(0, 16), slice(48, 64)))
     assert 7.0 < high - low < 11.0  # the centres of the two quarters lie 3/4 of the 12 dB apart
 

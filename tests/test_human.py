@@ -108,7 +108,6 @@ def test_time_probe_edits_move_the_word_as_named():
     assert squeezed[0, 0, voiced[0]] == 1 and squeezed[0, 0, voiced[-1]] == 64
 
 
-# ---- leave-one-speaker-out --------------------------------------------------------------------------
 def test_diagnosis_measures_how_far_below_its_peak_a_word_begins(tmp_path):
     # "3": 0.2 s of a tone 30 dB below the vowel (a weak first consonant), then the vowel; "8": the vowel at once
     rate, params = 22050, features.FeatureParams()
@@ -124,6 +123,7 @@ def test_diagnosis_measures_how_far_below_its_peak_a_word_begins(tmp_path):
     assert abs(onsets[3] - 30.0) < 3.0 and onsets[8] < 3.0
 
 
+# ---- leave-one-speaker-out --------------------------------------------------------------------------
 def test_named_test_speakers_form_the_test_split():
     speakers = ["ann", "bob", "cid", "ann", "bob", "cid"]
     train, test = split_indices(speakers, "speaker", 0.5, seed=0, test_speakers=["bob"])

@@ -54,7 +54,8 @@ def folder_statistics(paths, params):
         image, info = image_from_samples(samples, params)
         start, stop = info["span_frames"]
         trimmed.append(1.0 - (stop - start) / info["total_frames"])
-        onsets.setdefault(parse_name(path)[0], []).append(float(frame_db.max() - frame_db[start:start + ONSET_FRAMES].max()))
+        onset_db = frame_db.max() - frame_db[start:start + ONSET_FRAMES].max()
+        onsets.setdefault(parse_name(path)[0], []).append(float(onset_db))
         images.append(image)
     return {"clips": len(paths), "noise_floor_db_below_peak": float(np.median(floors)),
             "trimmed_share": float(np.mean(trimmed)),
