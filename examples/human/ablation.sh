@@ -135,6 +135,7 @@ VARY_TRIM=0.5 VARY_NOISE=0 variant neural_pad_trim "V, half the images trimmed a
 VARY_TRIM=0 VARY_NOISE=0.5 variant neural_pad_noisefloor "V, half the images given a noise floor 20–45 dB below their peak over the word and up to 10 frames before and after it" "espeak neural" "--fit pad" "--augment 1" ""
 variant neural_pad_trim_noisefloor "V + both of the last two: the new default (--vary-images since 2026-12-02)" "espeak neural" "--fit pad" "--augment 1" ""
 variant neural_pad_trim_noisefloor15 "the new default, 15 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 15"
+variant neural_pad_trim_noisefloor12 "the new default, 12 epochs" "espeak neural" "--fit pad" "--augment 1" "--epoch 12"
 VARY_NOISE=0.8 variant neural_pad_trim_noisefloor08 "the new default, the noise floor on 80 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_NOISE=0.3 variant neural_pad_trim_noisefloor03 "the new default, the noise floor on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_TRIM=0.3 VARY_NOISE=0.3 variant neural_pad_trim03_noisefloor03 "the new default, the trim and the noise floor each on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
