@@ -10,6 +10,7 @@ import numpy as np
 import scipy.signal
 
 from specae.audio import resample
+from specae.features import fit_frames
 
 TELEPHONE_RATE_HZ = 8000
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
@@ -200,11 +201,7 @@ def trim_edges(image, trim_db, span_db=80.0):
     loud = np.flatnonzero(frame_peak > frame_peak.max() - trim_db / span_db)
     if loud.size == 0:
         return image
-    start, stop = int(loud[0]), int(loud[-1]) + 1
-    trimmed = np.zeros_like(image)
-    offset = (image.shape[1] - (stop - start)) // 2
-    trimmed[:, offset:offset + stop - start] = image[:, start:stop]
-    return trimmed
+    return fit_frames(image[:, int(loud[0]):int(loud[-1]) + 1], image.shape[1], "pad")
 
 
 def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80.0):
@@ -226,10 +223,7 @@ def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80
     word_db = (image[:, start:stop] - 1.0) * span_db
     word_db = np.where(image[:, start:stop] > 0, word_db, -np.inf)
     summed_db = 10.0 * np.log10(10.0 ** (word_db / 10.0) + 10.0 ** (noise_db / 10.0))
-    noisy = np.zeros_like(image)
-    offset = (n_frames - (stop - start)) // 2
-    noisy[:, offset:offset + stop - start] = np.clip(1.0 + summed_db / span_db, 0.0, 1.0)
-    return noisy
+    return fit_frames(np.clip(1.0 + summed_db / span_db, 0.0, 1.0), n_frames, "pad")
 
 
 def vary_image(image, rng, span_db=80.0):
