@@ -12,6 +12,7 @@ def main():
     distributed.add_communicator_option(parser)
     parser.add_argument("--layers", type=int, choices=(2, 3), default=3, help="convolution layers")
     classifier_training.add_frequency_pool_option(parser)
+    classifier_training.add_channels_option(parser)
     classifier_training.add_label_smoothing_option(parser)
     classifier_training.add_mixup_option(parser)
     classifier_training.add_label_subset_options(parser)
@@ -21,7 +22,8 @@ def main():
     command_line.seed_everything(args.seed, device)
     model = classifier_training.build_classifier(args, args.layers, arrays["train_data"].shape[-1])
     info = {"kind": "cnn", "n_layers": args.layers, "input_size": arrays["train_data"].shape[-1],
-            "init": "random", "frequency_pool": args.frequency_pool}
+            "init": "random", "frequency_pool": args.frequency_pool,
+            "channels": list(args.channels[:args.layers])}
     classifier_training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 

@@ -4,6 +4,11 @@
 Prints per-digit accuracy, per-speaker accuracy when the files name several speakers
 (``{digit}_{speaker}_*.wav``) and, last, ``accuracy 0.9731 (2919/3000)``; writes ``confusion.png`` and
 ``report.json`` (per-file predictions, per-speaker accuracy and the confusion matrix) under ``--out``.
+
+``--balance all`` or ``speaker`` scores the files as a batch in which every digit is equally frequent
+(all of them together, or each speaker's): the averaged probabilities are rescaled so that each digit
+gets the same share of the answers (``inference.balance_priors``). No label is read, but the prior of
+the batch is assumed, so it suits a balanced test set such as FSDD, not one recording at a time.
 """
 import argparse
 import os
@@ -24,6 +29,9 @@ def main():
                                  os.path.dirname(inference.DEFAULT_MODEL)))
     parser.add_argument("--out", default=os.path.join("result", "evaluation"), help="where to write the report")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--balance", choices=("none", "all", "speaker"), default="none",
+                        help="rescale the probabilities so that every digit gets the same share of the answers "
+                             "over all files, or over each speaker's (default none: each file on its own)")
     args = parser.parse_args()
     try:
         models = args.model or inference.default_models()
@@ -46,8 +54,15 @@ def main():
         return 1
 
     truth = np.array([labelled[path] for path, _ in results])
-    predicted = np.array([int(probability.argmax()) for _, probability in results])
     speakers = np.array([speaker_of[path] for path, _ in results])
+    probabilities = np.stack([probability for _, probability in results])
+    if args.balance != "none":
+        groups = [speakers == speaker for speaker in set(speakers.tolist())] if args.balance == "speaker" else \
+            [np.ones(len(truth), bool)]
+        for group in groups:
+            probabilities[group] = inference.balance_priors(probabilities[group])
+        results = [(path, probability) for (path, _), probability in zip(results, probabilities)]
+    predicted = probabilities.argmax(axis=1)
     right = truth == predicted
     per_speaker = {speaker: {"accuracy": float(right[speakers == speaker].mean()),
                              "correct": int(right[speakers == speaker].sum()),
@@ -58,7 +73,7 @@ def main():
     plots.confusion_matrix(confusion, os.path.join(args.out, "confusion.png"),
                            "{}: accuracy {:.2%} on {} files".format(" + ".join(models), right.mean(), len(truth)))
     save_json(os.path.join(args.out, "report.json"), {
-        "model": " + ".join(models), "models": models, "accuracy": float(right.mean()),
+        "model": " + ".join(models), "models": models, "balance": args.balance, "accuracy": float(right.mean()),
         "correct": int(right.sum()), "total": len(truth), "confusion": confusion.tolist(), "speakers": per_speaker,
         "files": [{"path": path, "label": int(label), "predicted": int(guess),
                    "confidence": float(probability[guess])}

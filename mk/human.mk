@@ -4,7 +4,8 @@
 #   make adapt         examples/human/adapt.py: self-training on the unlabelled WAVs in ADAPT_DIR (no label
 #                      read); the adapted classifiers (one per MODEL) in result/adapted/, then scored on HUMAN_DIR
 #   make human-folds   your own labelled recordings: leave-one-speaker-out over HUMAN_DIR, a 3-CNN from
-#                      scratch against one fine-tuned from the default model (result/human_folds/)
+#                      scratch against one fine-tuned from the default model, and that one then adapted to
+#                      the held-out speaker's audio without its labels (result/human_folds/)
 # Variables: HUMAN_DIR (default ../shared/data/fsdd/recordings when it exists), ADAPT_DIR (default HUMAN_DIR),
 #            ADAPT_FRACTIONS (0.3 0.5 0.7 0.9 1.0), ADAPT_EPOCHS (3), FOLD_EPOCHS (10).
 HUMAN_DIR ?= $(firstword $(wildcard ../shared/data/fsdd/recordings))
@@ -34,4 +35,4 @@ $(RESULT)/adapted/adaptation.json: $(MODEL_FILES) $(HUMAN_SCRIPTS)/adapt.py $(HU
 human-folds: | $(INSTALLED)
 	$(call need_human_dir,$(HUMAN_DIR))
 	$(PY) $(HUMAN_SCRIPTS)/human_folds.py --recordings $(HUMAN_DIR) --init $(firstword $(MODEL)) --epoch $(FOLD_EPOCHS) \
-		--device $(DEVICE) --batchsize $(BATCH) --seed $(SEED) --out $(RESULT)/human_folds
+		--adapt-epochs $(ADAPT_EPOCHS) --device $(DEVICE) --batchsize $(BATCH) --seed $(SEED) --out $(RESULT)/human_folds

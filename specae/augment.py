@@ -190,6 +190,12 @@ VARY_TRIM_DB = (15.0, 40.0)
 VARY_NOISE_PROBABILITY = 0.5
 VARY_NOISE_DB = (-45.0, -20.0)
 VARY_NOISE_MARGIN_FRAMES = 10
+# Measured on FSDD and not kept (docs/human.md, section 2), off: a microphone's colour (−1.9 points) and
+# the hiss frames dropped (−0.8). Off, they draw nothing, so the variation's random stream is unchanged.
+VARY_COLOUR_PROBABILITY = 0.0
+VARY_COLOUR_DB = 8.0
+VARY_FRICATIVE_PROBABILITY = 0.0
+VARY_FRICATIVE_DB = (25.0, 60.0)
 
 
 def trim_edges(image, trim_db, span_db=80.0):
@@ -202,6 +208,43 @@ def trim_edges(image, trim_db, span_db=80.0):
     if loud.size == 0:
         return image
     return fit_frames(image[:, int(loud[0]):int(loud[-1]) + 1], image.shape[1], "pad")
+
+
+def fricative_frames(image, span_db=80.0, voicing_bands=20, quiet_db=15.0, lowest_peak_band=24):
+    """The frames of a hiss without a voice (/s/, /f/, /θ/, the /ks/ of "six"): their loudest band lies in
+    the upper part of the image and the lowest ``voicing_bands`` stay ``quiet_db`` below it."""
+    frame_peak = image.max(axis=0)
+    unvoiced = image[:voicing_bands].max(axis=0) < frame_peak - quiet_db / span_db
+    return unvoiced & (image.argmax(axis=0) >= lowest_peak_band) & (frame_peak > 0.0)
+
+
+def drop_fricatives(image, drop_db, span_db=80.0, retrim_db=40.0):
+    """The word as an 8 kHz recording gives it: a fricative's energy lies mostly above 4 kHz, where such a
+    recording has none, so FSDD's "six" is mostly its vowel (1.8 hiss frames of 18 for one speaker,
+    12.8 for espeak's). The fricative frames are lowered by ``drop_db`` and the word is trimmed again at
+    the front end's level (``retrim_db``, its default 40 dB) and centred."""
+    hiss = fricative_frames(image, span_db)
+    if not hiss.any():
+        return image
+    dropped = image.copy()
+    dropped[:, hiss] = np.clip(dropped[:, hiss] - drop_db / span_db, 0.0, 1.0)
+    return trim_edges(dropped, retrim_db, span_db)
+
+
+def colour_spectrum(image, gain_db, span_db=80.0):
+    """The word as another microphone, room or line colours it: ``gain_db`` (one value per band) added to
+    every pixel above the floor. The floor stays where it is: colour does not lift digital silence."""
+    coloured = image + np.asarray(gain_db, dtype=np.float32)[:, None] / span_db
+    return np.where(image > 0.0, np.clip(coloured, 0.0, 1.0), image).astype(image.dtype)
+
+
+def random_colour_db(n_bands, rng, max_db):
+    """A smooth random gain over the bands, ±``max_db`` at most: three cosines of random weight and phase
+    across the band axis, as ``random_eq`` draws over log-frequency for the waveform."""
+    position = np.linspace(0.0, 1.0, n_bands)
+    curve = sum(rng.uniform(-1, 1) * np.cos(math.pi * k * position + rng.uniform(0, 2 * math.pi))
+                for k in range(1, 4))
+    return curve * max_db / max(np.abs(curve).max(), 1e-9)
 
 
 def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80.0):
@@ -231,7 +274,12 @@ def vary_image(image, rng, span_db=80.0):
     ``--vary-images``): half the time a stricter trim, half the time a recording's noise floor, then a
     time shift, time stretch, vocal-tract warp and, half the time, a SpecAugment mask. The degraded
     copies of make_dataset.py are fixed once; these change from sweep to sweep. ``span_db`` is the dB
-    range of the image's 0 to 1 (`features.level_span_db`)."""
+    range of the image's 0 to 1 (`features.level_span_db`). The hiss drop and the colour come first
+    where switched on (VARY_FRICATIVE_PROBABILITY, VARY_COLOUR_PROBABILITY; off by default)."""
+    if VARY_FRICATIVE_PROBABILITY and rng.random() < VARY_FRICATIVE_PROBABILITY:
+        image = drop_fricatives(image, rng.uniform(*VARY_FRICATIVE_DB), span_db)
+    if VARY_COLOUR_PROBABILITY and rng.random() < VARY_COLOUR_PROBABILITY:
+        image = colour_spectrum(image, random_colour_db(len(image), rng, rng.uniform(0.0, VARY_COLOUR_DB)), span_db)
     if rng.random() < VARY_TRIM_PROBABILITY:
         image = trim_edges(image, rng.uniform(*VARY_TRIM_DB), span_db)
     if rng.random() < VARY_NOISE_PROBABILITY:

@@ -55,8 +55,9 @@ def prepare_output(out, args):
     The command is the script and its arguments as given (sys.argv), so that the report shows what ran
     rather than a reconstruction; it does not decide resuming, as --resume, --autoload and the spelling
     of paths may differ between the parts of one run."""
-    settings = {key: value for key, value in sorted(vars(args).items())
-                if key not in ("resume", "autoload", "out")}
+    # as run.json holds them (a tuple of --channels reads back as a list), so that they compare equal
+    settings = json_safe({key: value for key, value in sorted(vars(args).items())
+                          if key not in ("resume", "autoload", "out")})
     path = os.path.join(out, RUN_FILE)
     remove_stale_output(out)
     if os.path.exists(path) and {key: value for key, value in load_json(path).items() if key != "command"} != settings:

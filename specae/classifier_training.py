@@ -11,7 +11,7 @@ from specae.checkpoints import MODEL_FILE, add_features_to_info, save_model
 from specae.dataset import labelled_subset
 from specae.distributed import communicator, is_writer
 from specae.errors import fail
-from specae.models import N_CLASSES, classifier
+from specae.models import CHANNELS, N_CLASSES, classifier
 from specae.trainer_setup import make_trainer, run
 
 
@@ -19,6 +19,23 @@ def add_frequency_pool_option(parser):
     parser.add_argument("--frequency-pool", type=int, default=1, metavar="ROWS",
                         help="max-pool the last feature map over this many neighbouring frequency rows before the "
                              "fully connected layer (1: none), for invariance to small formant shifts")
+
+
+def channel_counts(text):
+    """--channels: filters per convolution, comma-separated whole numbers of at least 1 ("32,64,64")."""
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("expected filters per layer such as 16,32,32, not {!r}".format(text))
+    return counts
+
+
+def add_channels_option(parser):
+    parser.add_argument("--channels", type=channel_counts, default=CHANNELS, metavar="N,N[,N]",
+                        help="filters of each convolution (default {}: the original's)".format(
+                            ",".join(map(str, CHANNELS))))
 
 
 def add_label_smoothing_option(parser):
@@ -104,13 +121,17 @@ class VariedImages(chainer.dataset.DatasetMixin):
 
 
 def build_classifier(args, n_layers, input_size):
-    """The classifier of ``models.classifier``; a bad --frequency-pool or --label-smoothing is a one-line error."""
+    """The classifier of ``models.classifier``; a bad --frequency-pool, --label-smoothing or --channels is a
+    one-line error."""
     smoothing = getattr(args, "label_smoothing", 0.0)
     if not 0.0 <= smoothing < 1.0:
         fail("--label-smoothing must be at least 0 and below 1, not {}".format(smoothing))
+    channels = getattr(args, "channels", CHANNELS)
+    if len(channels) < n_layers:
+        fail("--channels names {} filter counts for {} convolutions".format(len(channels), n_layers))
     try:
         return classifier(n_layers, input_size=input_size, frequency_pool=args.frequency_pool,
-                          label_smoothing=smoothing)
+                          label_smoothing=smoothing, channels=channels)
     except ValueError as error:
         fail("--frequency-pool: {}".format(error))
 

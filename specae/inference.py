@@ -10,7 +10,7 @@ import numpy as np
 from specae import checkpoints, errors, features
 from specae.files import list_audio_files
 from specae.features import FeatureParams
-from specae.models import CNN
+from specae.models import CHANNELS, CNN
 
 # The 3-CNN from random weights (chosen on the run with resized words, docs/human.md section 3): there its
 # three seeds together score 69 % against 64 % for the pretrained ones, and 99.6 % against 99.4 % on
@@ -40,7 +40,8 @@ def load_classifier(directory):
         raise ModelError("{} (make classify trains the default model)".format(error))
     if info.get("kind") != "cnn":
         raise ModelError("{}: holds a {!r} model, not a digit classifier".format(directory, info.get("kind")))
-    cnn = CNN(info["n_layers"], input_size=info["input_size"], frequency_pool=info.get("frequency_pool", 1))
+    cnn = CNN(info["n_layers"], input_size=info["input_size"], channels=info.get("channels", CHANNELS),
+              frequency_pool=info.get("frequency_pool", 1))
     try:
         checkpoints.load_weights(os.path.join(directory, checkpoints.MODEL_FILE), cnn)
     except (FileNotFoundError, ValueError) as error:
@@ -82,6 +83,22 @@ def probabilities(cnns, images, batchsize=256):
             batch = np.asarray(images[start:start + batchsize], dtype=np.float32)[:, np.newaxis]
             outputs.append(np.mean([F.softmax(cnn(batch)).array for cnn in cnns], axis=0))
     return np.concatenate(outputs) if outputs else np.zeros((0, 10), np.float32)
+
+
+def balance_priors(probabilities, iterations=50):
+    """Rescale the columns of ``probabilities`` (N, 10) so each sums to N/10, rows renormalised to 1:
+    decisions over a batch of recordings in which every digit is taken to be equally frequent
+    (Sinkhorn–Knopp scaling of the N×10 matrix towards uniform column sums; Saerens et al. 2002 do the
+    same by EM with an unknown prior). Transductive: no label is read, but the batch's prior is assumed.
+
+    The result is ``probabilities`` times one weight per digit, each row then renormalised: the same
+    correction of the prior for every recording, so a decision changes only where the bias decided it."""
+    scaled = np.asarray(probabilities, dtype=np.float64) + 1e-12
+    target = len(scaled) / scaled.shape[1]
+    for _ in range(iterations):
+        scaled *= target / scaled.sum(axis=0, keepdims=True)
+        scaled /= scaled.sum(axis=1, keepdims=True)
+    return scaled.astype(np.float32)
 
 
 def classify_files(paths, cnns, params, jobs=1):

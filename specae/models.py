@@ -238,9 +238,9 @@ def accuracy(logits, labels):
     return F.accuracy(logits, labels)
 
 
-def classifier(n_layers=3, input_size=64, frequency_pool=1, label_smoothing=0.0):
+def classifier(n_layers=3, input_size=64, frequency_pool=1, label_smoothing=0.0, channels=CHANNELS):
     """The CNN wrapped with (label-smoothed) softmax cross-entropy and accuracy reporting."""
-    return L.Classifier(CNN(n_layers, input_size, frequency_pool=frequency_pool),
+    return L.Classifier(CNN(n_layers, input_size, channels=channels, frequency_pool=frequency_pool),
                         lossfun=smoothed_cross_entropy(label_smoothing), accfun=accuracy)
 
 

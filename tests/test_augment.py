@@ -183,6 +183,42 @@ def test_noise_floor_has_its_level_and_margins_and_the_recording_is_centred_agai
     assert 7.0 < high - low < 11.0  # the centres of the two quarters lie 3/4 of the 12 dB apart
 
 
+def test_hiss_frames_are_found_lowered_and_trimmed_away_at_the_word_edge():
+    image = np.zeros((64, 64), np.float32)
+    image[:, 20:36] = np.linspace(0.9, 0.5, 64)[:, None]  # a vowel: strongest in the low bands
+    image[40:, 36:44] = 0.8  # a final /s/: energy in the upper bands only, the low ones at the floor
+    image[:40, 36:44] = 0.1
+    image[40:, 10:14] = 0.85  # a hiss at the start, then 6 frames of silence, as in "s-ix"
+    hiss = augment.fricative_frames(image, span_db=80.0)
+    np.testing.assert_array_equal(np.flatnonzero(hiss), np.r_[10:14, 36:44])
+    # lowered 50 dB, the hiss falls more than the front end's 40 dB below the vowel's peak: trimmed away,
+    # and the vowel alone is centred again, exactly as the front end would centre it
+    dropped = augment.drop_fricatives(image, 50.0, span_db=80.0)
+    np.testing.assert_array_equal(dropped, features.fit_frames(image[:, 20:36], 64, "pad"))
+    # lowered 10 dB, the hiss stays (30 dB below the peak), 10 dB weaker
+    kept = augment.drop_fricatives(image, 10.0, span_db=80.0)
+    np.testing.assert_allclose(kept[40:, kept.max(axis=0) > 0].max(), 0.85 - 10.0 / 80.0, rtol=1e-6)
+    assert (kept.max(axis=0) > 0).sum() == (image.max(axis=0) > 0).sum()  # no frame trimmed
+    voiced_only = np.zeros((64, 64), np.float32)
+    voiced_only[:, 20:36] = 0.7
+    assert augment.drop_fricatives(voiced_only, 50.0) is voiced_only  # nothing to drop: the image as it is
+
+
+def test_colour_moves_each_band_of_the_word_by_its_gain_and_leaves_the_floor_alone():
+    image = np.zeros((64, 64), np.float32)
+    image[:, 20:40] = np.linspace(0.3, 0.7, 64)[:, None]  # a word 24-56 dB above the 80 dB floor
+    gain_db = augment.random_colour_db(64, np.random.default_rng(4), 8.0)
+    assert abs(np.abs(gain_db).max() - 8.0) < 1e-9
+    # three cosines over the band axis: a smooth curve, at most a few turns, not noise
+    assert np.count_nonzero(np.diff(np.sign(np.diff(gain_db)))) <= 5
+    coloured = augment.colour_spectrum(image, gain_db, span_db=80.0)
+    np.testing.assert_allclose((coloured[:, 20:40] - image[:, 20:40]) * 80.0, np.repeat(gain_db[:, None], 20, 1),
+                               atol=1e-4)
+    assert not coloured[:, :20].any() and not coloured[:, 40:].any()
+    loud = augment.colour_spectrum(np.full((64, 4), 0.98, np.float32), np.full(64, 8.0), span_db=80.0)
+    assert loud.max() == 1.0  # clipped at the image's peak, as the front end clips
+
+
 def test_image_variations_are_reproducible_and_different_each_draw():
     image = np.random.default_rng(6).random((64, 64)).astype(np.float32)
     first = augment.vary_image(image, np.random.default_rng([1, 2, 0]))

@@ -210,14 +210,22 @@ def test_adapt_self_trains_on_the_recordings_and_scores_them(run):
     assert 0.0 <= load(result / "human_adapted" / "report.json")["accuracy"] <= 1.0
 
 
-def test_human_folds_compare_scratch_and_fine_tuned_per_held_out_speaker(run):
+def test_human_folds_compare_scratch_fine_tuned_and_adapted_per_held_out_speaker(run):
     result = made(run, "human-folds")
     folds = load(result / "human_folds" / "folds.json")
     assert len(folds["folds"]) == 2
     for fold in folds["folds"]:
-        assert 0.0 <= fold["scratch"] <= 1.0 and 0.0 <= fold["fine-tuned"] <= 1.0
-        held_out = load(result / "human_folds" / fold["speaker"] / "DataSet" / "manifest.json")["test"]["speakers"]
-        assert held_out == [fold["speaker"]]
+        assert all(0.0 <= fold[name] <= 1.0 for name in ("scratch", "fine-tuned", "fine-tuned, adapted"))
+        fold_dir = result / "human_folds" / fold["speaker"]
+        held_out = load(fold_dir / "DataSet" / "manifest.json")["test"]
+        assert held_out["speakers"] == [fold["speaker"]]
+        # the adaptation hears the held-out speaker's audio, all of it and nothing else, and starts from
+        # the fold's fine-tuned model; the score is its last round's on the held-out test split
+        adaptation = load(fold_dir / "fine-tuned-adapted" / "adaptation.json")
+        assert sorted(adaptation["files"]) == sorted(entry["wav"] for entry in held_out["files"])
+        assert adaptation["started_from"] == [str(fold_dir / "fine-tuned")]
+        last_log = load(fold_dir / "fine-tuned-adapted" / "round{}".format(len(adaptation["rounds"])) / "log")
+        assert fold["fine-tuned, adapted"] == last_log[-1]["validation/main/accuracy"]
     assert "mean ± std over 2 folds" in (result / "human_folds" / "folds.md").read_text()
 
 

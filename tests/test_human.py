@@ -10,6 +10,7 @@ from conftest import deterministic_prefix_draws, run_script
 from examples.human import adaptation, diagnose, time_probe
 from specae import features, inference, neural_voice
 from specae.dataset import split_indices
+from specae.inference import balance_priors
 
 
 
@@ -180,7 +181,7 @@ def biased_probabilities(n_per_class=60, seed=0):
 
 def test_balance_gives_every_class_the_same_share_by_one_weight_per_class():
     truth, probabilities = biased_probabilities()
-    balanced = adaptation.balance(probabilities)
+    balanced = balance_priors(probabilities)
     np.testing.assert_allclose(balanced.sum(axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(balanced.sum(axis=0), len(truth) / 10, rtol=1e-3)
     # balanced[i, j] = probabilities[i, j] * weight[j] / (row normaliser i): log ratio = row term + column term
@@ -200,7 +201,7 @@ def test_pseudo_labels_are_class_balanced_and_more_precise_than_all_decisions():
     assert len(set(chosen.tolist())) == len(chosen)
     counts = np.bincount(labels, minlength=10)
     assert counts.max() <= 30 and counts.min() >= 20
-    assert (truth[chosen] == labels).mean() > (adaptation.balance(probabilities).argmax(axis=1) == truth).mean()
+    assert (truth[chosen] == labels).mean() > (balance_priors(probabilities).argmax(axis=1) == truth).mean()
     with pytest.raises(ValueError, match="fraction"):
         adaptation.pseudo_labels(probabilities, 0.0)
 

@@ -12,6 +12,8 @@ import soundfile
 
 from conftest import run_script
 from specae.audio import resample
+from specae import inference
+from specae.inference import load_classifier
 from specae.models import CNN, accuracy, smoothed_cross_entropy
 
 
@@ -43,6 +45,23 @@ def test_bad_frequency_pool_is_a_one_line_error(tiny_corpus, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == "error: --frequency-pool: frequency_pool must be between 1 and 4 (the rows of " \
                                     "the last feature map), not 5"
+
+
+def test_channels_option_trains_and_loads_a_network_of_those_widths(tiny_corpus, tmp_path):
+    out = tmp_path / "narrow"
+    run_script("cnn_classifier1.py", "--layers", 2, "--channels", "8,12", "--dataset", tiny_corpus / "DataSet",
+               "--epoch", 1, "--batchsize", 20, "--out", out)
+    assert json.loads((out / "model.json").read_text())["channels"] == [8, 12]
+    with np.load(out / "model.npz") as weights:
+        shapes = {name: weights[name].shape for name in weights.files}
+    assert shapes["convs/0/W"] == (8, 1, 6, 6) and shapes["convs/1/W"] == (12, 8, 6, 6)
+    cnn, _ = load_classifier(str(out))  # built from model.json: the saved weights fit it
+    np.testing.assert_array_equal(cnn.convs[1].W.array, np.load(out / "model.npz")["convs/1/W"])
+    too_few = run_script("cnn_classifier1.py", "--layers", 3, "--channels", "8,12", "--dataset",
+                         tiny_corpus / "DataSet", "--out", tmp_path / "bad", check=False)
+    assert too_few.returncode == 1
+    assert too_few.stderr.strip() == "error: --channels names 2 filter counts for 3 convolutions"
+    assert not (tmp_path / "bad" / "model.npz").exists()
 
 
 def test_label_smoothing_is_cross_entropy_against_smoothed_targets():
@@ -125,6 +144,28 @@ def test_odd_formats_are_accepted_and_agree(tiny_corpus, model, tmp_path):
     assert [os.path.basename(line.split("\t")[0])[0] for line in lines] == ["a", "b", "c"]
     float_line, pcm_line = lines[1].split("\t"), lines[2].split("\t")
     assert float_line[1] == pcm_line[1] and abs(float(float_line[2]) - float(pcm_line[2])) < 1e-3
+
+
+def test_evaluate_balance_decides_over_the_batch_or_each_speakers_files(tiny_corpus, model, tmp_path):
+    paths = sorted(str(path) for path in (tiny_corpus / "wav").glob("*.wav"))  # 4 speakers, 20 clips each
+    cnns, params = inference.load_classifiers([str(model)])
+    results, _ = inference.classify_files(paths, cnns, params)
+    plain = np.stack([probability for _, probability in results])
+    speakers = np.array([os.path.basename(path).split("_")[1] for path, _ in results])
+    assert len(set(speakers.tolist())) > 1
+    expected = {"none": plain.argmax(axis=1), "all": inference.balance_priors(plain).argmax(axis=1),
+                "speaker": np.empty(len(plain), int)}
+    for speaker in set(speakers.tolist()):
+        mine = speakers == speaker
+        expected["speaker"][mine] = inference.balance_priors(plain[mine]).argmax(axis=1)
+    # a model of two epochs on four voices leans to a few digits: the three ways decide differently
+    assert len({tuple(decisions) for decisions in expected.values()}) == 3
+    for mode, decisions in expected.items():
+        run_script("evaluate.py", "--model", model, "--balance", mode, "--out", tmp_path / mode, *paths)
+        report = json.loads((tmp_path / mode / "report.json").read_text())
+        assert report["balance"] == mode
+        predicted = {f["path"]: f["predicted"] for f in report["files"]}
+        assert [predicted[path] for path, _ in results] == decisions.tolist()
 
 
 def test_evaluate_matches_the_trainers_test_accuracy(tiny_corpus, model, tmp_path):

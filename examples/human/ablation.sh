@@ -28,15 +28,17 @@ corpus espeak240 --speakers 240 --rates 10 --rates-per-speaker 1 --seed 0
 corpus neural384 --speakers 0 --neural-speakers 384 --seed 0
 
 # A script (cnn_classifier1.py, adapt.py) run with the ranges of --vary-images taken from VARY_SHIFT (frames),
-# VARY_STRETCH and VARY_WARP ("low,high" factors), VARY_MASK, VARY_TRIM and VARY_NOISE (probabilities) where
-# set: the rows that take a part away or add one, and the rows measured before the stricter trim and the
-# noise floor joined the variation (VARY_TRIM=0 VARY_NOISE=0).
+# VARY_STRETCH and VARY_WARP ("low,high" factors), VARY_MASK, VARY_TRIM, VARY_NOISE, VARY_COLOUR and
+# VARY_FRICATIVE (probabilities; the last two are off in --vary-images) where set: the rows that take a
+# part away or add one, and the rows measured before the stricter trim and the noise floor joined the
+# variation (VARY_TRIM=0 VARY_NOISE=0).
 WITH_RANGES='
 import os, runpy, sys
 from specae import augment
 ranges = {"VARY_SHIFT": "VARY_SHIFT_FRAMES", "VARY_STRETCH": "VARY_STRETCH", "VARY_WARP": "VARY_WARP",
           "VARY_MASK": "VARY_MASK_PROBABILITY", "VARY_TRIM": "VARY_TRIM_PROBABILITY",
-          "VARY_NOISE": "VARY_NOISE_PROBABILITY"}
+          "VARY_NOISE": "VARY_NOISE_PROBABILITY", "VARY_COLOUR": "VARY_COLOUR_PROBABILITY",
+          "VARY_FRICATIVE": "VARY_FRICATIVE_PROBABILITY"}
 for variable, name in ranges.items():
     if variable in os.environ:
         values = tuple(float(v) for v in os.environ[variable].split(","))
@@ -139,6 +141,9 @@ variant neural_pad_trim_noisefloor12 "the new default, 12 epochs" "espeak neural
 VARY_NOISE=0.8 variant neural_pad_trim_noisefloor08 "the new default, the noise floor on 80 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_NOISE=0.3 variant neural_pad_trim_noisefloor03 "the new default, the noise floor on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_TRIM=0.3 VARY_NOISE=0.3 variant neural_pad_trim03_noisefloor03 "the new default, the trim and the noise floor each on 30 % of the images" "espeak neural" "--fit pad" "--augment 1" ""
+variant neural_pad_trim_noisefloor_wide "the new default, twice the filters (--channels 32,64,64)" "espeak neural" "--fit pad" "--augment 1" "--channels 32,64,64"
+VARY_FRICATIVE=0.5 variant neural_pad_trim_noisefloor_fricative "the new default + half the images with their hiss frames (/s/, /f/, /θ/) lowered 25–60 dB and trimmed again, as an 8 kHz recording loses them" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_COLOUR=0.5 variant neural_pad_trim_noisefloor_colour "the new default + half the images coloured by a smooth random gain over the bands, up to ±8 dB" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_fpool2 "V, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_smooth "V, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_mixup "V, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"

@@ -2,7 +2,7 @@
 """Adapt a trained digit recogniser to a folder of unlabelled recordings (no label is read).
 
 Self-training in rounds: the current models score every recording and their probabilities are averaged
-and balanced so that each digit gets the same share (adaptation.balance); for each digit the most
+and balanced so that each digit gets the same share (inference.balance_priors); for each digit the most
 confident recordings get that digit as a pseudo-label, a growing fraction per round (--fractions); each
 model (--members of the --model given: by default all, e.g. the three seeds of make classify) then trains
 a classifier initialised from itself with the Trainer on the synthetic training split plus the
@@ -29,7 +29,7 @@ from examples.human import adaptation
 from specae import checkpoints, classifier_training, command_line, errors, features, inference
 from specae.dataset import check_params
 from specae.files import save_json
-from specae.models import CNN
+from specae.models import CHANNELS, CNN
 
 
 def main():
@@ -82,12 +82,14 @@ def main():
         scorers = []
         for member, (member_dir, source) in enumerate(zip(member_dirs, start_from)):
             command_line.seed_everything(args.seed + number + 1000 * member, device)
-            cnn = CNN(info["n_layers"], input_size=info["input_size"], frequency_pool=info.get("frequency_pool", 1))
+            cnn = CNN(info["n_layers"], input_size=info["input_size"], channels=info.get("channels", CHANNELS),
+                      frequency_pool=info.get("frequency_pool", 1))
             checkpoints.load_weights(source, cnn)
             round_args = copy.copy(args)
             round_args.out = os.path.join(out, "round{}".format(number), member_dir)
             round_args.seed = args.seed + 1000 * member
             round_info = dict(kind="cnn", n_layers=info["n_layers"], input_size=info["input_size"],
+                              channels=info.get("channels", list(CHANNELS[:info["n_layers"]])),
                               frequency_pool=info.get("frequency_pool", 1), init="adapted", init_from=source,
                               adaptation_round=number)
             classifier_training.train_classifier(L.Classifier(cnn), round_args, device, round_arrays, manifest,

@@ -4,29 +4,17 @@ A recogniser trained on synthetic voices meets human recordings with a bias: on 
 errors are the answer "8". Its probabilities still rank the recordings usefully within each digit.
 Two steps use that without reading a single label:
 
-1. :func:`balance` rescales the probabilities of a batch of recordings so that every digit receives
-   the same share of the batch (Sinkhorn–Knopp scaling of the N×10 probability matrix towards uniform
-   column sums: the target prior is taken to be uniform, as in a digit corpus; Saerens et al. 2002 do
-   the same by EM with an unknown prior). Decisions on the balanced matrix no longer pile onto "8".
+1. :func:`specae.inference.balance_priors` rescales the probabilities of a batch of recordings so that
+   every digit receives the same share of the batch (the prior taken to be uniform, as in a digit
+   corpus). Decisions on the balanced matrix no longer pile onto "8"; evaluate.py --balance scores them.
 2. :func:`pseudo_labels` keeps, for each digit, the recordings most confidently assigned to it
    after balancing, the same number per digit, so that self-training does not teach the bias back.
 """
 import numpy as np
 
+from specae.inference import balance_priors
+
 N_CLASSES = 10
-
-
-def balance(probabilities, iterations=50):
-    """Rescale the columns of ``probabilities`` (N, 10) so each sums to N/10, rows renormalised to 1.
-
-    The result is ``probabilities`` times one weight per digit, each row then renormalised: the same
-    correction of the prior for every recording, so a decision changes only where the bias decided it."""
-    scaled = np.asarray(probabilities, dtype=np.float64) + 1e-12
-    target = len(scaled) / scaled.shape[1]
-    for _ in range(iterations):
-        scaled *= target / scaled.sum(axis=0, keepdims=True)
-        scaled /= scaled.sum(axis=1, keepdims=True)
-    return scaled.astype(np.float32)
 
 
 def pseudo_labels(probabilities, fraction):
@@ -34,7 +22,7 @@ def pseudo_labels(probabilities, fraction):
     balanced probability among those whose balanced decision is that digit (fewer if fewer are)."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError("the fraction of recordings to pseudo-label must be in (0, 1], not {}".format(fraction))
-    balanced = balance(probabilities)
+    balanced = balance_priors(probabilities)
     decision = balanced.argmax(axis=1)
     per_class = int(round(fraction * len(balanced) / balanced.shape[1]))
     indices, labels = [], []
