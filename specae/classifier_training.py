@@ -80,6 +80,33 @@ def add_variation_option(parser):
                              "on the images as they are)")
 
 
+def add_freeze_option(parser):
+    parser.add_argument("--freeze-epochs", type=int, default=0, metavar="N",
+                        help="keep the convolutions from --init frozen (link.disable_update()) for the first N "
+                             "epochs, so that only the fully connected layer trains on top of them, then train "
+                             "every layer (default 0: all layers from the start)")
+
+
+class FreezeConvolutions(chainer.training.Extension):
+    """The convolutions stay frozen while fewer than ``epochs`` sweeps are done, then train with the rest.
+    Set when the run starts (after a resume too) and after every update, so the first update of the
+    sweep ``epochs`` is the first that moves them."""
+    trigger = (1, "iteration")
+
+    def __init__(self, cnn, epochs):
+        self.cnn, self.epochs = cnn, epochs
+
+    def initialize(self, trainer):
+        self(trainer)
+
+    def __call__(self, trainer):
+        for conv in self.cnn.convs:
+            if trainer.updater.epoch < self.epochs:
+                conv.disable_update()
+            else:
+                conv.enable_update()
+
+
 def add_mixup_option(parser):
     parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                         help="train on mixtures of two training images, λ·a + (1-λ)·b with λ ~ Beta(ALPHA, ALPHA), "
@@ -160,6 +187,9 @@ def train_classifier(model, args, device, arrays, manifest, info):
     vary, mixup = bool(getattr(args, "vary_images", False)), float(getattr(args, "mixup", 0.0))
     if mixup < 0:
         fail("--mixup must be 0 (off) or above, not {}".format(mixup))
+    freeze_epochs = getattr(args, "freeze_epochs", 0)
+    if freeze_epochs < 0:
+        fail("--freeze-epochs must be 0 or above, not {}".format(freeze_epochs))
     if vary or mixup:
         span_db = features.level_span_db(features.FeatureParams.from_dict(manifest["params"]))
         train = VariedImages(train_data, train_label, args.seed, vary=vary, mixup_alpha=mixup, span_db=span_db)
@@ -167,7 +197,11 @@ def train_classifier(model, args, device, arrays, manifest, info):
         train = chainer.datasets.TupleDataset(train_data, train_label)
     info = dict(info, vary_images=vary, mixup=mixup, label_smoothing=float(getattr(args, "label_smoothing", 0.0)))
     test = chainer.datasets.TupleDataset(arrays["test_data"], arrays["test_label"])
-    trainer = make_trainer(model, train, test, args, device, CLASSIFIER_REPORT, CLASSIFIER_PLOTS)
+    trainer = make_trainer(model, train, test, args, device, CLASSIFIER_REPORT, CLASSIFIER_PLOTS,
+                           frozen=model.predictor.convs if freeze_epochs else ())
+    if freeze_epochs:
+        trainer.extend(FreezeConvolutions(model.predictor, freeze_epochs))
+        info = dict(info, freeze_epochs=freeze_epochs)
     if isinstance(train, VariedImages):
         train.sweep = lambda: trainer.updater.get_iterator("main").epoch
     run(trainer)

@@ -117,9 +117,11 @@ def _save_figure_atomically(figure, axes, summary):
     figure.savefig = savefig
 
 
-def make_trainer(model, train, test, args, device, report_keys, plots, optimizer=None):
+def make_trainer(model, train, test, args, device, report_keys, plots, optimizer=None, frozen=()):
     """Adam (or ``optimizer``), a seeded iterator, and the usual extensions: evaluator, log, prints,
-    plots, snapshots.
+    plots, snapshots. The links in ``frozen`` start with their updates disabled (``link.disable_update()``),
+    already while a snapshot is loaded, since a frozen layer's optimizer state is not in it; an extension
+    may release them.
 
     Seed (seed_everything) before building ``model``: its initial weights come from the global generator.
     With ``--communicator`` (ChainerMN), every process trains on its part of ``train`` with its part of
@@ -138,6 +140,8 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
         train, test = shard(train, comm, shuffle=True, seed=args.seed), shard(test, comm, shuffle=False, seed=None)
         optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
     optimizer.setup(model)
+    for link in frozen:
+        link.disable_update()
     if comm is not None:
         # Every process starts from rank 0's weights. ChainerMN would broadcast them at the first
         # update instead of updating (a step lost); done here, the first update is a real one.

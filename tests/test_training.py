@@ -91,6 +91,27 @@ def test_pretrained_classifier_starts_from_the_encoders_and_compares(tiny_corpus
         assert (pretrained / figure).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_frozen_encoders_stay_the_autoencoders_for_their_epochs_then_train(tiny_corpus, pretrained, tmp_path):
+    data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--seed", 1,
+            "--init", pretrained / "autoencoder3" / "model.npz")
+    run_script("cnn_classifier2.py", *data, "--epoch", 0, "--out", tmp_path / "initial")
+    run_script("cnn_classifier2.py", *data, "--epoch", 1, "--freeze-epochs", 1, "--out", tmp_path / "frozen")
+    run_script("cnn_classifier2.py", *data, "--epoch", 2, "--freeze-epochs", 1, "--out", tmp_path / "released")
+    encoders, initial = weights(pretrained / "autoencoder3" / "model.npz"), weights(tmp_path / "initial" / "model.npz")
+    frozen, released = weights(tmp_path / "frozen" / "model.npz"), weights(tmp_path / "released" / "model.npz")
+    for layer in range(3):
+        np.testing.assert_array_equal(frozen["convs/{}/W".format(layer)], encoders["{}/encoder/W".format(layer)])
+        np.testing.assert_array_equal(frozen["convs/{}/b".format(layer)], encoders["{}/encoder/b".format(layer)])
+        assert not np.array_equal(released["convs/{}/W".format(layer)], encoders["{}/encoder/W".format(layer)])
+    assert not np.array_equal(frozen["fc/W"], initial["fc/W"])  # the fully connected layer trained meanwhile
+    assert json.loads((tmp_path / "released" / "model.json").read_text())["freeze_epochs"] == 1
+    # resumed from the end of the frozen epoch, the run releases the convolutions and ends where it did
+    run_script("cnn_classifier2.py", *data, "--epoch", 2, "--freeze-epochs", 1, "--out", tmp_path / "resumed",
+               "--resume", tmp_path / "released" / "snapshot_epoch_1")
+    for name, value in weights(tmp_path / "resumed" / "model.npz").items():
+        np.testing.assert_array_equal(value, released[name])
+
+
 def test_classifier2_refuses_missing_or_mismatched_weights(tiny_corpus, pretrained, tmp_path):
     data = ("--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--out", tmp_path / "out")
     missing = run_script("cnn_classifier2.py", *data, "--init", tmp_path / "none.npz", check=False)
