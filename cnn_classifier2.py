@@ -12,7 +12,7 @@ import sys
 from specae import checkpoints, classifier_training, command_line, distributed, errors, vae
 from specae.dataset import DataSetError
 from specae.files import load_json
-from specae.models import DeepAutoencoder, GreedyStack
+from specae.models import CHANNELS, DeepAutoencoder, GreedyStack
 
 
 def pretrained_kind(weights_path):
@@ -62,6 +62,7 @@ def main():
 def fine_tune(args, device, arrays, manifest, input_size):
     """Train a classifier that starts from every weight of the trained classifier at --init."""
     source = checkpoints.load_model_info(os.path.dirname(args.init))
+    args.channels = tuple(source.get("channels", CHANNELS[:source["n_layers"]]))  # the widths it was trained with
     command_line.seed_everything(args.seed, device)
     try:
         model = classifier_training.build_classifier(args, source["n_layers"], input_size)
@@ -69,7 +70,7 @@ def fine_tune(args, device, arrays, manifest, input_size):
     except (FileNotFoundError, ValueError, KeyError, DataSetError) as error:
         errors.fail("cannot fine-tune from {}: {}".format(args.init, error))
     info = {"kind": "cnn", "n_layers": source["n_layers"], "input_size": input_size, "init": "fine_tuned",
-            "init_from": args.init, "frequency_pool": args.frequency_pool}
+            "init_from": args.init, "frequency_pool": args.frequency_pool, "channels": list(args.channels)}
     classifier_training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 

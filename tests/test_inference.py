@@ -57,6 +57,11 @@ def test_channels_option_trains_and_loads_a_network_of_those_widths(tiny_corpus,
     assert shapes["convs/0/W"] == (8, 1, 6, 6) and shapes["convs/1/W"] == (12, 8, 6, 6)
     cnn, _ = load_classifier(str(out))  # built from model.json: the saved weights fit it
     np.testing.assert_array_equal(cnn.convs[1].W.array, np.load(out / "model.npz")["convs/1/W"])
+    # fine-tuned from it (cnn_classifier2.py --init, as make human-folds does), the widths come along
+    run_script("cnn_classifier2.py", "--init", out / "model.npz", "--dataset", tiny_corpus / "DataSet", "--epoch", 1,
+               "--batchsize", 20, "--out", tmp_path / "fine-tuned")
+    assert json.loads((tmp_path / "fine-tuned" / "model.json").read_text())["channels"] == [8, 12]
+    assert load_classifier(str(tmp_path / "fine-tuned"))[0].convs[1].W.shape == (12, 8, 6, 6)
     too_few = run_script("cnn_classifier1.py", "--layers", 3, "--channels", "8,12", "--dataset",
                          tiny_corpus / "DataSet", "--out", tmp_path / "bad", check=False)
     assert too_few.returncode == 1
