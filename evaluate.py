@@ -57,9 +57,15 @@ def main():
     speakers = np.array([speaker_of[path] for path, _ in results])
     probabilities = np.stack([probability for _, probability in results])
     if args.balance != "none":
-        groups = [speakers == speaker for speaker in set(speakers.tolist())] if args.balance == "speaker" else \
-            [np.ones(len(truth), bool)]
-        for group in groups:
+        groups = {speaker: speakers == speaker for speaker in sorted(set(speakers.tolist()))} \
+            if args.balance == "speaker" else {"all": np.ones(len(truth), bool)}
+        for name, group in groups.items():
+            count = int(group.sum())
+            if count < 10:  # fewer files than digits: an equal share of every digit cannot hold
+                who = "speaker {} has ".format(name) if args.balance == "speaker" else ""
+                print("error: --balance {}: {}{} file{}; balancing needs at least 10 (one per digit) in each batch"
+                      .format(args.balance, who, count, "" if count == 1 else "s"), file=sys.stderr)
+                return 1
             probabilities[group] = inference.balance_priors(probabilities[group])
         results = [(path, probability) for (path, _), probability in zip(results, probabilities)]
     predicted = probabilities.argmax(axis=1)

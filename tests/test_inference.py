@@ -171,6 +171,15 @@ def test_evaluate_balance_decides_over_the_batch_or_each_speakers_files(tiny_cor
         assert report["balance"] == mode
         predicted = {f["path"]: f["predicted"] for f in report["files"]}
         assert [predicted[path] for path, _ in results] == decisions.tolist()
+    # a speaker with 3 files cannot hold an equal share of ten digits: one line, nothing written
+    ordered = [path for path, _ in results]
+    others = [path for path, speaker in zip(ordered, speakers) if speaker != speakers[0]]
+    three = [path for path, speaker in zip(ordered, speakers) if speaker == speakers[0]][:3]
+    short = run_script("evaluate.py", "--model", model, "--balance", "speaker", "--out", tmp_path / "short",
+                       *others, *three, check=False)
+    assert short.returncode == 1 and not (tmp_path / "short" / "report.json").exists()
+    assert short.stderr.strip().splitlines()[-1] == ("error: --balance speaker: speaker {} has 3 files; balancing "
+                                                      "needs at least 10 (one per digit) in each batch".format(speakers[0]))
 
 
 def test_evaluate_matches_the_trainers_test_accuracy(tiny_corpus, model, tmp_path):
