@@ -29,7 +29,7 @@ from examples.human import adaptation
 from specae import checkpoints, classifier_training, command_line, errors, features, inference
 from specae.dataset import check_params
 from specae.files import save_json
-from specae.models import CHANNELS, CNN
+from specae.models import CHANNELS
 
 
 def main():
@@ -82,9 +82,7 @@ def main():
         scorers = []
         for member, (member_dir, source) in enumerate(zip(member_dirs, start_from)):
             command_line.seed_everything(args.seed + number + 1000 * member, device)
-            cnn = CNN(info["n_layers"], input_size=info["input_size"], channels=info.get("channels", CHANNELS),
-                      frequency_pool=info.get("frequency_pool", 1))
-            checkpoints.load_weights(source, cnn)
+            cnn, _ = inference.load_classifier(os.path.dirname(source))  # its model.json says how to build it
             round_args = copy.copy(args)
             round_args.out = os.path.join(out, "round{}".format(number), member_dir)
             round_args.seed = args.seed + 1000 * member
