@@ -22,8 +22,7 @@ def main():
     command_line.seed_everything(args.seed, device)
     model = classifier_training.build_classifier(args, args.layers, arrays["train_data"].shape[-1])
     info = {"kind": "cnn", "n_layers": args.layers, "input_size": arrays["train_data"].shape[-1],
-            "init": "random", "frequency_pool": args.frequency_pool,
-            "channels": list(args.channels[:args.layers])}
+            "init": "random", "frequency_pool": args.frequency_pool, "channels": model.predictor.channels}
     classifier_training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 

@@ -70,7 +70,7 @@ def fine_tune(args, device, arrays, manifest, input_size):
     except (FileNotFoundError, ValueError, KeyError, DataSetError) as error:
         errors.fail("cannot fine-tune from {}: {}".format(args.init, error))
     info = {"kind": "cnn", "n_layers": source["n_layers"], "input_size": input_size, "init": "fine_tuned",
-            "init_from": args.init, "frequency_pool": args.frequency_pool, "channels": list(args.channels)}
+            "init_from": args.init, "frequency_pool": args.frequency_pool, "channels": model.predictor.channels}
     classifier_training.train_classifier(model, args, device, arrays, manifest, info)
     return 0
 

@@ -89,9 +89,9 @@ def add_freeze_option(parser):
 
 class FreezeConvolutions(chainer.training.Extension):
     """The convolutions stay frozen while fewer than ``epochs`` sweeps are done, then train with the rest.
-    Set when the run starts (after a resume too) and after every update, so the first update of the
-    sweep ``epochs`` is the first that moves them."""
-    trigger = (1, "iteration")
+    Set when the run starts (after a resume too) and at the end of every sweep, so the first update of
+    the sweep ``epochs`` is the first that moves them."""
+    trigger = (1, "epoch")
 
     def __init__(self, cnn, epochs):
         self.cnn, self.epochs = cnn, epochs

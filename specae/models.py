@@ -186,7 +186,7 @@ class CNN(chainer.Chain):
             raise ValueError("frequency_pool must be between 1 and {} (the rows of the last feature map), "
                              "not {}".format(size, frequency_pool))
         widths = (1,) + tuple(channels[:n_layers])
-        self.n_layers, self.frequency_pool = n_layers, frequency_pool
+        self.n_layers, self.frequency_pool, self.channels = n_layers, frequency_pool, list(widths[1:])
         with self.init_scope():
             self.convs = chainer.ChainList(*[Convolution2D(widths[i], widths[i + 1], KERNEL, stride=STRIDE)
                                              for i in range(n_layers)])

@@ -29,7 +29,6 @@ from examples.human import adaptation
 from specae import checkpoints, classifier_training, command_line, errors, features, inference
 from specae.dataset import check_params
 from specae.files import save_json
-from specae.models import CHANNELS
 
 
 def main():
@@ -87,7 +86,7 @@ def main():
             round_args.out = os.path.join(out, "round{}".format(number), member_dir)
             round_args.seed = args.seed + 1000 * member
             round_info = dict(kind="cnn", n_layers=info["n_layers"], input_size=info["input_size"],
-                              channels=info.get("channels", list(CHANNELS[:info["n_layers"]])),
+                              channels=cnn.channels,
                               frequency_pool=info.get("frequency_pool", 1), init="adapted", init_from=source,
                               adaptation_round=number)
             classifier_training.train_classifier(L.Classifier(cnn), round_args, device, round_arrays, manifest,
