@@ -4,10 +4,12 @@ bring and the espeak corpus lacks. Every function takes a numpy Generator, so a 
 Waveform functions take and return float32 mono samples at ``rate_hz``; image functions take and
 return a (n_mels, n_frames) image in [0, 1].
 """
+import functools
 import math
 
 import numpy as np
 import scipy.signal
+import scipy.special
 
 from specae.audio import resample
 from specae.features import fit_frames
@@ -138,19 +140,24 @@ def shift_pitch(samples, rate_hz, semitones, frame_length=1024, hop_length=256, 
     return (output * math.sqrt(power(samples) / power(output))).astype(np.float32)
 
 
-def interpolate_axis(image, source, axis, zero_outside=False):
-    """Read ``image`` at the fractional positions ``source`` along ``axis`` (linear interpolation).
-    Positions beyond the ends read the end value, or silence (0) with ``zero_outside``."""
-    size = image.shape[axis]
-    clipped = np.clip(source, 0, size - 1)
-    low = np.minimum(clipped.astype(np.int64), size - 2)
-    shape = [1] * image.ndim
-    shape[axis] = -1
-    weight = (clipped - low).astype(np.float32).reshape(shape)
-    result = np.take(image, low, axis) * (1 - weight) + np.take(image, low + 1, axis) * weight
+def interpolation_matrix(source, size, zero_outside=False):
+    """The ``(size, len(source))`` matrix of linear interpolation: column j holds the weights with which
+    the positions of the input make the value at the fractional position ``source[j]``, the hat function
+    max(0, 1 - |position - source[j]|). Positions beyond the ends read the end value, or silence (an empty
+    column) with ``zero_outside``. A matrix, so that a shift, a stretch or a warp costs one small product."""
+    clipped = np.clip(np.asarray(source, dtype=np.float32), 0, size - 1)
+    matrix = np.maximum(np.float32(0.0), 1 - np.abs(np.arange(size, dtype=np.float32)[:, None] - clipped))
     if zero_outside:
-        result = result * ((source >= 0) & (source <= size - 1)).reshape(shape)
-    return result.astype(np.float32)
+        matrix *= (source >= 0) & (source <= size - 1)
+    return matrix
+
+
+def interpolate_axis(image, source, axis, zero_outside=False):
+    """Read ``image`` at the fractional positions ``source`` along ``axis`` (0 or 1; linear interpolation).
+    Positions beyond the ends read the end value, or silence (0) with ``zero_outside``."""
+    matrix = interpolation_matrix(source, image.shape[axis], zero_outside)
+    image = np.asarray(image, dtype=np.float32)
+    return image @ matrix if axis == 1 else matrix.T @ image
 
 
 def warp_frequency(image, alpha):
@@ -247,26 +254,43 @@ def random_colour_db(n_bands, rng, max_db):
     return curve * max_db / max(np.abs(curve).max(), 1e-9)
 
 
+# The grain of a noise floor's pixel: the mean of k exponentially distributed FFT-bin powers, a
+# Gamma(k, 1/k) variable, read from this many of its quantiles (a look-up per pixel; drawing the gamma
+# variables themselves had taken most of the variation's time).
+NOISE_GRAIN_LEVELS = 256
+
+
+@functools.lru_cache(maxsize=4)
+def noise_grain_table(n_bands, levels=NOISE_GRAIN_LEVELS):
+    """``(n_bands, levels)`` float32: the quantiles (j + 1/2) / levels of Gamma(k, 1/k) for each band, k
+    from 1 in the lowest band to 6 in the highest (a mel band spans more FFT bins higher up)."""
+    bins = np.linspace(1.0, 6.0, n_bands)[:, None]
+    quantiles = (np.arange(levels) + 0.5) / levels
+    return (scipy.special.gammaincinv(bins, quantiles) / bins).astype(np.float32)
+
+
 def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80.0):
     """A recording's noise floor, drawn on the image: noise ``level_db`` below the image's 1 (its
     loudest point), tilted by ``tilt_db`` from the lowest band to the highest, added (as power) over the
     word and ``before`` / ``after`` frames of it, the whole centred again as the front end centres a
-    recording whose author started it early and stopped it late. Each pixel's noise power is the mean
-    of k exponentially distributed bin powers, k from 1 in the lowest band to 6 in the highest (a mel
-    band spans more FFT bins higher up), so it has the grain of a real noise spectrogram, not a flat
-    level."""
+    recording whose author started it early and stopped it late. Each pixel's noise power has the
+    distribution of the mean of k exponentially distributed bin powers (`noise_grain_table`), so it has
+    the grain of a real noise spectrogram, not a flat level."""
     n_bands, n_frames = image.shape
     loud = np.flatnonzero(image.max(axis=0) > 0)
     if loud.size == 0:
         return image
     start, stop = max(0, int(loud[0]) - before), min(n_frames, int(loud[-1]) + 1 + after)
-    bins = np.linspace(1.0, 6.0, n_bands)[:, None]
-    grain = rng.gamma(bins, 1.0 / bins, (n_bands, stop - start))
-    noise_db = level_db + tilt_db * np.linspace(-0.5, 0.5, n_bands)[:, None] + 10.0 * np.log10(grain)
-    word_db = (image[:, start:stop] - 1.0) * span_db
-    word_db = np.where(image[:, start:stop] > 0, word_db, -np.inf)
-    summed_db = 10.0 * np.log10(10.0 ** (word_db / 10.0) + 10.0 ** (noise_db / 10.0))
-    return fit_frames(np.clip(1.0 + summed_db / span_db, 0.0, 1.0), n_frames, "pad")
+    table = noise_grain_table(n_bands)
+    grain = np.take_along_axis(table, rng.integers(0, table.shape[1], (n_bands, stop - start)), axis=1)
+    band_db = level_db + tilt_db * np.linspace(-0.5, 0.5, n_bands)[:, None]
+    noise_power = (10.0 ** (band_db / 10.0)).astype(np.float32) * grain
+    # a pixel v is (v - 1) * span_db dB, its power exp((v - 1) * log_power_span); the floor (0) is silence
+    log_power_span = np.float32(math.log(10.0) / 10.0 * span_db)
+    word = image[:, start:stop]
+    word_power = np.where(word > 0, np.exp((word - np.float32(1.0)) * log_power_span), np.float32(0.0))
+    summed = np.float32(1.0) + np.log(word_power + noise_power) / log_power_span
+    return fit_frames(np.clip(summed, 0.0, 1.0).astype(np.float32), n_frames, "pad")
 
 
 def vary_image(image, rng, span_db=80.0):

@@ -115,6 +115,34 @@ def test_frequency_warp_moves_a_band_and_identity_at_one():
     assert warped[:, 0].argmax() == 32
 
 
+@pytest.mark.parametrize("zero_outside", [False, True])
+def test_interpolation_reads_the_image_as_numpy_interp_does(zero_outside):
+    rng = np.random.default_rng(11)
+    image = rng.random((64, 48)).astype(np.float32)
+    for axis, size in ((1, 48), (0, 64)):
+        source = np.sort(rng.uniform(-5.0, size + 5.0, 40))
+        source[:3] = (0.0, size - 1.0, 7.0)  # the ends and a whole position
+        outside = dict(left=0.0, right=0.0) if zero_outside else {}
+        lines = image if axis == 1 else image.T
+        expected = np.stack([np.interp(source, np.arange(size), line, **outside) for line in lines])
+        got = augment.interpolate_axis(image, source, axis, zero_outside=zero_outside)
+        # float32 positions: a weight is exact to about 4e-6 at position 64
+        np.testing.assert_allclose(got if axis == 1 else got.T, expected, atol=1e-5)
+
+
+def test_noise_grain_has_the_distribution_of_the_mean_of_k_bin_powers():
+    table = augment.noise_grain_table(64)
+    assert table.shape == (64, augment.NOISE_GRAIN_LEVELS) and (np.diff(table, axis=1) >= 0).all()
+    bins = np.linspace(1.0, 6.0, 64)
+    # Gamma(k, 1/k): mean 1, variance 1/k; and its quantiles against gamma draws (Kolmogorov-Smirnov)
+    np.testing.assert_allclose(table.mean(axis=1), 1.0, rtol=0.01)
+    np.testing.assert_allclose(table.var(axis=1), 1.0 / bins, rtol=0.06)
+    for band in (0, 63):
+        draws = np.sort(np.random.default_rng(band).gamma(bins[band], 1.0 / bins[band], 20000))
+        table_cdf = np.searchsorted(table[band], draws, side="right") / table.shape[1]
+        assert np.abs(table_cdf - (np.arange(1, draws.size + 1) / draws.size)).max() < 0.02
+
+
 def test_mask_zeroes_one_band_range_and_one_frame_range():
     masked = augment.mask(np.ones((64, 64), np.float32), np.random.default_rng(4), 8, 8)
     zero_rows = np.flatnonzero((masked == 0).all(axis=1))
