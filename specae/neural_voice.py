@@ -9,8 +9,9 @@ recording: breath, natural coarticulation, a realistic spectral tilt. On the hum
 There is one such voice that installs from PyPI with its model inside the wheel (US male, "joe").
 Its "speakers" here are draws of piper's three synthesis knobs: ``length_scale`` (speaking rate),
 ``noise_scale`` (variation of the voice itself) and ``noise_w_scale`` (variation of phone durations).
-The noise is drawn inside the ONNX graph by onnxruntime, whose generator is seeded only when a
-session is created; so each speaker gets a session of its own, created after
+With ``with_accents`` a draw also speaks the phonemes of one of espeak-ng's English accents (measured
+without gain on FSDD; off by default). The noise is drawn inside the ONNX graph by onnxruntime, whose
+generator is seeded only when a session is created; so each speaker gets a session of its own, created after
 ``onnxruntime.set_seed(speaker.seed)``, and synthesises its ten digits in a fixed order. The files
 are then a function of the speaker draw alone, whatever the worker scheduling.
 
