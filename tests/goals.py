@@ -9,7 +9,8 @@ from conftest import ROOT, make_environment
 # The goals the README names, in the order a user would run them: the one place where a goal is added
 # (e.g. "human", "curve"), with a test of its outputs below; the shared run then makes it too.
 GOALS = ["pretrain", "classify", "robustness", "evaluate", "listen", "denoise", "anomaly", "deep", "morph",
-         "separate", "curve", "report", "human", "adapt", "human-folds"]
+         "separate", "curve", "report", "human", "adapt", "human-folds",
+         "human-unseen"]
 # Goals that download packages or run for a long time: only their commands are checked (make -n).
 DRY_RUN_GOALS = ["bench", "bench-scale", "mpi"]
 SEEDS = (1, 2)  # two seeds, so that every goal that takes the classifier gets an ensemble

@@ -229,6 +229,29 @@ def test_human_folds_compare_scratch_fine_tuned_and_adapted_per_held_out_speaker
     assert "mean ± std over 2 folds" in (result / "human_folds" / "folds.md").read_text()
 
 
+def test_human_unseen_scores_each_speaker_with_models_adapted_to_the_others(run):
+    result = made(run, "human-unseen")
+    unseen = load(result / "human_unseen" / "unseen.json")
+    speakers = sorted({path.name.split("_")[1] for path in (run[0] / "human").iterdir()})
+    assert sorted(s for group in unseen["groups"] for s in group) == speakers and len(unseen["groups"]) == 2
+    correct = total = 0
+    for number, group in enumerate(unseen["groups"], start=1):
+        group_dir = result / "human_unseen" / "group{}".format(number)
+        adaptation = load(group_dir / "adaptation.json")
+        # the adaptation heard every recording of the other groups and none of this group's
+        heard = sorted(Path(path).name for path in adaptation["files"])
+        assert heard == sorted(path.name for path in (run[0] / "human").iterdir()
+                               if path.name.split("_")[1] not in group)
+        assert [Path(model).name for model in adaptation["started_from"]] == ["seed{}".format(s) for s in SEEDS]
+        scored = load(group_dir / "scored" / "report.json")
+        assert sorted(scored["speakers"]) == sorted(group) and scored["model"].startswith(str(group_dir))
+        correct, total = correct + scored["correct"], total + scored["total"]
+    assert total == 20 and unseen["overall"]["after"] == correct / total
+    before = load(result / "human_unseen" / "before" / "report.json")
+    assert unseen["overall"]["before"] == before["accuracy"]
+    assert "all 2 speakers" in (result / "human_unseen" / "unseen.md").read_text()
+
+
 @pytest.mark.parametrize("goal", DRY_RUN_GOALS)
 def test_long_goals_have_commands(goal, tmp_path):
     result = make(make_variables(tmp_path, stamps(tmp_path)), goal, dry_run=True)

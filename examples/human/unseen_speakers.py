@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""Adaptation to human speech, scored on people whose audio it never heard.
+
+make adapt self-trains on the recordings it then scores (transductive: a user adapting to what they want
+transcribed). This asks what the adapted recogniser has learnt of human speech in general: the speakers of
+a folder of ``{digit}_{speaker}_*.wav`` are dealt into --groups groups (sorted by name, in turn); for each
+group, examples/human/adapt.py adapts the models to the *other* groups' recordings (no label read), and
+evaluate.py scores the adapted ensemble on this group's. Every speaker is scored once, by models that never
+heard them; the unadapted models are scored on the same recordings beside them. The labels in the file
+names are read only to score and to group the speakers. Writes ``unseen.json`` and ``unseen.md``
+(per speaker and overall: before and after), each group's adapted models in ``group{k}/``.
+"""
+import argparse
+import collections
+import os
+import subprocess
+import sys
+
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from specae import errors, files, tables
+from specae.files import load_json, save_json
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run(script, *arguments):
+    command = [sys.executable, os.path.join(ROOT, script)] + [str(argument) for argument in arguments]
+    print("+ " + " ".join(command[:24]) + (" ... ({} arguments)".format(len(command)) if len(command) > 24 else ""),
+          flush=True)
+    if subprocess.run(command).returncode != 0:
+        errors.fail("{} failed".format(script))
+
+
+def recordings_by_speaker(folder):
+    """``{speaker: [path, ...]}`` for the labelled WAVs of a folder; a name without a label is an error."""
+    by_speaker = collections.defaultdict(list)
+    for name in sorted(os.listdir(folder)):
+        if name.lower().endswith(".wav"):
+            path = os.path.join(folder, name)
+            try:
+                by_speaker[files.parse_name(path)[1]].append(path)
+            except files.LabelError as error:
+                errors.fail("{}: {} (speakers are grouped by the names {{digit}}_{{speaker}}_*.wav)".format(
+                    path, error))
+    return dict(by_speaker)
+
+
+def deal(speakers, n_groups):
+    """The sorted speakers dealt into n_groups groups in turn (george, jackson, lucas, nicolas, theo,
+    yweweler into 3: george+nicolas, jackson+theo, lucas+yweweler)."""
+    ordered = sorted(speakers)
+    return [ordered[k::n_groups] for k in range(n_groups)]
+
+
+def per_speaker(report):
+    """``{speaker: (correct, total)}`` from evaluate.py's report.json."""
+    return {speaker: (scores["correct"], scores["total"]) for speaker, scores in report["speakers"].items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recordings", required=True, help="folder of {digit}_{speaker}_*.wav")
+    parser.add_argument("--model", action="append", required=True, metavar="DIR",
+                        help="trained classifier(s) to adapt, as in adapt.py (several: an ensemble)")
+    parser.add_argument("--groups", type=int, default=3,
+                        help="groups of speakers; each is scored by models adapted to the others (at most one "
+                             "per speaker)")
+    parser.add_argument("--dataset", default="DataSet")
+    parser.add_argument("--out", default="result/human_unseen")
+    parser.add_argument("--epoch", type=int, default=3, help="epochs of each round of the adaptation")
+    parser.add_argument("--fractions", type=float, nargs="+", default=None, help="as adapt.py's (its default)")
+    parser.add_argument("--batchsize", type=int, default=30)
+    parser.add_argument("--device", default="-1")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    by_speaker = recordings_by_speaker(args.recordings)
+    if len(by_speaker) < 2:
+        errors.fail("{}: scoring unseen speakers needs at least 2 speakers, found {}".format(
+            args.recordings, len(by_speaker)))
+    groups = deal(by_speaker, min(args.groups, len(by_speaker)))
+
+    before_dir = os.path.join(args.out, "before")
+    if not os.path.exists(os.path.join(before_dir, "report.json")):
+        run("evaluate.py", *[flag for model in args.model for flag in ("--model", model)], "--out", before_dir,
+            args.recordings)
+    before = per_speaker(load_json(os.path.join(before_dir, "report.json")))
+
+    after, heard = {}, {}
+    for number, group in enumerate(groups, start=1):
+        group_dir = os.path.join(args.out, "group{}".format(number))
+        others = [path for speaker in sorted(by_speaker) if speaker not in group for path in by_speaker[speaker]]
+        if not os.path.exists(os.path.join(group_dir, "adaptation.json")):
+            fractions = ["--fractions", *args.fractions] if args.fractions else []
+            run(os.path.join("examples", "human", "adapt.py"),
+                *[flag for model in args.model for flag in ("--model", model)], "--dataset", args.dataset,
+                "--out", group_dir, "--epoch", args.epoch, "--batchsize", args.batchsize, "--device", args.device,
+                "--seed", args.seed, *fractions, "--", *others)  # "--": the files are not more fractions
+        scored_dir = os.path.join(group_dir, "scored")
+        if not os.path.exists(os.path.join(scored_dir, "report.json")):
+            run("evaluate.py", "--model", group_dir, "--out", scored_dir,
+                *[path for speaker in group for path in by_speaker[speaker]])
+        after.update(per_speaker(load_json(os.path.join(scored_dir, "report.json"))))
+        heard.update({speaker: sorted(set(by_speaker) - set(group)) for speaker in group})
+
+    def accuracy(counts):
+        correct, total = (sum(column) for column in zip(*counts))
+        return correct / total
+
+    speakers = sorted(by_speaker)
+    rows = [{"speaker": s, "adapted_on": heard[s], "before": before[s][0] / before[s][1],
+             "after": after[s][0] / after[s][1], "recordings": after[s][1]} for s in speakers]
+    overall = {"before": accuracy([before[s] for s in speakers]), "after": accuracy([after[s] for s in speakers])}
+    save_json(os.path.join(args.out, "unseen.json"), {"command": sys.argv, "recordings": args.recordings,
+                                                      "models": args.model, "groups": groups, "speakers": rows,
+                                                      "overall": overall})
+    cells = [[r["speaker"], ", ".join(r["adapted_on"]), "{:.1%}".format(r["before"]), "{:.1%}".format(r["after"])]
+             for r in rows]
+    cells.append(["**all {} speakers**".format(len(speakers)), "the other groups",
+                  "**{:.1%}**".format(overall["before"]), "**{:.1%}**".format(overall["after"])])
+    tables.save_markdown(os.path.join(args.out, "unseen.md"), [tables.table(
+        ["speaker (never heard)", "adapted on the audio of", "before", "adapted"], cells)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
