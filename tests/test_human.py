@@ -1,4 +1,5 @@
 """Human speech: the neural voice, leave-one-speaker-out splits, fine-tuning, and adaptation without labels."""
+import collections
 import dataclasses
 import json
 import os
@@ -244,6 +245,29 @@ def test_pseudo_labels_are_class_balanced_and_more_precise_than_all_decisions():
     assert (truth[chosen] == labels).mean() > (balance_priors(probabilities).argmax(axis=1) == truth).mean()
     with pytest.raises(ValueError, match="fraction"):
         adaptation.pseudo_labels(probabilities, 0.0)
+
+
+def test_confusions_counts_each_speakers_wrong_answers_as_the_ensemble_gives_them(tiny_corpus, synthetic_model,
+                                                                                 tmp_path):
+    # every label shifted by one: confusions whatever the model has learnt
+    human = tmp_path / "human"
+    human.mkdir()
+    for index, name in enumerate(sorted(os.listdir(tiny_corpus / "wav"))[::2]):
+        digit, speaker = name.split("_")[:2]
+        os.symlink(tiny_corpus / "wav" / name, human / "{}_{}_{}.wav".format((int(digit) + 1) % 10, speaker, index))
+    run_script("examples/human/confusions.py", human, "espeak={}".format(tiny_corpus / "wav"), "--model",
+               synthetic_model, "--top", 3, "--jobs", 1, "--out", tmp_path / "out")
+    report = json.loads((tmp_path / "out" / "confusions.json").read_text())
+    cnns, params = inference.load_classifiers([str(synthetic_model)])
+    paths = sorted(str(path) for path in human.iterdir())
+    answers = {path: int(p.argmax()) for path, p in inference.classify_files(paths, cnns, params)[0]}
+    expected = collections.Counter((os.path.basename(p).split("_")[1], int(os.path.basename(p)[0]), a)
+                                   for p, a in answers.items() if int(os.path.basename(p)[0]) != a)
+    top = [((t["speaker"], t["true"], t["answered"]), t["count"]) for t in report["top"]]
+    assert [n for _, n in top] == [n for _, n in expected.most_common(3)]
+    assert all(expected[key] == n for key, n in top)
+    assert report["accuracy"] == sum(int(os.path.basename(p)[0]) == a for p, a in answers.items()) / len(paths)
+    assert (tmp_path / "out" / "confusions.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_adapt_reads_no_labels_and_writes_a_usable_model(tiny_corpus, synthetic_model, tmp_path):
