@@ -174,13 +174,17 @@ def test_make_dataset_refuses_an_unknown_test_speaker_in_one_line(tiny_corpus, t
     assert result.stderr.strip() == "error: no examples of test speaker(s) nobody"
 
 
-def test_unseen_speakers_refuses_a_recording_without_a_label_in_one_line(tmp_path):
+def test_unseen_speakers_refuses_an_unlabelled_recording_or_a_missing_folder_in_one_line(tmp_path):
     for name in ("0_ann_1.wav", "1_bob_1.wav", "hello.wav"):
         (tmp_path / name).write_bytes(b"")
     result = run_script(os.path.join("examples", "human", "unseen_speakers.py"), "--recordings", tmp_path,
                         "--model", tmp_path / "absent", check=False)
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
     assert str(tmp_path / "hello.wav") in result.stderr and "{digit}_{speaker}" in result.stderr
+    result = run_script(os.path.join("examples", "human", "unseen_speakers.py"), "--recordings", tmp_path / "absent",
+                        "--model", tmp_path / "absent", check=False)
+    assert result.returncode == 1 and result.stderr.strip() == "error: {}: no such folder (a folder of " \
+        "{{digit}}_{{speaker}}_*.wav)".format(tmp_path / "absent")
 
 
 # ---- fine-tuning from a trained classifier ----------------------------------------------------------

@@ -35,6 +35,8 @@ def run(script, *arguments):
 
 def recordings_by_speaker(folder):
     """``{speaker: [path, ...]}`` for the labelled WAVs of a folder; a name without a label is an error."""
+    if not os.path.isdir(folder):
+        errors.fail("{}: no such folder (a folder of {{digit}}_{{speaker}}_*.wav)".format(folder))
     by_speaker = collections.defaultdict(list)
     for name in sorted(os.listdir(folder)):
         if name.lower().endswith(".wav"):
