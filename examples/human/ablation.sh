@@ -30,17 +30,17 @@ corpus neural_accent --speakers 0 --neural-speakers 192 --neural-accents l2 --se
 corpus neural_nativeaccent --speakers 0 --neural-speakers 192 --neural-accents native --seed 0
 
 # A script (cnn_classifier1.py, adapt.py) run with the ranges of --vary-images taken from VARY_SHIFT (frames),
-# VARY_STRETCH and VARY_WARP ("low,high" factors), VARY_MASK, VARY_TRIM, VARY_NOISE, VARY_COLOUR and
-# VARY_FRICATIVE (probabilities; the last two are off in --vary-images) where set: the rows that take a
-# part away or add one, and the rows measured before the stricter trim and the noise floor joined the
-# variation (VARY_TRIM=0 VARY_NOISE=0).
+# VARY_STRETCH and VARY_WARP ("low,high" factors), VARY_TRIM_DB ("low,high" dB below the loudest frame),
+# VARY_MASK, VARY_TRIM, VARY_NOISE, VARY_COLOUR and VARY_FRICATIVE (probabilities; the last two are off in
+# --vary-images) where set: the rows that take a part away or add one, and the rows measured before the
+# stricter trim and the noise floor joined the variation (VARY_TRIM=0 VARY_NOISE=0).
 WITH_RANGES='
 import os, runpy, sys
 from specae import augment
 ranges = {"VARY_SHIFT": "VARY_SHIFT_FRAMES", "VARY_STRETCH": "VARY_STRETCH", "VARY_WARP": "VARY_WARP",
           "VARY_MASK": "VARY_MASK_PROBABILITY", "VARY_TRIM": "VARY_TRIM_PROBABILITY",
           "VARY_NOISE": "VARY_NOISE_PROBABILITY", "VARY_COLOUR": "VARY_COLOUR_PROBABILITY",
-          "VARY_FRICATIVE": "VARY_FRICATIVE_PROBABILITY"}
+          "VARY_FRICATIVE": "VARY_FRICATIVE_PROBABILITY", "VARY_TRIM_DB": "VARY_TRIM_DB"}
 for variable, name in ranges.items():
     if variable in os.environ:
         values = tuple(float(v) for v in os.environ[variable].split(","))
@@ -149,6 +149,7 @@ VARY_COLOUR=0.5 variant neural_pad_trim_noisefloor_colour "the new default + hal
 variant default_fastvary "the new default again, its variations drawn the faster way (interpolation matrices, the noise grain from a quantile table; same command as the default row)" "espeak neural" "--fit pad" "--augment 1" ""
 variant neural_accent "the new default, each neural-voice draw speaking the phonemes of one of espeak-ng's 8 English accents, half of them with non-native substitutions (--neural-accents l2)" "espeak neural_accent" "--fit pad" "--augment 1" ""
 variant neural_nativeaccent "the new default, each neural-voice draw in one of espeak-ng's 8 English accents (--neural-accents native)" "espeak neural_nativeaccent" "--fit pad" "--augment 1" ""
+VARY_TRIM_DB=5,40 variant default_trim5 "the new default, the stricter trim drawn 5–40 dB below the word's loudest frame instead of 15–40 (FSDD's words begin 3–9 dB below it)" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_fpool2 "V, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_smooth "V, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_mixup "V, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"
