@@ -8,7 +8,8 @@
 #                      the held-out speaker's audio without its labels (result/human_folds/)
 #   make human-unseen  the speakers of HUMAN_DIR dealt into UNSEEN_GROUPS groups; each group scored by the
 #                      models adapted (make adapt's way, no label read) to the other groups' audio: what the
-#                      adaptation learns of human speech, on people it never heard (result/human_unseen/)
+#                      adaptation learns of human speech, on people it never heard (result/human_unseen/);
+#                      JOBS groups adapt side by side
 # Variables: HUMAN_DIR (default ../shared/data/fsdd/recordings when it exists), ADAPT_DIR (default HUMAN_DIR),
 #            ADAPT_FRACTIONS (0.3 0.5 0.7 0.9 1.0), ADAPT_EPOCHS (3), FOLD_EPOCHS (10), UNSEEN_GROUPS (3).
 HUMAN_DIR ?= $(firstword $(wildcard ../shared/data/fsdd/recordings))
@@ -45,4 +46,4 @@ human-unseen: $(MODEL_FILES) | $(INSTALLED)
 	$(call need_human_dir,$(HUMAN_DIR))
 	$(PY) $(HUMAN_SCRIPTS)/unseen_speakers.py --recordings $(HUMAN_DIR) $(foreach m,$(MODEL),--model $(m)) \
 		--groups $(UNSEEN_GROUPS) --dataset $(DATA_DIR) --epoch $(ADAPT_EPOCHS) --fractions $(ADAPT_FRACTIONS) \
-		--device $(DEVICE) --batchsize $(BATCH) --seed $(SEED) --out $(RESULT)/human_unseen
+		--device $(DEVICE) --batchsize $(BATCH) --seed $(SEED) --jobs $(JOBS) --out $(RESULT)/human_unseen

@@ -243,6 +243,7 @@ def test_human_unseen_scores_each_speaker_with_models_adapted_to_the_others(run)
         assert heard == sorted(path.name for path in (run[0] / "human").iterdir()
                                if path.name.split("_")[1] not in group)
         assert [Path(model).name for model in adaptation["started_from"]] == ["seed{}".format(s) for s in SEEDS]
+        assert "round 5:" in (group_dir / "adapt.log").read_text()  # JOBS=2: the groups side by side, logged
         scored = load(group_dir / "scored" / "report.json")
         assert sorted(scored["speakers"]) == sorted(group) and scored["model"].startswith(str(group_dir))
         correct, total = correct + scored["correct"], total + scored["total"]

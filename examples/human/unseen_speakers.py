@@ -12,6 +12,7 @@ names are read only to score and to group the speakers. Writes ``unseen.json`` a
 """
 import argparse
 import collections
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -25,12 +26,24 @@ from specae.files import load_json, save_json
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def run(script, *arguments):
-    command = [sys.executable, os.path.join(ROOT, script)] + [str(argument) for argument in arguments]
-    print("+ " + " ".join(command[:24]) + (" ... ({} arguments)".format(len(command)) if len(command) > 24 else ""),
-          flush=True)
-    if subprocess.run(command).returncode != 0:
-        errors.fail("{} failed".format(script))
+def command_line(script, *arguments):
+    return [sys.executable, os.path.join(ROOT, script)] + [str(argument) for argument in arguments]
+
+
+def run(command, log=None):
+    """Run a command; True when it succeeded. With ``log`` its output goes to that file, so that commands
+    side by side do not interleave theirs."""
+    print("+ " + " ".join(command[:24]) + (" ... ({} arguments)".format(len(command)) if len(command) > 24 else "")
+          + (" > {}".format(log) if log else ""), flush=True)
+    if log is None:
+        return subprocess.run(command).returncode == 0
+    with open(log, "w") as stream:
+        return subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT).returncode == 0
+
+
+def run_or_fail(command):
+    if not run(command):
+        errors.fail("{} failed".format(os.path.relpath(command[1], ROOT)))
 
 
 def recordings_by_speaker(folder):
@@ -76,6 +89,8 @@ def main():
     parser.add_argument("--batchsize", type=int, default=30)
     parser.add_argument("--device", default="-1")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="groups adapted side by side, one process each (each one's output then in its adapt.log)")
     args = parser.parse_args()
     by_speaker = recordings_by_speaker(args.recordings)
     if len(by_speaker) < 2:
@@ -85,24 +100,35 @@ def main():
 
     before_dir = os.path.join(args.out, "before")
     if not os.path.exists(os.path.join(before_dir, "report.json")):
-        run("evaluate.py", *[flag for model in args.model for flag in ("--model", model)], "--out", before_dir,
-            args.recordings)
+        run_or_fail(command_line("evaluate.py", *[flag for model in args.model for flag in ("--model", model)],
+                                 "--out", before_dir, args.recordings))
     before = per_speaker(load_json(os.path.join(before_dir, "report.json")))
 
-    after, heard = {}, {}
-    for number, group in enumerate(groups, start=1):
-        group_dir = os.path.join(args.out, "group{}".format(number))
+    group_dirs = [os.path.join(args.out, "group{}".format(number)) for number in range(1, len(groups) + 1)]
+    adaptations = []  # (command, log) of each group not adapted yet: one process each, --jobs side by side
+    for group, group_dir in zip(groups, group_dirs):
         others = [path for speaker in sorted(by_speaker) if speaker not in group for path in by_speaker[speaker]]
         if not os.path.exists(os.path.join(group_dir, "adaptation.json")):
             fractions = ["--fractions", *args.fractions] if args.fractions else []
-            run(os.path.join("examples", "human", "adapt.py"),
+            os.makedirs(group_dir, exist_ok=True)
+            adaptations.append((command_line(
+                os.path.join("examples", "human", "adapt.py"),
                 *[flag for model in args.model for flag in ("--model", model)], "--dataset", args.dataset,
                 "--out", group_dir, "--epoch", args.epoch, "--batchsize", args.batchsize, "--device", args.device,
-                "--seed", args.seed, *fractions, "--", *others)  # "--": the files are not more fractions
+                "--seed", args.seed, *fractions, "--", *others),  # "--": the files are not more fractions
+                os.path.join(group_dir, "adapt.log") if args.jobs > 1 else None))
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        succeeded = list(pool.map(lambda job: run(*job), adaptations))
+    for (command, log), ok in zip(adaptations, succeeded):
+        if not ok:
+            errors.fail("examples/human/adapt.py failed{}".format(" (its output: {})".format(log) if log else ""))
+
+    after, heard = {}, {}
+    for group, group_dir in zip(groups, group_dirs):
         scored_dir = os.path.join(group_dir, "scored")
         if not os.path.exists(os.path.join(scored_dir, "report.json")):
-            run("evaluate.py", "--model", group_dir, "--out", scored_dir,
-                *[path for speaker in group for path in by_speaker[speaker]])
+            run_or_fail(command_line("evaluate.py", "--model", group_dir, "--out", scored_dir,
+                                     *[path for speaker in group for path in by_speaker[speaker]]))
         after.update(per_speaker(load_json(os.path.join(scored_dir, "report.json"))))
         heard.update({speaker: sorted(set(by_speaker) - set(group)) for speaker in group})
 
