@@ -11,7 +11,6 @@ Writes ``confusions.png`` and ``confusions.json`` (every speaker's confusion cou
 """
 import argparse
 import collections
-import glob
 import os
 import sys
 
@@ -24,21 +23,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from examples.human.diagnose import labelled_files  # noqa: E402
 from specae import errors, inference  # noqa: E402
-from specae.files import list_audio_files, parse_name, save_json  # noqa: E402
-
-
-def labelled_files(folder):
-    """``[(path, digit, speaker)]`` of a folder or of the files a pattern such as ``wav/*_joe-*.wav``
-    matches; files without a ``{digit}_`` name are left out."""
-    found = []
-    for path in list_audio_files(sorted(glob.glob(folder)) if glob.has_magic(folder) else [folder]):
-        try:
-            digit, speaker, _ = parse_name(path)
-        except ValueError:
-            continue
-        found.append((path, digit, speaker))
-    return found
+from specae.files import save_json  # noqa: E402
 
 
 def scored(files, cnns, params, jobs):

@@ -31,14 +31,24 @@ from specae.features import FeatureParams, image_from_samples, log_mel, scale_le
 from specae.files import list_audio_files, parse_name, save_json  # noqa: E402
 
 
-def clips_by_digit(folder):
-    """{digit: paths} of a folder, or of the files a pattern such as ``wav/*_joe-*.wav`` matches."""
-    clips = {}
+def labelled_files(folder):
+    """``[(path, digit, speaker)]`` of a folder, or of the files a pattern such as ``wav/*_joe-*.wav``
+    matches; files without a ``{digit}_`` name are left out."""
+    found = []
     for path in list_audio_files(sorted(glob.glob(folder)) if glob.has_magic(folder) else [folder]):
         try:
-            clips.setdefault(parse_name(path)[0], []).append(path)
+            digit, speaker, _ = parse_name(path)
         except ValueError:
             continue
+        found.append((path, digit, speaker))
+    return found
+
+
+def clips_by_digit(folder):
+    """{digit: paths} of a folder or pattern (`labelled_files`)."""
+    clips = {}
+    for path, digit, _ in labelled_files(folder):
+        clips.setdefault(digit, []).append(path)
     return clips
 
 

@@ -51,14 +51,11 @@ def recordings_by_speaker(folder):
     if not os.path.isdir(folder):
         errors.fail("{}: no such folder (a folder of {{digit}}_{{speaker}}_*.wav)".format(folder))
     by_speaker = collections.defaultdict(list)
-    for name in sorted(os.listdir(folder)):
-        if name.lower().endswith(".wav"):
-            path = os.path.join(folder, name)
-            try:
-                by_speaker[files.parse_name(path)[1]].append(path)
-            except files.LabelError as error:
-                errors.fail("{}: {} (speakers are grouped by the names {{digit}}_{{speaker}}_*.wav)".format(
-                    path, error))
+    for path in files.list_audio_files([folder]):  # the files evaluate.py finds in it
+        try:
+            by_speaker[files.parse_name(path)[1]].append(path)
+        except files.LabelError as error:
+            errors.fail("{}: {} (speakers are grouped by the names {{digit}}_{{speaker}}_*.wav)".format(path, error))
     return dict(by_speaker)
 
 
@@ -97,11 +94,11 @@ def main():
         errors.fail("{}: scoring unseen speakers needs at least 2 speakers, found {}".format(
             args.recordings, len(by_speaker)))
     groups = deal(by_speaker, min(args.groups, len(by_speaker)))
+    model_flags = [flag for model in args.model for flag in ("--model", model)]
 
     before_dir = os.path.join(args.out, "before")
     if not os.path.exists(os.path.join(before_dir, "report.json")):
-        run_or_fail(command_line("evaluate.py", *[flag for model in args.model for flag in ("--model", model)],
-                                 "--out", before_dir, args.recordings))
+        run_or_fail(command_line("evaluate.py", *model_flags, "--out", before_dir, args.recordings))
     before = per_speaker(load_json(os.path.join(before_dir, "report.json")))
 
     group_dirs = [os.path.join(args.out, "group{}".format(number)) for number in range(1, len(groups) + 1)]
@@ -112,14 +109,13 @@ def main():
             fractions = ["--fractions", *args.fractions] if args.fractions else []
             os.makedirs(group_dir, exist_ok=True)
             adaptations.append((command_line(
-                os.path.join("examples", "human", "adapt.py"),
-                *[flag for model in args.model for flag in ("--model", model)], "--dataset", args.dataset,
+                os.path.join("examples", "human", "adapt.py"), *model_flags, "--dataset", args.dataset,
                 "--out", group_dir, "--epoch", args.epoch, "--batchsize", args.batchsize, "--device", args.device,
                 "--seed", args.seed, *fractions, "--", *others),  # "--": the files are not more fractions
                 os.path.join(group_dir, "adapt.log") if args.jobs > 1 else None))
     with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
         succeeded = list(pool.map(lambda job: run(*job), adaptations))
-    for (command, log), ok in zip(adaptations, succeeded):
+    for (_, log), ok in zip(adaptations, succeeded):
         if not ok:
             errors.fail("examples/human/adapt.py failed{}".format(" (its output: {})".format(log) if log else ""))
 
