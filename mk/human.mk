@@ -11,13 +11,14 @@
 #                      adaptation learns of human speech, on people it never heard (result/human_unseen/);
 #                      JOBS groups adapt side by side
 # Variables: HUMAN_DIR (default ../shared/data/fsdd/recordings when it exists), ADAPT_DIR (default HUMAN_DIR),
-#            ADAPT_FRACTIONS (0.3 0.5 0.7 0.9 1.0), ADAPT_EPOCHS (3), FOLD_EPOCHS (10), UNSEEN_GROUPS (3).
+#            ADAPT_FRACTIONS (0.3 0.5 0.7 0.9 1.0), ADAPT_EPOCHS (3), FOLD_EPOCHS (10), UNSEEN_GROUPS (6: one
+#            speaker per group where HUMAN_DIR has six, as FSDD does).
 HUMAN_DIR ?= $(firstword $(wildcard ../shared/data/fsdd/recordings))
 ADAPT_DIR ?= $(HUMAN_DIR)
 ADAPT_FRACTIONS ?= 0.3 0.5 0.7 0.9 1.0
 ADAPT_EPOCHS ?= $(or $(EPOCHS),3)
 FOLD_EPOCHS ?= $(or $(EPOCHS),10)
-UNSEEN_GROUPS ?= 3
+UNSEEN_GROUPS ?= 6
 HUMAN_SCRIPTS := examples/human
 define NO_HUMAN_DIR
 no folder of human recordings: set HUMAN_DIR to a folder of {digit}_{speaker}_*.wav files, e.g. the recordings/ folder of the Free Spoken Digit Dataset (github.com/Jakobovski/free-spoken-digit-dataset, CC BY-SA 4.0)
