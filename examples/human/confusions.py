@@ -39,7 +39,7 @@ def scored(files, cnns, params, jobs):
 
 
 def top_confusions(digits, speakers, answers, top):
-    """The ``top`` most frequent ``((speaker, true, answered), count)`` of the wrong answers."""
+    """The ``top`` most frequent ``((speaker, true, answered), count)`` of the wrong answers (None: all)."""
     wrong = digits != answers
     counts = collections.Counter(zip(speakers[wrong].tolist(), digits[wrong].tolist(), answers[wrong].tolist()))
     return counts.most_common(top)
@@ -108,7 +108,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     figure.savefig(os.path.join(args.out, "confusions.png"), dpi=80)
     per_speaker = {speaker: top_confusions(digits[speakers == speaker], speakers[speakers == speaker],
-                                           answers[speakers == speaker], 100) for speaker in sorted(set(speakers))}
+                                           answers[speakers == speaker], None) for speaker in sorted(set(speakers))}
     save_json(os.path.join(args.out, "confusions.json"), {
         "recordings": len(digits), "accuracy": float((digits == answers).mean()),
         "top": [{"speaker": s, "true": t, "answered": a, "count": n} for (s, t, a), n in confusions],
