@@ -174,6 +174,19 @@ def test_time_stretch_scales_a_word_about_the_centre():
         assert abs(voiced.mean() - 31.5) <= 0.5
 
 
+def test_time_warp_lengthens_one_part_of_the_word_and_keeps_its_span():
+    image = np.zeros((4, 64), np.float32)
+    image[:, 20:30] = 0.3  # a consonant, 10 frames
+    image[:, 30:44] = 0.9  # a vowel, 14 frames: the word spans frames 20-43
+    longer_vowel = augment.warp_time(image, anchor=30.0, moved=25.0)
+    for warped, consonant_frames in ((longer_vowel, 5), (augment.warp_time(image, 30.0, 30.0), 10)):
+        loud = np.flatnonzero(warped[0] > 0.15)
+        assert loud[0] == 20 and loud[-1] == 43
+        assert abs(int((warped[0, 20:44] < 0.6).sum()) - consonant_frames) <= 1
+    np.testing.assert_array_equal(augment.warp_time(image, 30.0, 30.0), image)
+    np.testing.assert_array_equal(longer_vowel[:, :20], 0)
+
+
 @pytest.mark.parametrize("trim_db, frames_left", [(12.0, 16), (25.0, 16), (40.0, 30)])
 def test_trimming_again_equals_the_front_end_trimming_the_word_at_that_level(trim_db, frames_left):
     # a word of 30 frames: a vowel (16 frames at 0-8 dB below the peak) between weak consonants
@@ -255,6 +268,21 @@ def test_image_variations_are_reproducible_and_different_each_draw():
     assert first.shape == image.shape and first.dtype == np.float32
     assert not np.allclose(first, second) and not np.allclose(first, image)
     assert first.min() >= 0 and first.max() <= 1
+
+
+def test_length_stretch_gives_every_word_a_length_in_the_drawn_range_whatever_its_own(monkeypatch):
+    # only the length stretch left on: the word's length afterwards no longer tells a 16- from a 44-frame word
+    for name, value in (("VARY_TRIM_PROBABILITY", 0.0), ("VARY_NOISE_PROBABILITY", 0.0), ("VARY_SHIFT_FRAMES", 0),
+                        ("VARY_WARP", (1.0, 1.0)), ("VARY_MASK_PROBABILITY", 0.0), ("VARY_LENGTH_PROBABILITY", 1.0)):
+        monkeypatch.setattr(augment, name, value)
+    low, high = augment.VARY_LENGTH_FRAMES
+    for word_frames in (16, 30, 44):
+        image = np.zeros((8, 64), np.float32)
+        image[:, 32 - word_frames // 2:32 - word_frames // 2 + word_frames] = 0.8
+        lengths = [int((augment.vary_image(image, np.random.default_rng([word_frames, i]))[0] > 0.4).sum())
+                   for i in range(40)]
+        assert low - 1 <= min(lengths) and max(lengths) <= high + 1
+        assert max(lengths) - min(lengths) >= (high - low) / 2  # drawn, not fixed
 
 
 def test_envelope_smoothing_removes_harmonic_ripple():
