@@ -234,8 +234,8 @@ VARY_FRICATIVE_DB = (25.0, 60.0)
 VARY_TIME_WARP_PROBABILITY = 0.0
 VARY_TIME_WARP_FRACTION = 0.2
 # Half the words stretched to a length drawn alike for every digit instead, so that a word's length says
-# little of its digit: people's words are 28-39 frames long whatever the digit, espeak's "eight" 23
-# (docs/human.md, section 2: the answers "8" down by a quarter).
+# little of its digit: a person's "eight" is as long as his "three" or "six" (30 frames), the synthetic
+# "eight" the shortest word (23; docs/human.md, section 2: the answers "8" down by a quarter).
 VARY_LENGTH_PROBABILITY = 0.5
 VARY_LENGTH_FRAMES = (24.0, 40.0)
 
