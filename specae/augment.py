@@ -185,11 +185,16 @@ def shift_and_stretch_time(image, shift_frames, factor):
     return interpolate_axis(image, source, axis=1, zero_outside=True)
 
 
+def word_frames(image):
+    """The indices of the frames that hold the word: those above the image's silence (0)."""
+    return np.flatnonzero(image.max(axis=0) > 0)
+
+
 def warp_time(image, anchor, moved):
     """SpecAugment's time warp inside the word: frame ``anchor`` of the word (the frames above silence)
     moves to ``moved`` and the parts before and after it are stretched or squeezed linearly to fill the
     word's span again, so one part of the word (a person's long vowel) grows at the cost of the other."""
-    loud = np.flatnonzero(image.max(axis=0) > 0)
+    loud = word_frames(image)
     if loud.size < 3:
         return image
     first, last = float(loud[0]), float(loud[-1])
@@ -203,7 +208,7 @@ def warp_time(image, anchor, moved):
 
 def random_time_warp(image, rng, max_fraction):
     """:func:`warp_time` with the anchor drawn in the word and moved by up to ``max_fraction`` of its length."""
-    loud = np.flatnonzero(image.max(axis=0) > 0)
+    loud = word_frames(image)
     if loud.size < 3:
         return image
     length = float(loud[-1] - loud[0])
@@ -312,7 +317,7 @@ def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80
     distribution of the mean of k exponentially distributed bin powers (`noise_grain_table`), so it has
     the grain of a real noise spectrogram, not a flat level."""
     n_bands, n_frames = image.shape
-    loud = np.flatnonzero(image.max(axis=0) > 0)
+    loud = word_frames(image)
     if loud.size == 0:
         return image
     start, stop = max(0, int(loud[0]) - before), min(n_frames, int(loud[-1]) + 1 + after)
@@ -349,9 +354,9 @@ def vary_image(image, rng, span_db=80.0):
     if VARY_TIME_WARP_PROBABILITY and rng.random() < VARY_TIME_WARP_PROBABILITY:
         image = random_time_warp(image, rng, VARY_TIME_WARP_FRACTION)
     shift = rng.uniform(-VARY_SHIFT_FRAMES, VARY_SHIFT_FRAMES)
-    factor = math.exp(rng.uniform(*np.log(VARY_STRETCH)))
+    factor = math.exp(rng.uniform(*np.log(VARY_STRETCH)))  # drawn either way: the draws after it stay put
     if VARY_LENGTH_PROBABILITY and rng.random() < VARY_LENGTH_PROBABILITY:
-        factor = rng.uniform(*VARY_LENGTH_FRAMES) / max(1, int((image.max(axis=0) > 0).sum()))
+        factor = rng.uniform(*VARY_LENGTH_FRAMES) / max(1, word_frames(image).size)
     varied = shift_and_stretch_time(image, shift, factor)
     varied = warp_frequency(varied, rng.uniform(*VARY_WARP))
     return mask(varied, rng) if rng.random() < VARY_MASK_PROBABILITY else varied
