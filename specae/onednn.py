@@ -167,11 +167,20 @@ _library = None
 reason = None
 
 
+# GNU OpenMP's idle threads spin this many times for work before they sleep (300000 by default). On two
+# cores shared with the Python thread between primitives, that spinning took more than half of a
+# 2-thread training step; 10000 doubled the 2-CNN's (docs/speed.md). Read when libgomp loads, so set
+# before the library; a user's own GOMP_SPINCOUNT or OMP_WAIT_POLICY is left alone.
+OPENMP_SPIN_COUNT = '10000'
+
+
 def _load():
     global _library, reason
     if os.environ.get(SWITCH_VARIABLE, '1').strip().lower() in ('0', 'no', 'off', 'false'):
         reason = '{}={} turned it off'.format(SWITCH_VARIABLE, os.environ[SWITCH_VARIABLE])
         return
+    if 'OMP_WAIT_POLICY' not in os.environ:
+        os.environ.setdefault('GOMP_SPINCOUNT', OPENMP_SPIN_COUNT)
     path = default_library_path()
     try:
         _library = _Library(path)

@@ -216,6 +216,19 @@ def _without_library():
     return dict(os.environ, SPECAE_ONEDNN_LIBRARY=MISSING_LIBRARY, PYTHONPATH=str(ROOT))
 
 
+@needs_library
+@pytest.mark.parametrize('settings, spin_count', [({}, onednn.OPENMP_SPIN_COUNT), ({'GOMP_SPINCOUNT': '5'}, '5'),
+                                                  ({'OMP_WAIT_POLICY': 'passive'}, '0')])
+def test_the_openmp_runtime_spins_less_unless_the_user_says_otherwise(settings, spin_count):
+    """What GNU OpenMP itself reports at load (OMP_DISPLAY_ENV): our spin count, or the user's own setting."""
+    env = {k: v for k, v in os.environ.items() if k not in ('GOMP_SPINCOUNT', 'OMP_WAIT_POLICY')}
+    env.update(settings, OMP_DISPLAY_ENV='verbose', PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, '-c', 'from specae import onednn; assert onednn.available()'],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "GOMP_SPINCOUNT = '{}'".format(spin_count) in result.stderr
+
+
 def test_without_the_library_convolutions_run_on_numpy():
     """Where libdnnl.so.3 cannot be loaded the links use specae.fastconv's numpy code and give the same
     results as stock Chainer; the convolutions print nothing (the training scripts say it, below)."""
