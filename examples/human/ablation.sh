@@ -156,6 +156,8 @@ VARY_LENGTH=0 VARY_TIME_WARP=0.5 variant default_timewarp "the new default + hal
 VARY_LENGTH=1 variant default_length1 "the new default, every word stretched to a length drawn alike for every digit, 24-40 frames, instead of the random stretch (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_LENGTH_FRAMES=28,36 variant default_length_narrow "the new default + half the words stretched to a length drawn alike for every digit, 28-36 frames (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
 variant default_length "**the new default + half the words stretched to a length drawn alike for every digit, 24-40 frames: the default since 2026-12-03** (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
+VARY_LENGTH_FRAMES=20,44 variant default_length_wide "the default since 2026-12-03, the common length drawn from 20-44 frames instead of 24-40 (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
+variant default_length12 "the default since 2026-12-03, 12 epochs (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" "--epoch 12"
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_fpool2 "V, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_smooth "V, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_mixup "V, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"
