@@ -276,10 +276,10 @@ def test_length_stretch_gives_every_word_a_length_in_the_drawn_range_whatever_it
                         ("VARY_WARP", (1.0, 1.0)), ("VARY_MASK_PROBABILITY", 0.0), ("VARY_LENGTH_PROBABILITY", 1.0)):
         monkeypatch.setattr(augment, name, value)
     low, high = augment.VARY_LENGTH_FRAMES
-    for word_frames in (16, 30, 44):
+    for own_length in (16, 30, 44):
         image = np.zeros((8, 64), np.float32)
-        image[:, 32 - word_frames // 2:32 - word_frames // 2 + word_frames] = 0.8
-        lengths = [int((augment.vary_image(image, np.random.default_rng([word_frames, i]))[0] > 0.4).sum())
+        image[:, 32 - own_length // 2:32 - own_length // 2 + own_length] = 0.8
+        lengths = [int((augment.vary_image(image, np.random.default_rng([own_length, i]))[0] > 0.4).sum())
                    for i in range(40)]
         assert low - 1 <= min(lengths) and max(lengths) <= high + 1
         assert max(lengths) - min(lengths) >= (high - low) / 2  # drawn, not fixed
