@@ -13,6 +13,7 @@ def main():
     parser.add_argument("--layers", type=int, choices=(2, 3), default=3, help="convolution layers")
     classifier_training.add_frequency_pool_option(parser)
     classifier_training.add_channels_option(parser)
+    classifier_training.add_dropout_option(parser)
     classifier_training.add_label_smoothing_option(parser)
     classifier_training.add_mixup_option(parser)
     classifier_training.add_label_subset_options(parser)

@@ -29,6 +29,7 @@ def main():
     parser.add_argument("--init", default="result/autoencoder3/model.npz",
                         help="model.npz written by cnn_autoencoder3.py")
     classifier_training.add_frequency_pool_option(parser)
+    classifier_training.add_dropout_option(parser)
     classifier_training.add_label_smoothing_option(parser)
     classifier_training.add_mixup_option(parser)
     classifier_training.add_label_subset_options(parser)

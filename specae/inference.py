@@ -41,7 +41,7 @@ def load_classifier(directory):
     if info.get("kind") != "cnn":
         raise ModelError("{}: holds a {!r} model, not a digit classifier".format(directory, info.get("kind")))
     cnn = CNN(info["n_layers"], input_size=info["input_size"], channels=info.get("channels", CHANNELS),
-              frequency_pool=info.get("frequency_pool", 1))
+              frequency_pool=info.get("frequency_pool", 1), dropout=info.get("dropout", 0.0))
     try:
         checkpoints.load_weights(os.path.join(directory, checkpoints.MODEL_FILE), cnn)
     except (FileNotFoundError, ValueError) as error:

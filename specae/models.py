@@ -177,16 +177,25 @@ class CNN(chainer.Chain):
     ``frequency_pool`` > 1 max-pools the last feature map over that many neighbouring frequency rows
     (stride 1) before the fully connected layer, so a pattern found one row higher or lower, as a
     formant of a longer or shorter vocal tract is, gives the same input to it.
+
+    ``dropout`` > 0 drops that fraction of the fully connected layer's inputs while training (Srivastava
+    et al. 2014); it has no weights, so a model trained with it loads and answers like one without. Its
+    masks come from ``dropout_generator()`` (a numpy Generator) where the training sets one, so that a
+    resumed run drops what the uninterrupted one would have; numpy's global generator otherwise.
     """
 
-    def __init__(self, n_layers=3, input_size=64, channels=CHANNELS, n_classes=N_CLASSES, frequency_pool=1):
+    def __init__(self, n_layers=3, input_size=64, channels=CHANNELS, n_classes=N_CLASSES, frequency_pool=1,
+                 dropout=0.0):
         super().__init__()
         size = feature_sizes(input_size, n_layers)[-1]
         if not 1 <= frequency_pool <= size:
             raise ValueError("frequency_pool must be between 1 and {} (the rows of the last feature map), "
                              "not {}".format(size, frequency_pool))
         widths = (1,) + tuple(channels[:n_layers])
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError("dropout must be at least 0 and below 1, not {}".format(dropout))
         self.n_layers, self.frequency_pool, self.channels = n_layers, frequency_pool, list(widths[1:])
+        self.dropout, self.dropout_generator = dropout, None
         with self.init_scope():
             self.convs = chainer.ChainList(*[Convolution2D(widths[i], widths[i + 1], KERNEL, stride=STRIDE)
                                              for i in range(n_layers)])
@@ -197,7 +206,14 @@ class CNN(chainer.Chain):
             x = F.relu(conv(x))
         if self.frequency_pool > 1:
             x = F.max_pooling_2d(x, (self.frequency_pool, 1), stride=1, cover_all=False)
+        if self.dropout and chainer.config.train:
+            x = F.dropout(x, self.dropout, mask=self._dropout_mask(x.shape))
         return self.fc(x)
+
+    def _dropout_mask(self, shape):
+        """Inverted dropout's mask: 0 for a dropped input, 1 / (1 - dropout) for a kept one."""
+        draw = (self.dropout_generator() if self.dropout_generator else np.random).random(shape)
+        return self.xp.asarray((draw >= self.dropout).astype(np.float32) / np.float32(1.0 - self.dropout))
 
     def load_encoders(self, stack):
         """Copy the encoder weights of a GreedyStack or DeepAutoencoder into the convolutions
@@ -238,9 +254,9 @@ def accuracy(logits, labels):
     return F.accuracy(logits, labels)
 
 
-def classifier(n_layers=3, input_size=64, frequency_pool=1, label_smoothing=0.0, channels=CHANNELS):
+def classifier(n_layers=3, input_size=64, frequency_pool=1, label_smoothing=0.0, channels=CHANNELS, dropout=0.0):
     """The CNN wrapped with (label-smoothed) softmax cross-entropy and accuracy reporting."""
-    return L.Classifier(CNN(n_layers, input_size, channels=channels, frequency_pool=frequency_pool),
+    return L.Classifier(CNN(n_layers, input_size, channels=channels, frequency_pool=frequency_pool, dropout=dropout),
                         lossfun=smoothed_cross_entropy(label_smoothing), accfun=accuracy)
 
 

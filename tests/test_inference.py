@@ -126,6 +126,35 @@ def test_label_smoothing_is_recorded_and_a_bad_value_is_a_one_line_error(tiny_co
     assert result.stderr.strip() == "error: --label-smoothing must be at least 0 and below 1, not 1.5"
 
 
+def test_dropout_acts_only_while_training_and_keeps_the_answers_unbiased():
+    x = np.random.default_rng(4).random((2, 1, 64, 64), dtype=np.float32)
+    plain, dropped = CNN(2), CNN(2, dropout=0.5)
+    dropped.copyparams(plain)
+    with chainer.no_backprop_mode():
+        expected = plain(x).array
+        with chainer.using_config("train", False):  # inference: the same answers as the network without it
+            np.testing.assert_array_equal(dropped(x).array, expected)
+        np.random.seed(5)
+        draws = np.stack([dropped(x).array for _ in range(2000)])
+    # each draw differs (half the inputs gone, the rest doubled); their mean is the full network's answer
+    assert np.abs(draws[0] - expected).max() > 10 * np.abs(expected).max() * 1e-3
+    spread = draws.std(axis=0) / np.sqrt(len(draws))
+    assert np.all(np.abs(draws.mean(axis=0) - expected) < 5 * spread + 1e-6)
+    with pytest.raises(ValueError, match="dropout must be at least 0 and below 1"):
+        CNN(2, dropout=1.0)
+
+
+def test_dropout_is_recorded_and_a_bad_value_is_a_one_line_error(tiny_corpus, tmp_path):
+    run_script("cnn_classifier1.py", "--layers", 2, "--dataset", tiny_corpus / "DataSet", "--epoch", 1,
+               "--batchsize", 20, "--dropout", 0.25, "--out", tmp_path / "dropped")
+    assert json.loads((tmp_path / "dropped" / "model.json").read_text())["dropout"] == 0.25
+    assert load_classifier(str(tmp_path / "dropped"))[0].dropout == 0.25  # adapt.py trains it on with the same
+    result = run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--dropout", 1,
+                        "--out", tmp_path / "bad", check=False)
+    assert result.returncode == 1 and result.stderr.strip() == "error: --dropout must be at least 0 and below 1, not 1.0"
+    assert not (tmp_path / "bad" / "model.npz").exists()
+
+
 def test_predict_prints_one_line_per_file(tiny_corpus, model):
     wav = tiny_corpus / "wav"
     result = run_script("predict.py", "--model", model, wav)

@@ -148,6 +148,19 @@ def test_resume_continues_bit_identically_and_seed_repeats(tiny_corpus, tmp_path
     assert [entry["epoch"] for entry in resumed_log][-2:] == [2, 3]
 
 
+def test_dropout_masks_resume_identically(tiny_corpus, tmp_path):
+    data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--layers", 2, "--seed", 5, "--no-vary-images")
+    run_script("cnn_classifier1.py", *data, "--dropout", 0.5, "--epoch", 2, "--out", tmp_path / "straight")
+    run_script("cnn_classifier1.py", *data, "--dropout", 0.5, "--epoch", 1, "--out", tmp_path / "first")
+    run_script("cnn_classifier1.py", *data, "--dropout", 0.5, "--epoch", 2, "--out", tmp_path / "resumed",
+               "--resume", tmp_path / "first" / "snapshot_epoch_1")
+    run_script("cnn_classifier1.py", *data, "--epoch", 2, "--out", tmp_path / "plain")
+    straight, plain = weights(tmp_path / "straight" / "model.npz"), weights(tmp_path / "plain" / "model.npz")
+    for name, value in weights(tmp_path / "resumed" / "model.npz").items():
+        np.testing.assert_array_equal(value, straight[name], err_msg=name)  # the masks of epoch 2 drawn again
+    assert not np.array_equal(straight["fc/W"], plain["fc/W"])  # and they did drop something
+
+
 def test_varied_images_change_each_sweep_and_resume_identically(tiny_corpus, tmp_path):
     from specae.classifier_training import VariedImages
     data = np.random.default_rng(0).random((4, 1, 64, 64)).astype(np.float32)

@@ -47,6 +47,25 @@ for variable, name in ranges.items():
     if variable in os.environ:
         values = tuple(float(v) for v in os.environ[variable].split(","))
         setattr(augment, name, values if len(values) > 1 else values[0])
+# LR_DECAY=cosine: the step size of Adam follows half a cosine from its start to 0 over the run; WEIGHT_DECAY: an
+# L2 penalty of that weight on every parameter (chainer.optimizer_hooks.WeightDecay).
+if os.environ.get("LR_DECAY") or os.environ.get("WEIGHT_DECAY"):
+    import math, chainer
+    from specae import classifier_training
+    make_trainer = classifier_training.make_trainer
+    def with_schedule(model, train, test, args, *more, **named):
+        trainer = make_trainer(model, train, test, args, *more, **named)
+        optimizer, steps = trainer.updater.get_optimizer("main"), args.epoch * len(train) // args.batchsize
+        if os.environ.get("WEIGHT_DECAY"):
+            optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(float(os.environ["WEIGHT_DECAY"])))
+        if os.environ.get("LR_DECAY") == "cosine":
+            start = optimizer.alpha
+            def cosine(trainer):
+                progress = min(1.0, trainer.updater.iteration / steps)
+                optimizer.alpha = start * 0.5 * (1 + math.cos(math.pi * progress))
+            trainer.extend(cosine, trigger=(1, "iteration"))
+        return trainer
+    classifier_training.make_trainer = with_schedule
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")'
 
@@ -158,6 +177,12 @@ VARY_LENGTH_FRAMES=28,36 variant default_length_narrow "the new default + half t
 variant default_length "**the new default + half the words stretched to a length drawn alike for every digit, 24-40 frames: the default since 2026-12-03** (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_LENGTH_FRAMES=20,44 variant default_length_wide "the default since 2026-12-03, the common length drawn from 20-44 frames instead of 24-40 (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
 variant default_length12 "the default since 2026-12-03, 12 epochs (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" "--epoch 12"
+variant default_dropout "the default since 2026-12-03 + half the fully connected layer's inputs dropped while training (--dropout 0.5; AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" "--dropout 0.5"
+variant default_dropout7 "the default since 2026-12-03, --dropout 0.7 (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" "--dropout 0.7"
+variant default_dropout_wide "the default since 2026-12-03, --dropout 0.5 and twice the filters (--channels 32,64,64; AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" "--dropout 0.5 --channels 32,64,64"
+LR_DECAY=cosine variant default_dropout_cosine "the default since 2026-12-03, --dropout 0.5 and Adam's step size decayed to 0 along half a cosine (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" "--dropout 0.5"
+LR_DECAY=cosine variant default_cosine "the default since 2026-12-03, Adam's step size decayed to 0 along half a cosine (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
+WEIGHT_DECAY=0.0005 variant default_weightdecay "the default since 2026-12-03, weight decay 5·10⁻⁴ (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_fpool2 "V, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_smooth "V, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_mixup "V, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"
