@@ -44,7 +44,7 @@ import chainer  # noqa: E402
 import chainer.functions as F  # noqa: E402
 import chainer.links as L  # noqa: E402
 
-from specae import fastconv, onednn  # noqa: E402
+from specae import allocator, fastconv, onednn  # noqa: E402
 
 KERNEL, STRIDE = 6, 2
 STOCK = (L.Convolution2D, L.Deconvolution2D)
@@ -290,9 +290,13 @@ def main():
                         help="BLAS and torch thread counts to measure")
     parser.add_argument("--skip-scripts", action="store_true", help="only the step benchmark")
     args = parser.parse_args()
+    # As the training scripts run (trainer_setup.make_trainer); PyTorch's steps share the process, so both
+    # sides are timed with the same allocator settings.
+    kept = allocator.keep_freed_memory()
     import torch
     report = Report("training")
-    report.data.update(torch=torch.__version__, chainer=chainer.__version__, numpy=np.__version__,
+    report.data.update(allocator_keeps_freed_memory=kept,
+                       torch=torch.__version__, chainer=chainer.__version__, numpy=np.__version__,
                        threads=args.threads, batch=args.batch, onednn=onednn.library_path(),
                        onednn_reason=onednn.reason)
     if not onednn.available():

@@ -8,7 +8,7 @@ import numpy as np
 from chainer import training
 from chainer.training import extensions
 
-from specae import onednn
+from specae import allocator, onednn
 from specae.checkpoints import SNAPSHOT_PREFIX, latest_snapshot, load_npz, prepare_output
 from specae.distributed import communicator, is_writer, shard
 from specae.errors import fail
@@ -128,6 +128,7 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
     the batch, the gradients are averaged over the processes (so a step is the one-process step on the
     same examples), the test set is evaluated in parts and summed, and only rank 0 writes and prints.
     """
+    allocator.keep_freed_memory()  # the step's arrays from pages already touched (specae/allocator.py)
     comm = communicator(args)
     batchsize = args.batchsize
     model.to_device(device)

@@ -1,0 +1,38 @@
+"""The C allocator, told to keep the memory a training step frees for the next step.
+
+A training step allocates and frees the same few-megabyte arrays over and over: activations, gradients,
+numpy's temporaries (ReLU's mask, Adam's updates). glibc's malloc serves a block above its mmap threshold
+(128 KiB at first, raised as blocks are freed) with fresh pages from the kernel and hands them back when
+the block is freed, and it trims the top of its heap whenever more than its trim threshold lies free
+there. Every fresh page costs a page fault when first touched, one per 4 KiB: two epochs of the 3-CNN's
+training script spent 1.7 of their 11 seconds in the kernel (docs/speed.md). ``specae.fastconv`` pools
+its own large buffers for that reason; this setting covers every other array. The threshold above which
+blocks come from the kernel is fixed at glibc's largest (32 MiB on 64-bit), and up to 64 MiB free at the
+top of the heap are kept, so the step's arrays are served from pages already touched. The results are the
+same bit for bit: only where the arrays lie changes.
+
+Settings the user made through glibc's own variables (``MALLOC_MMAP_THRESHOLD_``,
+``MALLOC_TRIM_THRESHOLD_``) are left alone; on a C library without ``mallopt`` nothing changes.
+"""
+import ctypes
+import ctypes.util
+import os
+
+# mallopt's parameter numbers (glibc's malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 32 << 20  # glibc refuses more (HEAP_MAX_SIZE / 2 on 64-bit)
+TRIM_THRESHOLD_BYTES = 64 << 20
+USER_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+
+
+def keep_freed_memory():
+    """Set glibc's mmap and trim thresholds as above, once per process; True when they were set."""
+    if any(name in os.environ for name in USER_VARIABLES):
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
