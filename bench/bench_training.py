@@ -107,8 +107,8 @@ class ChainerAE(chainer.Chain):
     def forward(self, x):
         with chainer.no_backprop_mode():
             for link in self.frozen:
-                x = F.relu(link(x))
-        return F.mean_squared_error(F.relu(self.decoder(F.relu(self.encoder(x)))), x)
+                x = onednn.relu(link(x))
+        return onednn.mean_squared_error(onednn.relu(self.decoder(onednn.relu(self.encoder(x)))), x)
 
 
 class ChainerCNN(chainer.Chain):
@@ -121,7 +121,7 @@ class ChainerCNN(chainer.Chain):
 
     def forward(self, x, t):
         for conv in self.convs:
-            x = F.relu(conv(x))
+            x = onednn.relu(conv(x))
         return F.softmax_cross_entropy(self.fc(x), t)
 
 

@@ -3,7 +3,7 @@ and the CNN classifier.
 
 Geometry as the original: kernel 6, stride 2, no padding, 16/32/32 filters, so a 64×64 image
 becomes 30×30, 13×13, then 4×4; ReLU after every convolution and transposed convolution of the
-greedy stack and the classifier.
+greedy stack and the classifier (oneDNN's where the convolutions run on it: `specae.onednn.relu`).
 """
 import chainer
 import chainer.functions as F
@@ -11,6 +11,7 @@ import chainer.links as L
 import numpy as np
 
 from specae.fastconv import Convolution2D, Deconvolution2D
+from specae.onednn import mean_squared_error, relu
 
 KERNEL = 6
 STRIDE = 2
@@ -37,14 +38,14 @@ class AutoencoderLayer(chainer.Chain):
                                            outsize=(in_size, in_size))
 
     def encode(self, x):
-        return F.relu(self.encoder(x))
+        return relu(self.encoder(x))
 
     def decode(self, h):
-        return F.relu(self.decoder(h))
+        return relu(self.decoder(h))
 
     def reconstruction_loss(self, x, target=None):
         """MSE to ``target``: ``x`` itself for a plain autoencoder, the clean version for a denoising one."""
-        return F.mean_squared_error(self.decode(self.encode(x)), x if target is None else target)
+        return mean_squared_error(self.decode(self.encode(x)), x if target is None else target)
 
 
 class GreedyStack(chainer.ChainList):
@@ -203,7 +204,7 @@ class CNN(chainer.Chain):
 
     def forward(self, x):
         for conv in self.convs:
-            x = F.relu(conv(x))
+            x = relu(conv(x))
         if self.frequency_pool > 1:
             x = F.max_pooling_2d(x, (self.frequency_pool, 1), stride=1, cover_all=False)
         if self.dropout and chainer.config.train:

@@ -291,3 +291,84 @@ def test_batches_of_features_come_channels_last_with_the_same_values():
     assert image.flags.c_contiguous and list(t) == [0, 1, 2]                  # one channel, labels: as stock
     with chainer.using_config('specae_onednn', False):
         assert onednn.concat_examples(features).flags.c_contiguous
+
+
+def _layouts(rng, shape):
+    """The same values as an NCHW array and as an NCHW view of an NHWC one."""
+    nchw = _x(rng, shape)
+    return nchw, np.ascontiguousarray(nchw.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+@needs_library
+@pytest.mark.parametrize('x_layout', [0, 1], ids=['x NCHW', 'x channels-last'])
+@pytest.mark.parametrize('gy_layout', [0, 1], ids=['gy NCHW', 'gy channels-last'])
+def test_relu_and_its_gradient_equal_stock_in_either_layout(x_layout, gy_layout):
+    rng = np.random.default_rng(11)
+    x = chainer.Variable(_layouts(rng, (3, 16, 7, 5))[x_layout])
+    gy = _layouts(rng, (3, 16, 7, 5))[gy_layout]
+    y = onednn.relu(x)
+    assert type(y.creator) is onednn.ReLU
+    assert y.array.strides == x.array.strides                              # the output keeps the layout
+    x_reference = chainer.Variable(x.array.copy())
+    reference = F.relu(x_reference)
+    np.testing.assert_array_equal(y.array, reference.array)
+    y.grad, reference.grad = gy, gy.copy()
+    y.backward()
+    reference.backward()
+    np.testing.assert_array_equal(x.grad, x_reference.grad)               # a select: exact
+    assert x.grad.strides == x.array.strides
+
+
+@needs_library
+def test_relu_keeps_nan_and_infinities_as_stock_does():
+    # oneDNN's own ReLU answers 0 for a NaN; a diverging run is only stopped if the NaN reaches the loss.
+    rng = np.random.default_rng(15)
+    x = chainer.Variable(_layouts(rng, (2, 8, 5, 5))[1])
+    x.array[0, 1, 2, 3], x.array[1, 2, 0, 0], x.array[1, 3, 4, 4] = np.nan, np.inf, -np.inf
+    y = onednn.relu(x)
+    assert type(y.creator) is onednn.ReLU
+    x_reference = chainer.Variable(x.array.copy())
+    reference = F.relu(x_reference)
+    np.testing.assert_array_equal(y.array, reference.array)               # NaN where stock has NaN
+    assert np.isnan(y.array[0, 1, 2, 3]) and y.array[1, 2, 0, 0] == np.inf and y.array[1, 3, 4, 4] == 0
+    gy = _x(rng, x.shape)
+    y.grad, reference.grad = gy, gy.copy()
+    y.backward()
+    reference.backward()
+    np.testing.assert_array_equal(x.grad, x_reference.grad)
+
+
+@needs_library
+def test_relu_second_derivative_is_the_same_mask():
+    rng = np.random.default_rng(12)
+    x = chainer.Variable(_layouts(rng, (2, 8, 5, 5))[1])
+    gy, direction = _x(rng, x.shape), _x(rng, x.shape)
+    gx, = chainer.grad([onednn.relu(x)], [x], grad_outputs=[chainer.Variable(gy)], enable_double_backprop=True)
+    ggy, = chainer.grad([gx], [gx.creator.inputs[0].get_variable()], grad_outputs=[chainer.Variable(direction)])
+    np.testing.assert_array_equal(ggy.array, direction * (x.array > 0))
+
+
+@needs_library
+def test_relu_leaves_other_arrays_to_stock():
+    rng = np.random.default_rng(13)
+    x = _x(rng, (4, 6, 6, 6))
+    assert type(onednn.relu(x.astype(np.float64)).creator) is not onednn.ReLU       # another dtype
+    assert type(onednn.relu(x[:, :, :3]).creator) is not onednn.ReLU                 # not one run of memory
+    with chainer.using_config('specae_onednn', False):
+        assert type(onednn.relu(x).creator) is not onednn.ReLU
+    np.testing.assert_array_equal(onednn.relu(x[:, :, :3]).array, np.maximum(x[:, :, :3], 0))
+
+
+@pytest.mark.parametrize('layout', [0, 1], ids=['NCHW', 'channels-last'])
+def test_mean_squared_error_equals_stock_and_its_gradient_exactly(layout):
+    rng = np.random.default_rng(14)
+    x0, x1 = (chainer.Variable(_layouts(rng, (4, 16, 9, 9))[layout]) for _ in range(2))
+    references = [chainer.Variable(v.array.copy()) for v in (x0, x1)]
+    loss = onednn.mean_squared_error(x0, x1)
+    reference = F.mean_squared_error(*references)
+    assert type(loss.creator) is onednn.MeanSquaredError
+    np.testing.assert_allclose(loss.array, reference.array, rtol=1e-6)    # the sum in another order
+    loss.backward()
+    reference.backward()
+    for ours, theirs in zip((x0, x1), references):
+        np.testing.assert_array_equal(ours.grad, theirs.grad)
