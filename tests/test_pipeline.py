@@ -105,6 +105,26 @@ def test_silence_around_a_word_is_trimmed():
     assert np.abs(alone - trimmed).mean() < 0.05
 
 
+def test_noise_subtraction_takes_a_steady_floor_and_keeps_the_word():
+    rng = np.random.default_rng(3)
+    word = tone(1000, 0.4) * np.hanning(int(0.4 * RATE)).astype(np.float32)
+    clean = np.concatenate([np.zeros(RATE // 2, np.float32), word, np.zeros(RATE // 2, np.float32)])
+    hiss = (0.5 * 10 ** (-50 / 20) * rng.standard_normal(clean.size)).astype(np.float32)   # 50 dB below the tone
+    params = FeatureParams()
+    noisy_db = features.log_mel(clean + hiss, params)
+    cleaned_db = features.subtract_noise_floor(noisy_db, 1.0)
+    frames = noisy_db.shape[1]
+    pause = np.r_[0:frames // 4, frames - frames // 4:frames]           # frames of hiss alone
+    band = int(noisy_db[:, frames // 2].argmax())                      # the tone's band at the word's middle
+    # The hiss falls by more than 10 dB on average where it is alone; the tone's peak stays within 0.1 dB.
+    assert (noisy_db[:, pause] - cleaned_db[:, pause]).mean() > 10
+    assert abs(noisy_db[band].max() - cleaned_db[band].max()) < 0.1
+    # A clip in digital silence has no floor to take: its spectrogram stays as it was.
+    silent_db = features.log_mel(clean, params)
+    loud = silent_db > silent_db.max() - 60
+    np.testing.assert_allclose(features.subtract_noise_floor(silent_db, 1.0)[loud], silent_db[loud], atol=0.01)
+
+
 def test_fit_frames_resize_and_pad():
     ramp = np.tile(np.arange(10, dtype=np.float32), (3, 1))
     resized = features.fit_frames(ramp, 19, "resize")

@@ -183,6 +183,8 @@ variant default_dropout_wide "the default since 2026-12-03, --dropout 0.5 and tw
 LR_DECAY=cosine variant default_dropout_cosine "the default since 2026-12-03, --dropout 0.5 and Adam's step size decayed to 0 along half a cosine (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" "--dropout 0.5"
 LR_DECAY=cosine variant default_cosine "the default since 2026-12-03, Adam's step size decayed to 0 along half a cosine (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
 WEIGHT_DECAY=0.0005 variant default_weightdecay "the default since 2026-12-03, weight decay 5·10⁻⁴ (AMD EPYC)" "espeak neural" "--fit pad" "--augment 1" ""
+variant denoise1 "the default since 2026-12-03, each band's noise floor subtracted (--noise-subtraction 1)" "espeak neural" "--fit pad --noise-subtraction 1" "--augment 1" ""
+variant denoise2 "the default since 2026-12-03, twice each band's noise floor subtracted (--noise-subtraction 2)" "espeak neural" "--fit pad --noise-subtraction 2" "--augment 1" ""
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_fpool2 "V, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_smooth "V, label smoothing 0.1 (--label-smoothing 0.1)" "espeak neural" "--fit pad" "--augment 1" "--label-smoothing 0.1"
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_mixup "V, mixup of training pairs (--mixup 0.2)" "espeak neural" "--fit pad" "--augment 1" "--mixup 0.2"

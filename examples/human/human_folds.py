@@ -44,7 +44,7 @@ def front_end_flags(params):
     """make_spectrogram.py's options that reproduce a model's front end (see features.add_feature_arguments)."""
     flags = ["--fmin-hz", params["fmin_hz"], "--fmax-hz", params["fmax_hz"], "--level", params["level"],
              "--floor-db", params["floor_db"], "--trim-db", params["trim_db"], "--fit", params["fit"],
-             "--lifter", params["lifter"]]
+             "--lifter", params["lifter"], "--noise-subtraction", params.get("noise_subtraction", 0.0)]
     return flags + (["--band-norm"] if params["band_norm"] else [])
 
 

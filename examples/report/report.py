@@ -50,7 +50,8 @@ SEPARATION_TASKS = {"voices": "Two-voice", "noise": "Digit-in-noise"}  # separat
 PARAMETER_UNITS = {"sample_rate_hz": "Hz", "n_fft": "samples", "hop_length": "samples", "n_mels": "bands",
                    "fmin_hz": "Hz", "fmax_hz": "Hz", "n_frames": "frames", "floor_db": "dB",
                    "fixed_range_db": "dB", "trim_db": "dB", "lifter": "coefficients"}
-FEATURE_FLAGS = ("fmin_hz", "fmax_hz", "level", "floor_db", "trim_db", "fit", "lifter", "band_norm")
+FEATURE_FLAGS = ("fmin_hz", "fmax_hz", "level", "floor_db", "trim_db", "fit", "lifter", "band_norm",
+                 "noise_subtraction")
 
 
 class Linker:
