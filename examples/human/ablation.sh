@@ -29,6 +29,7 @@ corpus neural384 --speakers 0 --neural-speakers 384 --seed 0
 corpus neural_accent --speakers 0 --neural-speakers 192 --neural-accents l2 --seed 0
 corpus neural_nativeaccent --speakers 0 --neural-speakers 192 --neural-accents native --seed 0
 corpus neural_accent_draws --speakers 0 --neural-speakers 0 --neural-accent-speakers 192 --seed 0
+corpus neural_accent384 --speakers 0 --neural-speakers 0 --neural-accent-speakers 384 --seed 0
 corpus neural_l2_draws --speakers 0 --neural-speakers 192 --neural-accents l2 --seed 0
 # make_wav.py names every draw of --neural-accents joe-NNN; beside the plain draws they need names of their own
 [ -f "$OUT/corpora/neural_l2_draws/.renamed" ] || { for f in "$OUT"/corpora/neural_l2_draws/*_joe-*.wav; do mv "$f" "${f/_joe-/_joel2-}"; done; touch "$OUT/corpora/neural_l2_draws/.renamed"; }
@@ -190,6 +191,8 @@ WEIGHT_DECAY=0.0005 variant default_weightdecay "the default since 2026-12-03, w
 variant denoise1 "the default since 2026-12-03, each band's noise floor subtracted (--noise-subtraction 1)" "espeak neural" "--fit pad --noise-subtraction 1" "--augment 1" ""
 variant denoise2 "the default since 2026-12-03, twice each band's noise floor subtracted (--noise-subtraction 2)" "espeak neural" "--fit pad --noise-subtraction 2" "--augment 1" ""
 variant neural_plus_native "the default since 2026-12-03 + 192 more neural-voice draws in espeak-ng's 8 English accents, beside piper's own 192 (make_wav.py --neural-accent-speakers 192: the default since 2026-12-04)" "espeak neural neural_accent_draws" "--fit pad" "--augment 1" ""
+LR_DECAY=cosine variant accents_dropout_cosine "the default since 2026-12-04, --dropout 0.5 and Adam's step size decayed to 0 along half a cosine (LR_DECAY=cosine)" "espeak neural neural_accent_draws" "--fit pad" "--augment 1" "--dropout 0.5"
+variant accents384 "the default since 2026-12-04 with 384 accent draws instead of 192 (--neural-accent-speakers 384)" "espeak neural neural_accent384" "--fit pad" "--augment 1" ""
 variant neural_plus_l2 "the default since 2026-12-03 + 192 more neural-voice draws in espeak-ng's accents, half of them with non-native substitutions, beside piper's own 192" "espeak neural neural_l2_draws" "--fit pad" "--augment 1" ""
 variant neural384_default "the default since 2026-12-03 with 384 neural-voice draws instead of 192 (the control: as many clips, no accents)" "espeak neural384" "--fit pad" "--augment 1" ""
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_fpool2 "V, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
