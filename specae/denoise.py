@@ -33,10 +33,7 @@ class NoisyError(Exception):
 def noisy_image(samples, span_frames, params, snr_db, kind, rng, babble=()):
     """The front-end image of ``samples`` plus noise at ``snr_db``, fitted over ``span_frames``."""
     noisy = augment.add_noise(samples, snr_db, kind, rng, babble)
-    log_mel_db = features.log_mel(noisy, params)
-    if params.noise_subtraction:
-        log_mel_db = features.subtract_noise_floor(log_mel_db, params.noise_subtraction)
-    image, _ = features.scale_level(log_mel_db, params)
+    image, _ = features.scale_level(features.log_mel(noisy, params), params)
     start, stop = span_frames
     fitted = features.fit_frames(image[:, start:stop], params.n_frames, params.fit)
     if params.lifter:

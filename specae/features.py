@@ -80,12 +80,16 @@ _SILENCE_REFERENCE_DB = -60.0
 
 
 def log_mel(samples, params):
-    """(n_mels, n_frames) log-mel spectrogram in dB of mono samples at params.sample_rate_hz."""
+    """(n_mels, n_frames) log-mel spectrogram in dB of mono samples at params.sample_rate_hz, each band's
+    noise floor subtracted where ``params.noise_subtraction`` says so (`subtract_noise_floor`)."""
     centred = samples - samples.mean(dtype=np.float64).astype(np.float32)
-    return melbank.log_mel_spectrogram(
+    log_mel_db = melbank.log_mel_spectrogram(
         centred, sample_rate_hz=params.sample_rate_hz, n_fft=params.n_fft,
         hop_length=params.hop_length, window=params.window, n_mels=params.n_mels,
         fmin_hz=params.fmin_hz, fmax_hz=params.fmax_hz)
+    if params.noise_subtraction:
+        log_mel_db = subtract_noise_floor(log_mel_db, params.noise_subtraction)
+    return log_mel_db
 
 
 def scale_level(log_mel_db, params):
@@ -179,8 +183,6 @@ def image_from_samples(samples, params):
     ``span_frames`` (start and stop frame of the voiced part) and ``total_frames``.
     """
     log_mel_db = log_mel(samples, params)
-    if params.noise_subtraction:
-        log_mel_db = subtract_noise_floor(log_mel_db, params.noise_subtraction)
     image, reference_db = scale_level(log_mel_db, params)
     start, stop = voiced_span(image, params)
     fitted = fit_frames(image[:, start:stop], params.n_frames, params.fit)

@@ -119,6 +119,8 @@ def test_noise_subtraction_takes_a_steady_floor_and_keeps_the_word():
     # The hiss falls by more than 10 dB on average where it is alone; the tone's peak stays within 0.1 dB.
     assert (noisy_db[:, pause] - cleaned_db[:, pause]).mean() > 10
     assert abs(noisy_db[band].max() - cleaned_db[band].max()) < 0.1
+    # The front end takes it where its parameters say so (training, inference and the denoising data alike).
+    np.testing.assert_array_equal(features.log_mel(clean + hiss, FeatureParams(noise_subtraction=1.0)), cleaned_db)
     # A clip in digital silence has no floor to take: its spectrogram stays as it was.
     silent_db = features.log_mel(clean, params)
     loud = silent_db > silent_db.max() - 60
