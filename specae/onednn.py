@@ -456,20 +456,25 @@ _cache = collections.OrderedDict()
 _cache_lock = threading.Lock()
 
 
+def _cached(cache, key, make):
+    """``cache[key]``, made by ``make()`` the first time; the least recently used beyond _CACHE_SIZE go."""
+    with _cache_lock:
+        made = cache.get(key)
+        if made is None:
+            made = cache[key] = make()
+            while len(cache) > _CACHE_SIZE:
+                cache.popitem(last=False)      # freed (``__del__``) once no call uses it any more
+        else:
+            cache.move_to_end(key)
+        return made
+
+
 def _convolution(src_shape, weight_shape, dst_shape, stride, pad):
     # oneDNN's kernels divide their work for the thread count at the time they are made and keep to it, so
     # primitives made for one count are not reused after it changes (threadpoolctl, omp_set_num_threads):
     # they would run a 2-thread training on 1 thread, or the reverse.
     key = (src_shape, weight_shape, dst_shape, stride, pad, _library.threads())
-    with _cache_lock:
-        made = _cache.get(key)
-        if made is None:
-            made = _cache[key] = _Convolution(_library, *key[:5])
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)      # freed (``__del__``) once no call uses it any more
-        else:
-            _cache.move_to_end(key)
-        return made
+    return _cached(_cache, key, lambda: _Convolution(_library, *key[:5]))
 
 
 def implementations():
@@ -835,16 +840,8 @@ _relu_cache = collections.OrderedDict()
 
 
 def _relu_primitives(size):
-    key = (size, _library.threads())      # made for a thread count, like the convolutions
-    with _cache_lock:
-        made = _relu_cache.get(key)
-        if made is None:
-            made = _relu_cache[key] = _ReLUPrimitives(_library, size)
-            while len(_relu_cache) > _CACHE_SIZE:
-                _relu_cache.popitem(last=False)
-        else:
-            _relu_cache.move_to_end(key)
-        return made
+    # made for a thread count, like the convolutions
+    return _cached(_relu_cache, (size, _library.threads()), lambda: _ReLUPrimitives(_library, size))
 
 
 def _memory_run(a):
