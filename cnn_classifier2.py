@@ -34,6 +34,7 @@ def main():
     classifier_training.add_mixup_option(parser)
     classifier_training.add_label_subset_options(parser)
     classifier_training.add_variation_option(parser)
+    classifier_training.add_weight_averaging_option(parser)
     classifier_training.add_freeze_option(parser)
     args = parser.parse_args()
     device, arrays, manifest = command_line.device_and_data(args)

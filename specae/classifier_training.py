@@ -13,6 +13,7 @@ from specae.distributed import communicator, is_writer
 from specae.errors import fail
 from specae.models import CHANNELS, N_CLASSES, classifier
 from specae.trainer_setup import make_trainer, run
+from specae.weight_averaging import WeightAveraging
 
 
 def add_frequency_pool_option(parser):
@@ -90,6 +91,13 @@ def add_variation_option(parser):
                              "a recording's noise floor, time shift and stretch, vocal-tract warp, band and frame "
                              "masks), besides make_dataset.py's fixed copies (default: on; --no-vary-images trains "
                              "on the images as they are)")
+
+
+def add_weight_averaging_option(parser):
+    parser.add_argument("--average-from", type=float, default=None, metavar="EPOCH",
+                        help="train on as usual, but end with the mean of the weights of every update after this "
+                             "many epochs (stochastic weight averaging; specae/weight_averaging.py; default: off, "
+                             "the last update's weights)")
 
 
 def add_freeze_option(parser):
@@ -183,6 +191,21 @@ CLASSIFIER_PLOTS = [(["main/loss", "validation/main/loss"], "loss.png"),
                     (["main/accuracy", "validation/main/accuracy"], "accuracy.png")]
 
 
+def weight_averaging_extension(model, args):
+    """The `WeightAveraging` of ``--average-from`` (None when it is not given); a start outside the run is a
+    one-line error."""
+    start = getattr(args, "average_from", None)
+    if start is None:
+        return None
+    iterations = getattr(args, "training_iterations", None)
+    if iterations:
+        # --iterations: the run ends after that many updates, whatever an epoch is.
+        return WeightAveraging(model, start, lambda updater: updater.iteration >= iterations)
+    if not 0 <= start < args.epoch:
+        fail("--average-from must be at least 0 and below --epoch {}, not {}".format(args.epoch, start))
+    return WeightAveraging(model, start, lambda updater: updater.epoch >= args.epoch)
+
+
 def train_classifier(model, args, device, arrays, manifest, info):
     """Train an L.Classifier on DataSet's train split (or its --labels-per-class subset), validate on its
     test split, save the model."""
@@ -213,8 +236,12 @@ def train_classifier(model, args, device, arrays, manifest, info):
     info = dict(info, vary_images=vary, mixup=mixup, label_smoothing=float(getattr(args, "label_smoothing", 0.0)),
                 dropout=model.predictor.dropout)
     test = chainer.datasets.TupleDataset(arrays["test_data"], arrays["test_label"])
+    averaging = weight_averaging_extension(model, args)
+    if averaging is not None:
+        info = dict(info, average_from=averaging.start_epoch)
     trainer = make_trainer(model, train, test, args, device, CLASSIFIER_REPORT, CLASSIFIER_PLOTS,
-                           frozen=model.predictor.convs if freeze_epochs else ())
+                           frozen=model.predictor.convs if freeze_epochs else (),
+                           more=[averaging] if averaging is not None else [])
     if freeze_epochs:
         trainer.extend(FreezeConvolutions(model.predictor, freeze_epochs))
         info = dict(info, freeze_epochs=freeze_epochs)

@@ -117,11 +117,12 @@ def _save_figure_atomically(figure, axes, summary):
     figure.savefig = savefig
 
 
-def make_trainer(model, train, test, args, device, report_keys, plots, optimizer=None, frozen=()):
+def make_trainer(model, train, test, args, device, report_keys, plots, optimizer=None, frozen=(), more=()):
     """Adam (or ``optimizer``), a seeded iterator, and the usual extensions: evaluator, log, prints,
     plots, snapshots. The links in ``frozen`` start with their updates disabled (``link.disable_update()``),
     already while a snapshot is loaded, since a frozen layer's optimizer state is not in it; an extension
-    may release them.
+    may release them. ``more`` are further extensions, added before a snapshot is loaded so that their
+    state is restored with the trainer's.
 
     Seed (seed_everything) before building ``model``: its initial weights come from the global generator.
     With ``--communicator`` (ChainerMN), every process trains on its part of ``train`` with its part of
@@ -185,6 +186,8 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
                        call_before_training=per_epoch)
         if sys.stdout.isatty():  # in a log or under make's --output-sync its redraws are noise
             trainer.extend(extensions.ProgressBar())
+    for extension in more:
+        trainer.extend(extension)
     resume = args.resume or (args.autoload and writer and latest_snapshot(args.out))
     if comm is not None:  # rank 0 decides (after removing snapshots of other settings); all load the same
         resume = comm.mpi_comm.bcast(resume, root=0)
