@@ -140,16 +140,33 @@ def shift_pitch(samples, rate_hz, semitones, frame_length=1024, hop_length=256, 
     return (output * math.sqrt(power(samples) / power(output))).astype(np.float32)
 
 
+# numpy's clip ufunc itself: np.clip and ndarray.clip reach it through a Python wrapper that cost more than
+# the clipping of a 64-value row (numpy 1.26); the same values, as np.clip hands the same arguments on.
+_clip = np.core.umath.clip
+
+
 def interpolation_matrix(source, size, zero_outside=False):
     """The ``(size, len(source))`` matrix of linear interpolation: column j holds the weights with which
     the positions of the input make the value at the fractional position ``source[j]``, the hat function
     max(0, 1 - |position - source[j]|). Positions beyond the ends read the end value, or silence (an empty
     column) with ``zero_outside``. A matrix, so that a shift, a stretch or a warp costs one small product."""
-    clipped = np.clip(np.asarray(source, dtype=np.float32), 0, size - 1)
-    matrix = np.maximum(np.float32(0.0), 1 - np.abs(np.arange(size, dtype=np.float32)[:, None] - clipped))
+    clipped = _clip(np.asarray(source, dtype=np.float32), 0, size - 1)
+    # 1 - |position - source|, at least 0; in place, as a varied training image makes two of these
+    matrix = np.subtract(_positions(size), clipped)
+    np.abs(matrix, out=matrix)
+    np.subtract(np.float32(1.0), matrix, out=matrix)
+    np.maximum(matrix, np.float32(0.0), out=matrix)
     if zero_outside:
         matrix *= (source >= 0) & (source <= size - 1)
     return matrix
+
+
+@functools.lru_cache(maxsize=8)
+def _positions(size):
+    """The column (size, 1) of positions 0 … size-1, float32 (read only: shared between calls)."""
+    positions = np.arange(size, dtype=np.float32)[:, None]
+    positions.flags.writeable = False
+    return positions
 
 
 def interpolate_axis(image, source, axis, zero_outside=False):
@@ -181,13 +198,21 @@ def shift_and_stretch_time(image, shift_frames, factor):
     """Move the image ``shift_frames`` later in time and stretch it ``factor`` times longer about its
     centre (linear interpolation); what comes in from outside is silence (0)."""
     centre = (image.shape[1] - 1) / 2.0
-    source = (np.arange(image.shape[1]) - centre - shift_frames) / factor + centre
+    source = (_from_centre(image.shape[1]) - shift_frames) / factor + centre
     return interpolate_axis(image, source, axis=1, zero_outside=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _from_centre(size):
+    """Each position's offset from the middle of ``size`` positions (float64, read only)."""
+    offsets = np.arange(size) - (size - 1) / 2.0
+    offsets.flags.writeable = False
+    return offsets
 
 
 def word_frames(image):
     """The indices of the frames that hold the word: those above the image's silence (0)."""
-    return np.flatnonzero(image.max(axis=0) > 0)
+    return np.flatnonzero(np.maximum.reduce(image, axis=0) > 0)
 
 
 def warp_time(image, anchor, moved):
@@ -250,8 +275,8 @@ def trim_edges(image, trim_db, span_db=80.0):
     frame become silence and what is left is centred again. A weak first or last consonant (the /θ/
     of "three", the /f/ of "four") that a noisy recording or its author's cut leaves out goes the same
     way. ``span_db`` is the dB range of the image's 0 to 1 (the front end's floor)."""
-    frame_peak = image.max(axis=0)
-    loud = np.flatnonzero(frame_peak > frame_peak.max() - trim_db / span_db)
+    frame_peak = np.maximum.reduce(image, axis=0)
+    loud = np.flatnonzero(frame_peak > np.maximum.reduce(frame_peak) - trim_db / span_db)
     if loud.size == 0:
         return image
     return fit_frames(image[:, int(loud[0]):int(loud[-1]) + 1], image.shape[1], "pad")
@@ -322,15 +347,43 @@ def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80
         return image
     start, stop = max(0, int(loud[0]) - before), min(n_frames, int(loud[-1]) + 1 + after)
     table = noise_grain_table(n_bands)
-    grain = np.take_along_axis(table, rng.integers(0, table.shape[1], (n_bands, stop - start)), axis=1)
-    band_db = level_db + tilt_db * np.linspace(-0.5, 0.5, n_bands)[:, None]
+    grain = table[_rows(n_bands), rng.integers(0, table.shape[1], (n_bands, stop - start))]
+    band_db = level_db + tilt_db * _band_slope(n_bands)
     noise_power = (10.0 ** (band_db / 10.0)).astype(np.float32) * grain
     # a pixel v is (v - 1) * span_db dB, its power exp((v - 1) * log_power_span); the floor (0) is silence
     log_power_span = np.float32(math.log(10.0) / 10.0 * span_db)
     word = image[:, start:stop]
-    word_power = np.where(word > 0, np.exp((word - np.float32(1.0)) * log_power_span), np.float32(0.0))
-    summed = np.float32(1.0) + np.log(word_power + noise_power) / log_power_span
-    return fit_frames(np.clip(summed, 0.0, 1.0).astype(np.float32), n_frames, "pad")
+    word_power = np.subtract(word, np.float32(1.0))
+    word_power *= log_power_span
+    np.exp(word_power, out=word_power)
+    summed = np.where(word > 0, word_power, np.float32(0.0))
+    summed += noise_power
+    np.log(summed, out=summed)  # then 1 + log / log_power_span, clipped to 0…1, in place (a training image draws it)
+    summed /= log_power_span
+    summed += np.float32(1.0)
+    return fit_frames(_clip(summed, 0.0, 1.0, out=summed), n_frames, "pad")
+
+
+@functools.lru_cache(maxsize=4)
+def _rows(n_bands):
+    """The column (n_bands, 1) of row indices, to pick one grain level per pixel from `noise_grain_table`."""
+    rows = np.arange(n_bands)[:, None]
+    rows.flags.writeable = False
+    return rows
+
+
+@functools.lru_cache(maxsize=4)
+def _band_slope(n_bands):
+    """(n_bands, 1): from -0.5 in the lowest band to 0.5 in the highest, the shape of a floor's tilt."""
+    slope = np.linspace(-0.5, 0.5, n_bands)[:, None]
+    slope.flags.writeable = False
+    return slope
+
+
+@functools.lru_cache(maxsize=8)
+def _log_range(factors):
+    """np.log of a (low, high) range of factors, once per range."""
+    return tuple(np.log(factors))
 
 
 def vary_image(image, rng, span_db=80.0):
@@ -354,7 +407,7 @@ def vary_image(image, rng, span_db=80.0):
     if VARY_TIME_WARP_PROBABILITY and rng.random() < VARY_TIME_WARP_PROBABILITY:
         image = random_time_warp(image, rng, VARY_TIME_WARP_FRACTION)
     shift = rng.uniform(-VARY_SHIFT_FRAMES, VARY_SHIFT_FRAMES)
-    factor = math.exp(rng.uniform(*np.log(VARY_STRETCH)))  # drawn either way: the draws after it stay put
+    factor = math.exp(rng.uniform(*_log_range(VARY_STRETCH)))  # drawn either way: the draws after it stay put
     if VARY_LENGTH_PROBABILITY and rng.random() < VARY_LENGTH_PROBABILITY:
         factor = rng.uniform(*VARY_LENGTH_FRAMES) / max(1, word_frames(image).size)
     varied = shift_and_stretch_time(image, shift, factor)
