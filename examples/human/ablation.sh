@@ -33,6 +33,29 @@ corpus neural_accent384 --speakers 0 --neural-speakers 0 --neural-accent-speaker
 corpus neural_l2_draws --speakers 0 --neural-speakers 192 --neural-accents l2 --seed 0
 # make_wav.py names every draw of --neural-accents joe-NNN; beside the plain draws they need names of their own
 [ -f "$OUT/corpora/neural_l2_draws/.renamed" ] || { for f in "$OUT"/corpora/neural_l2_draws/*_joe-*.wav; do mv "$f" "${f/_joe-/_joel2-}"; done; touch "$OUT/corpora/neural_l2_draws/.renamed"; }
+# Two corpora that no option of make_wav.py makes, drawn with neural_voice's own pieces: the accent draws with
+# rates, noise levels and noise seeds of their own (speaker_draws with seed 7; the default's accent draw k
+# repeats plain draw k's), and Kokoro draws leaning on its one man's style (jm_kumo's weight 0.7-1.0).
+made_corpus() {  # name, python code that prints nothing and fills the folder given as sys.argv[1]
+  [ -f "$OUT/corpora/$1/.complete" ] || { $PY -c "$2" "$OUT/corpora/$1" && touch "$OUT/corpora/$1/.complete"; }
+}
+made_corpus neural_accent_indep '
+import dataclasses, sys
+from specae import neural_voice as nv
+plain, accented = nv.speaker_draws(192, 7), nv.with_accents(nv.speaker_draws(192, 0), "native", 0)
+nv.synthesize_corpus(sys.argv[1], [dataclasses.replace(p, name=f"joe-accent-{i:03d}", accent=a.accent)
+                                   for i, (p, a) in enumerate(zip(plain, accented))], jobs=2, progress=False)'
+made_corpus kumo '
+import sys
+import numpy as np
+from specae import neural_voice as nv
+rng, speakers = np.random.default_rng([0, 0x6b756d6f]), []
+for i in range(48):
+    kumo = rng.uniform(0.7, 1.0)
+    mix = list(rng.dirichlet(np.full(4, 0.5)) * (1 - kumo)) + [kumo]  # the four women of KOKORO_STYLES, then jm_kumo
+    speakers.append(nv.KokoroSpeaker(name=f"kumo-{i:03d}", mix=tuple(round(float(w), 4) for w in mix),
+                                     speed=round(float(rng.uniform(*nv.KOKORO_SPEED)), 3)))
+nv.synthesize_corpus(sys.argv[1], speakers, jobs=2, progress=False)'
 
 # A script (cnn_classifier1.py, adapt.py) run with the ranges of --vary-images taken from VARY_SHIFT (frames),
 # VARY_STRETCH and VARY_WARP ("low,high" factors), VARY_TRIM_DB ("low,high" dB below the loudest frame),
@@ -203,6 +226,8 @@ variant accents_fmax3500 "the default since 2026-12-04, the mel bands up to 3500
 variant accents_fmin100 "the default since 2026-12-04, the mel bands from 100 Hz instead of 50 (--fmin-hz 100)" "espeak neural neural_accent_draws" "--fit pad --fmin-hz 100" "--augment 1" ""
 variant accents_band100_3500 "the default since 2026-12-04, the mel bands from 100 to 3500 Hz instead of 50 to 4000 (--fmin-hz 100 --fmax-hz 3500)" "espeak neural neural_accent_draws" "--fit pad --fmin-hz 100 --fmax-hz 3500" "--augment 1" ""
 variant accents_kokoro "the default since 2026-12-04 + 48 Kokoro voices (KOKORO_SPEAKERS=48)" "espeak neural neural_accent_draws kokoro" "--fit pad" "--augment 1" ""
+variant accents_indep "the default since 2026-12-04, the accent draws with knobs and noise seeds of their own (drawn with seed 7), not the plain draws' again" "espeak neural neural_accent_indep" "--fit pad" "--augment 1" ""
+variant accents_kumo "the default since 2026-12-04 + 48 Kokoro draws leaning on its one man's style (jm_kumo 0.7-1.0)" "espeak neural neural_accent_draws kumo" "--fit pad" "--augment 1" ""
 variant neural_plus_l2 "the default since 2026-12-03 + 192 more neural-voice draws in espeak-ng's accents, half of them with non-native substitutions, beside piper's own 192" "espeak neural neural_l2_draws" "--fit pad" "--augment 1" ""
 variant neural384_default "the default since 2026-12-03 with 384 neural-voice draws instead of 192 (the control: as many clips, no accents)" "espeak neural384" "--fit pad" "--augment 1" ""
 VARY_LENGTH=0 VARY_TRIM=0 VARY_NOISE=0 variant neural_pad_fpool2 "V, the last feature map max-pooled over 2 frequency rows (--frequency-pool 2)" "espeak neural" "--fit pad" "--augment 1" "--frequency-pool 2"
