@@ -145,6 +145,23 @@ def shift_pitch(samples, rate_hz, semitones, frame_length=1024, hop_length=256, 
 _clip = np.core.umath.clip
 
 
+def _cached_constant(make):
+    """``make(size)``, made once per size and shared between calls (read only): the constant rows and
+    columns that every varied training image reads."""
+    @functools.lru_cache(maxsize=8)
+    def cached(size):
+        array = make(size)
+        array.flags.writeable = False
+        return array
+    return cached
+
+
+_positions = _cached_constant(lambda size: np.arange(size, dtype=np.float32)[:, None])  # 0 … size-1, a column
+_from_centre = _cached_constant(lambda size: np.arange(size) - (size - 1) / 2.0)  # offsets from the middle
+_rows = _cached_constant(lambda n_bands: np.arange(n_bands)[:, None])  # a grain level per pixel, by row
+_band_slope = _cached_constant(lambda n_bands: np.linspace(-0.5, 0.5, n_bands)[:, None])  # a floor's tilt
+
+
 def interpolation_matrix(source, size, zero_outside=False):
     """The ``(size, len(source))`` matrix of linear interpolation: column j holds the weights with which
     the positions of the input make the value at the fractional position ``source[j]``, the hat function
@@ -159,14 +176,6 @@ def interpolation_matrix(source, size, zero_outside=False):
     if zero_outside:
         matrix *= (source >= 0) & (source <= size - 1)
     return matrix
-
-
-@functools.lru_cache(maxsize=8)
-def _positions(size):
-    """The column (size, 1) of positions 0 … size-1, float32 (read only: shared between calls)."""
-    positions = np.arange(size, dtype=np.float32)[:, None]
-    positions.flags.writeable = False
-    return positions
 
 
 def interpolate_axis(image, source, axis, zero_outside=False):
@@ -200,14 +209,6 @@ def shift_and_stretch_time(image, shift_frames, factor):
     centre = (image.shape[1] - 1) / 2.0
     source = (_from_centre(image.shape[1]) - shift_frames) / factor + centre
     return interpolate_axis(image, source, axis=1, zero_outside=True)
-
-
-@functools.lru_cache(maxsize=8)
-def _from_centre(size):
-    """Each position's offset from the middle of ``size`` positions (float64, read only)."""
-    offsets = np.arange(size) - (size - 1) / 2.0
-    offsets.flags.writeable = False
-    return offsets
 
 
 def word_frames(image):
@@ -362,22 +363,6 @@ def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80
     summed /= log_power_span
     summed += np.float32(1.0)
     return fit_frames(_clip(summed, 0.0, 1.0, out=summed), n_frames, "pad")
-
-
-@functools.lru_cache(maxsize=4)
-def _rows(n_bands):
-    """The column (n_bands, 1) of row indices, to pick one grain level per pixel from `noise_grain_table`."""
-    rows = np.arange(n_bands)[:, None]
-    rows.flags.writeable = False
-    return rows
-
-
-@functools.lru_cache(maxsize=4)
-def _band_slope(n_bands):
-    """(n_bands, 1): from -0.5 in the lowest band to 0.5 in the highest, the shape of a floor's tilt."""
-    slope = np.linspace(-0.5, 0.5, n_bands)[:, None]
-    slope.flags.writeable = False
-    return slope
 
 
 @functools.lru_cache(maxsize=8)
