@@ -197,13 +197,10 @@ def weight_averaging_extension(model, args):
     start = getattr(args, "average_from", None)
     if start is None:
         return None
-    iterations = getattr(args, "training_iterations", None)
-    if iterations:
-        # --iterations: the run ends after that many updates, whatever an epoch is.
-        return WeightAveraging(model, start, lambda updater: updater.iteration >= iterations)
-    if not 0 <= start < args.epoch:
+    # With --iterations the run ends after that many updates, whatever an epoch is: no bound to check.
+    if not getattr(args, "training_iterations", None) and not 0 <= start < args.epoch:
         fail("--average-from must be at least 0 and below --epoch {}, not {}".format(args.epoch, start))
-    return WeightAveraging(model, start, lambda updater: updater.epoch >= args.epoch)
+    return WeightAveraging(model, start)
 
 
 def train_classifier(model, args, device, arrays, manifest, info):

@@ -21,9 +21,8 @@ class WeightAveraging(training.Extension):
     priority = training.PRIORITY_WRITER + 1  # before the evaluator (PRIORITY_WRITER) and the snapshot of the step
     name = "WeightAveraging"
 
-    def __init__(self, model, start_epoch, last_update):
-        """``last_update(updater)`` is true after the run's last update (the trainer's stop condition)."""
-        self.model, self.start_epoch, self.last_update = model, float(start_epoch), last_update
+    def __init__(self, model, start_epoch):
+        self.model, self.start_epoch = model, float(start_epoch)
         self.count, self.swapped = 0, False
         self.means = {name: param.xp.zeros_like(param.array) for name, param in model.namedparams()}
         self.reached = {name: param.xp.zeros_like(param.array) for name, param in model.namedparams()}
@@ -31,7 +30,7 @@ class WeightAveraging(training.Extension):
     def initialize(self, trainer):
         # A finished run resumed to train for more epochs trains on from the weights it had reached, not
         # from their mean, and goes on adding to the mean: it ends as one longer run would have.
-        if self.swapped and not self.last_update(trainer.updater):
+        if self.swapped and not _after_last_update(trainer):
             for name, param in self.model.namedparams():
                 param.array[...] = self.reached[name]
             self.swapped = False
@@ -44,7 +43,7 @@ class WeightAveraging(training.Extension):
         for name, param in self.model.namedparams():
             mean = self.means[name]
             mean += (param.array - mean) / self.count
-        if self.last_update(updater):
+        if _after_last_update(trainer):
             for name, param in self.model.namedparams():
                 self.reached[name][...] = param.array
                 param.array[...] = self.means[name]
@@ -57,3 +56,9 @@ class WeightAveraging(training.Extension):
             key = name.replace("/", ".")
             serializer("mean" + key, self.means[name])
             serializer("reached" + key, self.reached[name])
+
+
+def _after_last_update(trainer):
+    """Whether the trainer's stop condition (so many epochs, or so many updates) is met."""
+    length, unit = trainer.stop_trigger.get_training_length()
+    return (trainer.updater.iteration if unit == "iteration" else trainer.updater.epoch) >= length

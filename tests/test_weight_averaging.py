@@ -25,7 +25,7 @@ def test_the_model_ends_as_the_mean_of_the_weights_after_each_update_past_the_st
         if trainer.updater.epoch_detail > 1.0:
             seen.append({name: param.array.copy() for name, param in model.namedparams()})
     trainer.extend(record, trigger=(1, "iteration"), priority=training.PRIORITY_WRITER + 2)
-    trainer.extend(WeightAveraging(model, 1.0, lambda updater: updater.epoch >= 3))
+    trainer.extend(WeightAveraging(model, 1.0))
     trainer.run()
     assert len(seen) == 10  # epochs 2 and 3, five batches each
     for name, param in model.namedparams():
