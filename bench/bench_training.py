@@ -11,7 +11,10 @@ reference timed in the same run, in interleaved rounds (median of the pairwise r
    links with their numpy code ("numpy") and with oneDNN (``specae.onednn``, what the pipeline runs
    where the library loads), and the same model in PyTorch, on the same CPU and threads (BLAS, OpenMP
    and torch's all set to the count). The goal (issue 18): oneDNN / PyTorch >= 1.0 for the models the
-   pipeline trains (2-CNN, 3-CNN, AE1, AE2 and AE3 on cached features), with 1 and 2 threads. FLOPs
+   pipeline trains (2-CNN, 3-CNN, AE1, AE2 and AE3 on cached features), with 1 and 2 threads. Where
+   oneDNN has AMX kernels, also both sides with bfloat16 convolutions summed in float32 (what the
+   training scripts run there, ``specae.onednn``; PyTorch's ``mkldnn.conv.fp32_precision = "bf16"``),
+   a goal of its own. FLOPs
    per example are counted (multiply-adds × 2 of every convolution, transposed convolution and linear
    layer, forward and the gradients that backward computes); with numpy's sgemm GFLOP/s measured in the
    same run that gives the fraction of the machine's matrix-multiply rate reached (meaningless when
@@ -136,9 +139,10 @@ def input_shape(spec, batch):
 GOAL_MODELS = ("2-CNN", "3-CNN", "AE1", "AE2 cached", "AE3 cached")
 
 
-def chainer_step(spec, links, batch, use_onednn=False):
+def chainer_step(spec, links, batch, use_onednn=False, bf16=False):
     """One training step of the model built from ``links``; ``use_onednn`` says whether specae.fastconv's
-    links may use oneDNN (chainer.config.specae_onednn) or keep to their numpy code."""
+    links may use oneDNN (chainer.config.specae_onednn) or keep to their numpy code, ``bf16`` whether its
+    convolutions read bfloat16 (chainer.config.specae_onednn_bf16, as the training scripts run on AMX)."""
     rng = np.random.RandomState(0)
     x = rng.rand(*input_shape(spec, batch)).astype(np.float32)
     t = rng.randint(0, 10, batch).astype(np.int32)
@@ -151,7 +155,7 @@ def chainer_step(spec, links, batch, use_onednn=False):
     optimizer.setup(model)
 
     def step():
-        with chainer.using_config("specae_onednn", use_onednn):
+        with chainer.using_config("specae_onednn", use_onednn), chainer.using_config("specae_onednn_bf16", bf16):
             loss = model(*args)
             model.cleargrads()
             loss.backward()
@@ -159,7 +163,9 @@ def chainer_step(spec, links, batch, use_onednn=False):
     return step
 
 
-def torch_step(spec, batch):
+def torch_step(spec, batch, bf16=False):
+    """The same step in PyTorch; ``bf16``: its oneDNN convolutions in bfloat16 with float32 sums
+    (``torch.backends.mkldnn.conv.fp32_precision``), the counterpart of ``chainer_step(..., bf16=True)``."""
     import torch
     from torch import nn
     torch.manual_seed(0)
@@ -190,6 +196,7 @@ def torch_step(spec, batch):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
 
     def step():
+        torch.backends.mkldnn.conv.fp32_precision = "bf16" if bf16 else "none"
         optimizer.zero_grad(set_to_none=True)
         loss_fn().backward()
         optimizer.step()
@@ -244,6 +251,9 @@ def step_rates(args, threads):
         if onednn.available():
             steps["onednn"] = chainer_step(spec, FAST, args.batch, use_onednn=True)
         steps["torch"] = torch_step(spec, args.batch)
+        if onednn.amx_available():
+            steps["onednn_bf16"] = chainer_step(spec, FAST, args.batch, use_onednn=True, bf16=True)
+            steps["torch_bf16"] = torch_step(spec, args.batch, bf16=True)
         for step in steps.values():
             for _ in range(3):
                 step()
@@ -258,24 +268,31 @@ def step_rates(args, threads):
         if "onednn" in times:
             result["onednn_over_torch"] = paired_ratio(times["torch"], times["onednn"])
             result["onednn_over_stock"] = paired_ratio(times["stock"], times["onednn"])
+        if "onednn_bf16" in times:
+            result["onednn_bf16_over_torch_bf16"] = paired_ratio(times["torch_bf16"], times["onednn_bf16"])
+            result["onednn_bf16_over_torch"] = paired_ratio(times["torch"], times["onednn_bf16"])
     peak = median(gflops)
     print("  numpy sgemm 1024x1024, {} thread{}: {:.1f} GFLOP/s (median of {} checks between the models)".format(
         threads, "s" if threads > 1 else "", peak, len(gflops)))
-    print("  {:<15s} {:>8s} {:>8s} {:>8s} {:>8s} {:>8s} {:>11s} {:>12s} {:>7s}".format(
+    print("  {:<15s} {:>8s} {:>8s} {:>8s} {:>8s} {:>8s} {:>11s} {:>12s} {:>7s} {:>8s} {:>9s} {:>10s}".format(
         "model", "MFLOP/ex", "stock/s", "numpy/s", "oneDNN/s", "torch/s", "numpy/torch", "oneDNN/torch",
-        "% sgemm"))
+        "% sgemm", "bf16/s", "torchbf/s", "bf16/tbf16"))
     for name, result in results.items():
         rates = result["samples_per_s"]
         result["sgemm_gflops"] = peak
         result["fraction_of_sgemm"] = {label: rate * result["flops_per_example"] / (peak * 1e9)
                                        for label, rate in rates.items()}
         fastest = "onednn" if "onednn" in rates else "numpy"
-        print("  {:<15s} {:>8.2f} {:>8.0f} {:>8.0f} {:>8s} {:>8.0f} {:>11.2f} {:>12s} {:>6.0f}%".format(
+        bf16 = "onednn_bf16" in rates
+        print("  {:<15s} {:>8.2f} {:>8.0f} {:>8.0f} {:>8s} {:>8.0f} {:>11.2f} {:>12s} {:>6.0f}% {:>8s} {:>9s} {:>10s}".format(
             name, result["flops_per_example"] / 1e6, rates["stock"], rates["numpy"],
             "{:.0f}".format(rates["onednn"]) if "onednn" in rates else "-", rates["torch"],
             result["numpy_over_torch"],
             "{:.2f}".format(result["onednn_over_torch"]) if "onednn" in rates else "-",
-            100 * result["fraction_of_sgemm"][fastest]), flush=True)
+            100 * result["fraction_of_sgemm"][fastest],
+            "{:.0f}".format(rates["onednn_bf16"]) if bf16 else "-",
+            "{:.0f}".format(rates["torch_bf16"]) if bf16 else "-",
+            "{:.2f}".format(result["onednn_bf16_over_torch_bf16"]) if bf16 else "-"), flush=True)
     return results
 
 
@@ -318,6 +335,10 @@ def main():
             if name in models:
                 report.goal("{} training step, specae / PyTorch, {} thread{}".format(
                     name, threads, "s" if threads > 1 else ""), models[name][ratio], 1.0)
+                if "onednn_bf16_over_torch_bf16" in models[name]:
+                    # as the training scripts run on AMX, against PyTorch with the same bfloat16 setting
+                    report.goal("{} training step, bfloat16 convolutions, specae / PyTorch, {} thread{}".format(
+                        name, threads, "s" if threads > 1 else ""), models[name]["onednn_bf16_over_torch_bf16"], 1.0)
 
     if not args.skip_scripts:
         scripts(args, report)

@@ -16,6 +16,13 @@ Three oneDNN primitives do all the work, for float32 numpy arrays:
 The gradients are expressed with the same function nodes, so double backprop works too. Primitives are
 made once per shape and kept (``_CACHE_SIZE`` shapes, the least recently used freed first).
 
+bfloat16 on AMX. Where the CPU has AMX tiles (Intel Xeon since Sapphire Rapids), the training scripts run
+the convolutions of 16 or more input channels with their inputs (activations, weights, incoming gradients)
+rounded to bfloat16 and the sums and outputs in float32, as PyTorch's autocast or TF32 on GPUs do: the
+3-CNN's second layer, the costliest, runs 5-10x faster, a training step 1.6x (docs/speed.md), and the
+comparison table and ``make human`` stayed within their seed noise. Only while a Trainer runs
+(``trainer_setup.run``); ``SPECAE_ONEDNN_BF16=0`` keeps float32 there too. Inference stays float32.
+
 ReLU and its gradient (``relu``) run on oneDNN's element-wise primitive too: on the OpenMP threads, where
 numpy's element-wise loops use one core, and with the gradient taken in the layout of the ReLU's output
 whatever the layout of the gradient that arrives (numpy multiplies an NCHW array by an NHWC one at a
@@ -61,6 +68,7 @@ LIBRARY_NAME = 'libdnnl.so.3'
 _SUCCESS = 0
 _ENGINE_CPU = 1
 _STREAM_DEFAULT_FLAGS = 1
+_BF16 = 2
 _F32 = 3
 _FORMAT_ANY = 1
 _FORWARD_TRAINING = 64
@@ -163,9 +171,9 @@ class _Library(object):
         dims, steps = _Dims(*shape), _Dims(*strides)
         return self.make('dnnl_memory_desc_create_with_strides', len(shape), dims, _F32, steps)
 
-    def any_md(self, shape):
+    def any_md(self, shape, data_type=_F32):
         """Memory descriptor that lets the primitive choose the layout."""
-        return self.make('dnnl_memory_desc_create_with_tag', len(shape), _Dims(*shape), _F32, _FORMAT_ANY)
+        return self.make('dnnl_memory_desc_create_with_tag', len(shape), _Dims(*shape), data_type, _FORMAT_ANY)
 
     def implementation(self, pd):
         name = ctypes.c_char_p()
@@ -200,6 +208,17 @@ def _load():
 
 _load()
 chainer.global_config.specae_onednn = True
+# bfloat16 convolutions (see ``_Convolution``): ``chainer.config.specae_onednn_bf16``, off by default; the
+# training scripts turn it on while their Trainer runs (``bf16_for_training``) unless SPECAE_ONEDNN_BF16=0.
+# Everything else (inference, reports after training, the tests of float32) computes in float32, so a
+# trained model gives the same answers on any machine.
+BF16_VARIABLE = 'SPECAE_ONEDNN_BF16'
+chainer.global_config.specae_onednn_bf16 = False
+
+
+def bf16_for_training():
+    """Whether training runs read bfloat16: unless ``SPECAE_ONEDNN_BF16`` says 0/no/off/false."""
+    return os.environ.get(BF16_VARIABLE, '1').strip().lower() not in ('0', 'no', 'off', 'false')
 
 
 def available():
@@ -284,7 +303,8 @@ def _preferred_implementation(lib, create):
 class _Primitive(object):
     """One oneDNN primitive, ready to run on numpy arrays in given plain layouts.
 
-    ``create()`` makes its descriptor (see ``_preferred_implementation`` for the kernel chosen).
+    ``create()`` makes its descriptor (see ``_preferred_implementation`` for the kernel chosen; with
+    ``choose=False`` the descriptor is taken as made).
     ``user`` maps each argument (``ARG_*``) to the memory descriptor of the numpy array that will be
     passed for it. Where the primitive's own descriptor for that argument differs (the blocked weights
     layout of its kernels), a reorder primitive and a buffer are made once; inputs are reordered into the
@@ -293,9 +313,9 @@ class _Primitive(object):
     a time).
     """
 
-    def __init__(self, lib, create, user, outputs):
+    def __init__(self, lib, create, user, outputs, choose=True):
         self.lib = lib
-        self.pd = pd = _preferred_implementation(lib, create)
+        self.pd = pd = _preferred_implementation(lib, create) if choose else create()
         self.handle = lib.make('dnnl_primitive_create', pd)
         self.implementation = lib.implementation(pd)
         self.lock = threading.Lock()
@@ -378,9 +398,14 @@ class _Convolution(object):
 
     The right padding is what makes the given output size: ``pad`` unless the output needs more
     (``cover_all``, i.e. a transposed convolution with a larger ``outsize``).
+
+    With ``bf16`` each primitive reads its inputs (activations, weights, incoming gradients) rounded to
+    bfloat16 and accumulates and writes float32, on AMX tiles (see ``bf16_wanted``); the rounding is a
+    reorder of the float32 arrays into the primitive's own buffers, made by ``_Primitive``. A primitive for
+    which oneDNN offers no AMX kernel is made in float32 instead.
     """
 
-    def __init__(self, lib, src_shape, weight_shape, dst_shape, stride, pad):
+    def __init__(self, lib, src_shape, weight_shape, dst_shape, stride, pad, bf16=False):
         self.lib = lib
         (n, c, h, w), (o, _, kh, kw), (_, _, oh, ow) = src_shape, weight_shape, dst_shape
         (sy, sx), (ph, pw) = stride, pad
@@ -391,10 +416,20 @@ class _Convolution(object):
         self.weights = lib.plain_md(weight_shape, _contiguous_strides(weight_shape))
         self.bias = lib.plain_md((o,), (1,))
         self.any_weights = lib.any_md(weight_shape)
-        self.hint = lib.make('dnnl_convolution_forward_primitive_desc_create', lib.engine, _FORWARD_TRAINING,
-                             _CONVOLUTION_DIRECT, self.src, self.any_weights, self.bias, self.dst, *self.geometry,
-                             None)
+        self.descriptors = [self.src, self.dst, self.weights, self.bias, self.any_weights]
+        self.hint = self._forward_descriptor(self.src, self.any_weights, self.bias)
+        self.bf16_inputs = None
+        if bf16:
+            # what the primitives read, in bfloat16 and the layouts their AMX kernels choose
+            self.bf16_inputs = (lib.any_md(src_shape, _BF16), lib.any_md(weight_shape, _BF16),
+                                lib.any_md(dst_shape, _BF16))
+            self.descriptors.extend(self.bf16_inputs)
+            self.bf16_hint = self._forward_descriptor(*self.bf16_inputs[:2], self.bias)
         self.primitives = {}
+
+    def _forward_descriptor(self, src, weights, bias):
+        return self.lib.make('dnnl_convolution_forward_primitive_desc_create', self.lib.engine, _FORWARD_TRAINING,
+                             _CONVOLUTION_DIRECT, src, weights, bias, self.dst, *self.geometry, None)
 
     def __del__(self):
         try:
@@ -407,48 +442,56 @@ class _Convolution(object):
         for primitive in self.primitives.values():
             primitive.release()
         self.lib.call('dnnl_primitive_desc_destroy', self.hint)
-        for md in (self.src, self.dst, self.weights, self.bias, self.any_weights):
+        if self.bf16_inputs is not None:
+            self.lib.call('dnnl_primitive_desc_destroy', self.bf16_hint)
+        for md in self.descriptors:
             self.lib.call('dnnl_memory_desc_destroy', md)
 
     def primitive(self, kind, with_bias):
         key = (kind, with_bias)
         made = self.primitives.get(key)
         if made is None:
-            made = self.primitives[key] = getattr(self, '_make_' + kind)(with_bias)
+            made = None if self.bf16_inputs is None else self._make(kind, with_bias, bf16=True)
+            if made is None:
+                made = self._make(kind, with_bias, bf16=False)
+            self.primitives[key] = made
         return made
 
-    def _make_forward(self, with_bias):
+    def _make(self, kind, with_bias, bf16):
+        """The primitive ``kind`` ('forward', 'backward_data', 'backward_weights'); with ``bf16`` on AMX, or
+        None where oneDNN's first choice for it is not an AMX kernel."""
         lib = self.lib
-
-        def create():
-            return lib.make('dnnl_convolution_forward_primitive_desc_create', lib.engine, _FORWARD_TRAINING,
-                            _CONVOLUTION_DIRECT, self.src, self.any_weights, self.bias if with_bias else None,
-                            self.dst, *self.geometry, None)
-        user = {ARG_SRC: self.src, ARG_WEIGHTS: self.weights, ARG_DST: self.dst}
-        if with_bias:
-            user[ARG_BIAS] = self.bias
-        return _Primitive(lib, create, user, outputs=(ARG_DST,))
-
-    def _make_backward_data(self, with_bias):
-        lib = self.lib
-
-        def create():
-            return lib.make('dnnl_convolution_backward_data_primitive_desc_create', lib.engine,
-                            _CONVOLUTION_DIRECT, self.src, self.any_weights, self.dst, *self.geometry, self.hint, None)
-        return _Primitive(lib, create, {ARG_DIFF_DST: self.dst, ARG_WEIGHTS: self.weights, ARG_DIFF_SRC: self.src},
-                          outputs=(ARG_DIFF_SRC,))
-
-    def _make_backward_weights(self, with_bias):
-        lib = self.lib
-
-        def create():
-            return lib.make('dnnl_convolution_backward_weights_primitive_desc_create', lib.engine,
-                            _CONVOLUTION_DIRECT, self.src, self.any_weights, self.bias if with_bias else None,
-                            self.dst, *self.geometry, self.hint, None)
-        user = {ARG_SRC: self.src, ARG_DIFF_DST: self.dst, ARG_DIFF_WEIGHTS: self.weights}
-        if with_bias:
-            user[ARG_DIFF_BIAS] = self.bias
-        return _Primitive(lib, create, user, outputs=(ARG_DIFF_WEIGHTS, ARG_DIFF_BIAS))
+        bias = self.bias if with_bias else None
+        src, weights, dst = self.bf16_inputs if bf16 else (self.src, self.any_weights, self.dst)
+        hint = self.bf16_hint if bf16 else self.hint
+        if kind == 'forward':
+            def create():
+                return self._forward_descriptor(src, weights, bias)
+            user = {ARG_SRC: self.src, ARG_WEIGHTS: self.weights, ARG_DST: self.dst}
+            if with_bias:
+                user[ARG_BIAS] = self.bias
+            outputs = (ARG_DST,)
+        elif kind == 'backward_data':
+            def create():
+                return lib.make('dnnl_convolution_backward_data_primitive_desc_create', lib.engine,
+                                _CONVOLUTION_DIRECT, self.src, weights, dst, *self.geometry, hint, None)
+            user = {ARG_DIFF_DST: self.dst, ARG_WEIGHTS: self.weights, ARG_DIFF_SRC: self.src}
+            outputs = (ARG_DIFF_SRC,)
+        else:
+            def create():
+                return lib.make('dnnl_convolution_backward_weights_primitive_desc_create', lib.engine,
+                                _CONVOLUTION_DIRECT, src, self.any_weights, bias, dst, *self.geometry, hint, None)
+            user = {ARG_SRC: self.src, ARG_DIFF_DST: self.dst, ARG_DIFF_WEIGHTS: self.weights}
+            if with_bias:
+                user[ARG_DIFF_BIAS] = self.bias
+            outputs = (ARG_DIFF_WEIGHTS, ARG_DIFF_BIAS)
+        if bf16:
+            pd = create()
+            if 'amx' not in lib.implementation(pd):
+                lib.call('dnnl_primitive_desc_destroy', pd)
+                return None
+            return _Primitive(lib, lambda: pd, user, outputs, choose=False)
+        return _Primitive(lib, create, user, outputs)
 
 
 _CACHE_SIZE = 64
@@ -473,14 +516,48 @@ def _convolution(src_shape, weight_shape, dst_shape, stride, pad):
     # oneDNN's kernels divide their work for the thread count at the time they are made and keep to it, so
     # primitives made for one count are not reused after it changes (threadpoolctl, omp_set_num_threads):
     # they would run a 2-thread training on 1 thread, or the reverse.
-    key = (src_shape, weight_shape, dst_shape, stride, pad, _library.threads())
-    return _cached(_cache, key, lambda: _Convolution(_library, *key[:5]))
+    key = (src_shape, weight_shape, dst_shape, stride, pad, _library.threads(), bf16_wanted(src_shape))
+    return _cached(_cache, key, lambda: _Convolution(_library, *key[:5], bf16=key[6]))
+
+
+# Below this many input channels a convolution stays in float32: with one input channel (the first layer,
+# the decoder's last) AMX has nothing to multiply along its tiles' depth, and oneDNN's bfloat16 weight
+# gradient of the 1 -> 16-channel layer took 0.39 ms against 0.19 in float32 (batch 30, one thread).
+BF16_MIN_CHANNELS = 16
+
+
+def bf16_wanted(src_shape):
+    """Whether a convolution of this input shape reads bfloat16 (``chainer.config.specae_onednn_bf16``)."""
+    return bool(chainer.config.specae_onednn_bf16) and src_shape[1] >= BF16_MIN_CHANNELS
+
+
+_amx = None
+
+
+def amx_available():
+    """Whether oneDNN runs bfloat16 convolutions on AMX tiles on this CPU (asked once, of a 16-channel
+    forward); where it does not, ``SPECAE_ONEDNN_BF16`` changes nothing."""
+    global _amx
+    if _amx is None:
+        _amx = _library is not None and 'amx' in _Convolution(
+            _library, (1, 16, 8, 8), (16, 16, 3, 3), (1, 16, 6, 6), (1, 1), (0, 0), bf16=True
+        ).primitive('forward', False).implementation
+    return _amx
+
+
+def precision_line():
+    """The line a training run prints when its convolutions read bfloat16, or None when they do not."""
+    if not (enabled() and bf16_for_training() and amx_available()):
+        return None
+    return ('specae: oneDNN convolutions of {} or more input channels read bfloat16 on AMX and sum in float32 '
+            '({}=0 keeps float32)'.format(BF16_MIN_CHANNELS, BF16_VARIABLE))
 
 
 def implementations():
-    """``{(kind, shapes...): oneDNN implementation name}`` of the primitives made so far (for reports)."""
+    """``{(kind, 'bf16' or 'f32', shapes...): oneDNN implementation name}`` of the primitives made so far (for
+    reports; 'bf16' where their inputs were to be read in bfloat16, the primitive's name says if they are)."""
     with _cache_lock:
-        return {(kind,) + key[:3]: primitive.implementation
+        return {(kind, 'bf16' if key[6] else 'f32') + key[:3]: primitive.implementation
                 for key, convolution in _cache.items()
                 for (kind, _), primitive in convolution.primitives.items()}
 

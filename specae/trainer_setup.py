@@ -152,8 +152,9 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
     writer = is_writer(comm)
     if writer:
         prepare_output(args.out, args)
-        if device.xp is np and onednn.fallback_line():
-            print(onednn.fallback_line(), flush=True)
+        for line in (onednn.fallback_line(), onednn.precision_line()):
+            if device.xp is np and line:
+                print(line, flush=True)
 
     train_iter = chainer.iterators.SerialIterator(train, batchsize, order_sampler=EpochShuffler(args.seed))
     test_iter = chainer.iterators.SerialIterator(test, batchsize, repeat=False, shuffle=False)
@@ -207,6 +208,8 @@ def run(trainer):
     if trainer.stop_trigger.period == 0:
         return
     try:
-        trainer.run(show_loop_exception_msg=False)
+        # bfloat16 convolutions where oneDNN has AMX kernels (specae.onednn), for the training alone
+        with chainer.using_config('specae_onednn_bf16', onednn.bf16_for_training()):
+            trainer.run(show_loop_exception_msg=False)
     except DivergenceError as error:
         fail(str(error))

@@ -166,7 +166,7 @@ def test_primitives_are_made_once_per_shape():
     W = _x(rng, (5, 3, 3, 3))
 
     def key(batch):
-        return ((batch, 3, 10, 10), W.shape, (batch, 5, 4, 4), (2, 2), (0, 0), onednn._library.threads())
+        return ((batch, 3, 10, 10), W.shape, (batch, 5, 4, 4), (2, 2), (0, 0), onednn._library.threads(), False)
     fastconv.convolution_2d(_x(rng, (4, 3, 10, 10)), W, None, 2)
     made = onednn._cache[key(4)]
     fastconv.convolution_2d(_x(rng, (4, 3, 10, 10)), W, None, 2)
@@ -190,10 +190,82 @@ def test_primitives_follow_the_thread_count():
             outputs[threads] = fastconv.convolution_2d(x, W, b, 2).array
     finally:
         openmp.omp_set_num_threads(before)
-    made = [key[-1] for key in onednn._cache if key[0] == x.shape and key[1] == W.shape]
+    made = [key[5] for key in onednn._cache if key[0] == x.shape and key[1] == W.shape]
     assert sorted(made) == [1, 2]
     np.testing.assert_allclose(outputs[1], outputs[2], atol=1e-5)
     np.testing.assert_allclose(outputs[2], F.convolution_2d(x, W, b, 2).array, atol=1e-5)
+
+
+needs_amx = pytest.mark.skipif(not onednn.amx_available(), reason='no AMX bfloat16 kernels on this CPU')
+
+
+def _bfloat16(a):
+    """float32 rounded to the nearest bfloat16 (ties to even), by its bits: the reference for what oneDNN's
+    reorders into bfloat16 do."""
+    bits = a.astype(np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+def test_bfloat16_rounding_reference():
+    values = np.array([1.0, 1 + 2 ** -8, 1 + 2 ** -7, 1 + 3 * 2 ** -8, -2.5 - 2 ** -9, 3e-39], np.float32)
+    expected = np.array([1.0, 1.0, 1 + 2 ** -7, 1 + 2 ** -6, -2.5, 3e-39], np.float32)  # ties go to even
+    rounded = _bfloat16(values)
+    np.testing.assert_array_equal(rounded[:5], expected[:5])
+    assert rounded.view(np.uint32)[5] & 0xFFFF == 0 and abs(rounded[5] - values[5]) < 2 ** -133
+
+
+# The pipeline's convolutions of 16 or more input channels: the 3-CNN's second and third layers, AE2's
+# encoder and decoder, AE1's decoder (by phases, 16 -> 1 channel), with a full and a partial batch.
+BF16_CASES = [  # (src shape (N, C, H, W), weight shape (O, C, kh, kw)), stride 2, no padding
+    ((30, 16, 30, 30), (32, 16, 6, 6)),
+    ((7, 32, 13, 13), (32, 32, 6, 6)),
+    ((30, 16, 64, 64), (1, 16, 6, 6)),          # only its transposed convolution is used (AE1's decoder)
+]
+
+
+@needs_amx
+@pytest.mark.parametrize('src_shape, weight_shape', BF16_CASES)
+def test_bfloat16_convolutions_equal_stock_on_rounded_inputs(src_shape, weight_shape):
+    """With SPECAE_ONEDNN_BF16 on, each of the three operations equals stock Chainer's float32 on inputs
+    rounded to bfloat16 (products of bfloat16 values are exact in float32, only the order of the sums
+    differs), and differs from stock on the unrounded inputs by more than that: the rounding happens."""
+    rng = np.random.default_rng(11)
+    x, W, b = _x(rng, src_shape), _x(rng, weight_shape), _x(rng, weight_shape[:1])
+    rx, rW = _bfloat16(x), _bfloat16(W)
+    stock_y = F.convolution_2d(x, W, b, 2).array
+    gy = _x(rng, stock_y.shape)
+    rgy = _bfloat16(gy)
+    with chainer.using_config('specae_onednn_bf16', True):
+        y = onednn.forward(x, W, b, (2, 2), (0, 0))
+        gx = onednn.backward_data(gy, W, src_shape[2:], (2, 2), (0, 0))
+        gW, gb = onednn.backward_weights(x, gy, weight_shape[2:], (2, 2), (0, 0), True)
+    reference_x, reference_W, reference_b = (chainer.Variable(a) for a in (rx, rW, b))
+    reference_y = F.convolution_2d(reference_x, reference_W, reference_b, 2)
+    reference_y.grad = rgy
+    reference_y.backward()
+    reference_gx = F.deconvolution_2d(rgy, rW, None, 2, outsize=src_shape[2:]).array
+    ours = [gx, gW, gb] if src_shape[1] == 1 or weight_shape[0] == 1 else [y, gx, gW, gb]
+    theirs = [reference_gx, reference_W.grad, reference_b.grad]
+    if len(ours) == 4:
+        theirs = [reference_y.array] + theirs
+    _assert_close(ours, theirs)
+    unrounded = F.deconvolution_2d(gy, W, None, 2, outsize=src_shape[2:]).array
+    assert np.abs(gx - unrounded).max() > 10 * TOLERANCE * max(1.0, float(np.abs(unrounded).max()))
+    used = [name for key, name in onednn.implementations().items()
+            if key[1] == 'bf16' and key[2] in (src_shape, gy.shape)]
+    assert used and all('amx' in name for name in used), used
+
+
+@needs_library
+def test_bfloat16_leaves_one_channel_inputs_and_the_default_in_float32():
+    rng = np.random.default_rng(12)
+    x, W = _x(rng, (5, 1, 64, 64)), _x(rng, (16, 1, 6, 6))     # the first layer: one input channel
+    x16, W16 = _x(rng, (5, 16, 30, 30)), _x(rng, (32, 16, 6, 6))
+    with chainer.using_config('specae_onednn_bf16', True):
+        _assert_close([onednn.forward(x, W, None, (2, 2), (0, 0))], [F.convolution_2d(x, W, None, 2).array])
+    assert not chainer.config.specae_onednn_bf16        # off unless a training run turns it on
+    _assert_close([onednn.forward(x16, W16, None, (2, 2), (0, 0))], [F.convolution_2d(x16, W16, None, 2).array])
 
 
 @needs_library
@@ -263,6 +335,26 @@ def test_without_the_library_training_goes_on_and_says_so_in_one_line(tiny_corpu
     assert len(lines) == 1 and MISSING_LIBRARY in lines[0], result.stdout
     assert 'oneDNN' not in result.stderr
     assert (tmp_path / 'run' / 'model.npz').exists()
+
+
+@needs_amx
+def test_training_reads_bfloat16_unless_told_not_to_and_says_so(tiny_corpus, tmp_path):
+    """The training scripts train with bfloat16 convolutions on AMX, in one line on stdout; with
+    SPECAE_ONEDNN_BF16=0 in float32, silently; the two runs' weights differ by bfloat16's rounding only."""
+    weights, outputs = {}, {}
+    for switch in ('1', '0'):
+        env = dict(os.environ, **{onednn.BF16_VARIABLE: switch})
+        result = subprocess.run([sys.executable, 'cnn_classifier1.py', '--layers', '3', '--dataset',
+                                 str(tiny_corpus / 'DataSet'), '--epoch', '1', '--batchsize', '20',
+                                 '--out', str(tmp_path / switch)], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        outputs[switch] = [line for line in result.stdout.splitlines() if line.startswith('specae:')]
+        with np.load(tmp_path / switch / 'model.npz') as saved:
+            weights[switch] = {name: saved[name] for name in saved.files if 'conv' in name or 'fc' in name}
+    assert outputs['1'] == [onednn.precision_line()] and outputs['0'] == []
+    assert weights['1'].keys() == weights['0'].keys() and weights['1']
+    differences = [np.abs(weights['1'][name] - weights['0'][name]).max() for name in weights['1']]
+    assert 0 < max(differences) < 0.05
 
 
 @needs_library
