@@ -12,10 +12,11 @@ Its "speakers" here are draws of piper's three synthesis knobs: ``length_scale``
 With ``with_accents`` a draw also speaks the phonemes of one of espeak-ng's English accents: in place
 of piper's own phonemes no gain on FSDD, but as 192 further draws beside the plain ones (``accent_draws``,
 make_wav.py --neural-accent-speakers, part of the default corpus since 2026-12-04) the speakers with the
-strongest accents gain most (docs/human.md). The noise is drawn inside the ONNX graph by onnxruntime, whose
-generator is seeded only when a session is created; so each speaker gets a session of its own, created after
-``onnxruntime.set_seed(speaker.seed)``, and synthesises its ten digits in a fixed order. The files
-are then a function of the speaker draw alone, whatever the worker scheduling.
+strongest accents gain most (docs/human.md). The noise the VITS graph draws comes from numpy instead
+(``specae.onnx_noise``: its random nodes made inputs), from a generator seeded with the speaker's seed,
+and each speaker synthesises its ten digits in a fixed order: the files are a function of the speaker
+draw alone, whatever the worker scheduling, and one onnxruntime session per process serves every speaker
+(a new session per seed, as onnxruntime's own generator needed, took as long as the synthesis).
 
 The piper voice is one man. Kokoro-82M (StyleTTS 2 with an iSTFTNet decoder, int8 ONNX) takes phonemes
 and a 256-number style vector per voice; the only copy of its model on PyPI comes with five Japanese
@@ -169,27 +170,52 @@ def accented_phonemes(voice, word, speaker):
     return f"[[{phonemes}]]"
 
 
-def piper_voice(seed):
-    """The piper voice with a fresh onnxruntime session whose noise generator is seeded with ``seed``."""
+# The noise piper's VITS graph draws, as inputs (specae.onnx_noise): the stochastic duration predictor's
+# (2 channels per phoneme id) and the flow's (192 channels per output frame of 256 samples). The flow's is
+# drawn for 16 frames per phoneme id: the slowest draws (length_scale 1.35, noise_w_scale 1) made 5.2 at
+# most. A buffer too short would make the run fail (a shape mismatch in the graph), not cut the word.
+NOISE_CHANNELS = {"noise_dp": 2, "noise": 192}
+MAX_FRAMES_PER_PHONEME = 16
+
+
+def _noise_sizes(feed):
+    batch, phonemes = feed["input"].shape
+    return {"noise_dp": (batch, NOISE_CHANNELS["noise_dp"], phonemes),
+            "noise": (batch, NOISE_CHANNELS["noise"], MAX_FRAMES_PER_PHONEME * phonemes)}
+
+
+@functools.lru_cache(maxsize=1)
+def _piper_session():
+    """One onnxruntime session of the piper model with its noise as inputs, per process."""
     import onnxruntime
+    from specae import onnx_noise
+    with open(_model_path(), "rb") as file:
+        model, names = onnx_noise.noise_as_inputs(file.read())
+    if sorted(names) != sorted(NOISE_CHANNELS):
+        raise RuntimeError(f"{_model_path()}: expected the random nodes {sorted(NOISE_CHANNELS)}, found {names}")
+    # One thread per session: the corpus is spread over worker processes instead, as espeak's is.
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def piper_voice(seed):
+    """The piper voice whose noise is drawn from a numpy Generator seeded with ``seed``."""
     from piper import PiperConfig, PiperVoice
     from piper.voice import ESPEAK_DATA_DIR
+    from specae.onnx_noise import NoiseFeedingSession
     path = _model_path()
     with open(path + ".json", encoding="utf-8") as file:
         model_config = PiperConfig.from_dict(json.load(file))
     if model_config.sample_rate != SAMPLE_RATE_HZ:
         raise RuntimeError(f"{path}: model rate {model_config.sample_rate} Hz, expected {SAMPLE_RATE_HZ} Hz")
-    # One thread per session: the corpus is spread over worker processes instead, as espeak's is.
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    onnxruntime.set_seed(seed)
-    session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
-    return PiperVoice(config=model_config, session=session, espeak_data_dir=Path(ESPEAK_DATA_DIR),
-                      download_dir=Path.cwd())
+    rng = np.random.default_rng([seed, 0x6e6f6973])  # "nois"
+    return PiperVoice(config=model_config, session=NoiseFeedingSession(_piper_session(), _noise_sizes, rng),
+                      espeak_data_dir=Path(ESPEAK_DATA_DIR), download_dir=Path.cwd())
 
 
 def _speak_digits(speaker):
-    """The ten digit words of one speaker as float32 arrays, from a freshly seeded session."""
+    """The ten digit words of one speaker as float32 arrays, the noise from a generator seeded for it."""
     from piper import SynthesisConfig
     voice = piper_voice(speaker.seed)
     config = SynthesisConfig(length_scale=speaker.length_scale, noise_scale=speaker.noise_scale,

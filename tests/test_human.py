@@ -56,6 +56,46 @@ def test_neural_voice_is_a_function_of_the_speaker_draw(neural_clips):
     assert len(one) != len(other) or not np.allclose(one, other)
 
 
+def _piper_feed(noise_scale, noise_w_scale):
+    phoneme_ids = [1, 0, 19, 0, 120, 0, 54, 0, 122, 0, 88, 0, 2]  # "four": ^ f ˈ ɔ ː ɹ $, pads between (piper's ids)
+    return {"input": np.array([phoneme_ids], np.int64), "input_lengths": np.array([len(phoneme_ids)], np.int64),
+            "scales": np.array([noise_scale, 1.0, noise_w_scale], np.float32)}
+
+
+def test_piper_graph_with_its_noise_as_inputs_is_the_original_graph_when_the_noise_is_scaled_to_zero():
+    """The edited model (specae.onnx_noise) against the untouched one: with both noise scales 0 the noise
+    does not reach the output, so the two graphs must give the same samples; with noise, the samples are
+    a function of the noise fed (the same noise, the same samples; other noise, others)."""
+    import onnxruntime
+    from specae import onnx_noise
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    original = onnxruntime.InferenceSession(neural_voice._model_path(), sess_options=options,
+                                            providers=["CPUExecutionProvider"])
+    edited = neural_voice._piper_session()
+    assert {i.name for i in edited.get_inputs()} == {i.name for i in original.get_inputs()} | set(
+        neural_voice.NOISE_CHANNELS)
+    quiet = _piper_feed(0.0, 0.0)
+    expected = original.run(None, quiet)[0]
+    rng = np.random.default_rng(0)
+    got = onnx_noise.NoiseFeedingSession(edited, neural_voice._noise_sizes, rng).run(None, quiet)[0]
+    assert got.shape == expected.shape and expected.size > 2000
+    np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())
+    noisy = _piper_feed(0.667, 0.8)
+    runs = [onnx_noise.NoiseFeedingSession(edited, neural_voice._noise_sizes, np.random.default_rng(seed)).run(
+        None, noisy)[0] for seed in (1, 1, 2)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert runs[0].shape != runs[2].shape or not np.allclose(runs[0], runs[2])
+
+
+def test_a_model_without_random_nodes_is_left_as_it_was():
+    from specae import onnx_noise
+    with open(neural_voice._model_path(), "rb") as file:
+        edited, names = onnx_noise.noise_as_inputs(file.read())
+    again, none = onnx_noise.noise_as_inputs(edited)
+    assert sorted(names) == ["noise", "noise_dp"] and none == [] and again == edited
+
+
 def test_accents_keep_each_draws_knobs_and_only_l2_substitutes():
     plain = neural_voice.speaker_draws(40, seed=0)
     assert neural_voice.with_accents(plain, "none") == plain
