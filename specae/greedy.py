@@ -124,9 +124,11 @@ def main(layer, description):
 
     if args.denoise:
         train, test = (chainer.datasets.TupleDataset(x, t) for x, t in zip(inputs, (train, test)))
+    # frozen again after the optimizer's setup, which gives every parameter a new (enabled) update rule: Adam
+    # would otherwise step every frozen weight with a zero gradient (no change, two thirds of AE3's updates)
     trainer = trainer_setup.make_trainer(stack, train, test, args, device,
                                     ["main/loss", "validation/main/loss"],
-                                    [(["main/loss", "validation/main/loss"], "loss.png")])
+                                    [(["main/loss", "validation/main/loss"], "loss.png")], frozen=stack.frozen_layers)
     trainer_setup.run(trainer)
     if not writer:
         return 0
