@@ -46,6 +46,10 @@ def test_frozen_layers_are_bit_identical_after_training(pretrained):
     for name, value in ae2.items():
         np.testing.assert_array_equal(ae3[name], value)
     assert ae3["2/encoder/W"].shape == (32, 32, 6, 6)
+    # frozen for the optimizer too: Adam keeps state (and spends a step) for the trained layer's weights only
+    with np.load(pretrained / "autoencoder3" / "snapshot_epoch_2") as snapshot:
+        moments = sorted(name.split(":main/")[1] for name in snapshot.files if "optimizer" in name and name.endswith("/m"))
+    assert moments == ["2/decoder/W/m", "2/decoder/b/m", "2/encoder/W/m", "2/encoder/b/m"]
 
 
 def test_cached_features_train_like_the_uncached_original(tiny_corpus, pretrained, tmp_path):
