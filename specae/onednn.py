@@ -421,10 +421,13 @@ class _Convolution(object):
         self.bf16_inputs = None
         if bf16:
             # what the primitives read, in bfloat16 and the layouts their AMX kernels choose
-            self.bf16_inputs = (lib.any_md(src_shape, _BF16), lib.any_md(weight_shape, _BF16),
-                                lib.any_md(dst_shape, _BF16))
-            self.descriptors.extend(self.bf16_inputs)
-            self.bf16_hint = self._forward_descriptor(*self.bf16_inputs[:2], self.bias)
+            inputs = (lib.any_md(src_shape, _BF16), lib.any_md(weight_shape, _BF16), lib.any_md(dst_shape, _BF16))
+            self.descriptors.extend(inputs)
+            try:
+                self.bf16_hint = self._forward_descriptor(*inputs[:2], self.bias)
+                self.bf16_inputs = inputs
+            except OnednnError:     # no bfloat16 convolution on this CPU (AVX2 and older): float32
+                pass
         self.primitives = {}
 
     def _forward_descriptor(self, src, weights, bias):
@@ -486,7 +489,10 @@ class _Convolution(object):
                 user[ARG_DIFF_BIAS] = self.bias
             outputs = (ARG_DIFF_WEIGHTS, ARG_DIFF_BIAS)
         if bf16:
-            pd = create()
+            try:
+                pd = create()
+            except OnednnError:
+                return None
             if 'amx' not in lib.implementation(pd):
                 lib.call('dnnl_primitive_desc_destroy', pd)
                 return None

@@ -358,6 +358,25 @@ def test_training_reads_bfloat16_unless_told_not_to_and_says_so(tiny_corpus, tmp
 
 
 @needs_library
+def test_where_the_cpu_has_no_bfloat16_convolution_training_stays_float32(tiny_corpus, tmp_path):
+    """oneDNN capped at AVX2 (ONEDNN_MAX_CPU_ISA, as on a CPU without AVX-512) has no bfloat16 convolution at
+    all: a training run that asks for them (the default) trains in float32, says nothing of bfloat16,
+    and ends with the weights of a run told SPECAE_ONEDNN_BF16=0."""
+    weights = {}
+    for switch in ('1', '0'):
+        env = dict(os.environ, ONEDNN_MAX_CPU_ISA='AVX2', **{onednn.BF16_VARIABLE: switch})
+        result = subprocess.run([sys.executable, 'cnn_classifier1.py', '--layers', '3', '--dataset',
+                                 str(tiny_corpus / 'DataSet'), '--epoch', '1', '--batchsize', '20',
+                                 '--out', str(tmp_path / switch)], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert not [line for line in result.stdout.splitlines() if line.startswith('specae:')]
+        with np.load(tmp_path / switch / 'model.npz') as saved:
+            weights[switch] = {name: saved[name] for name in saved.files}
+    for name, value in weights['0'].items():
+        np.testing.assert_array_equal(weights['1'][name], value)
+
+
+@needs_library
 def test_shapes_beyond_the_cache_are_freed_and_made_again(monkeypatch):
     monkeypatch.setattr(onednn, '_CACHE_SIZE', 2)
     rng = np.random.default_rng(8)
