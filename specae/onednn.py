@@ -19,7 +19,7 @@ made once per shape and kept (``_CACHE_SIZE`` shapes, the least recently used fr
 bfloat16 on AMX. Where the CPU has AMX tiles (Intel Xeon since Sapphire Rapids), the training scripts run
 the convolutions of 16 or more input channels with their inputs (activations, weights, incoming gradients)
 rounded to bfloat16 and the sums and outputs in float32, as PyTorch's autocast or TF32 on GPUs do: the
-3-CNN's second layer, the costliest, runs 5-10x faster, a training step 1.6x (docs/speed.md), and the
+3-CNN's second layer, the costliest, runs 3-10x faster, a training step 1.1-1.6x (docs/speed.md), and the
 comparison table and ``make human`` stayed within their seed noise. Only while a Trainer runs
 (``trainer_setup.run``); ``SPECAE_ONEDNN_BF16=0`` keeps float32 there too. Inference stays float32.
 
