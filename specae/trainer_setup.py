@@ -117,12 +117,14 @@ def _save_figure_atomically(figure, axes, summary):
     figure.savefig = savefig
 
 
-def make_trainer(model, train, test, args, device, report_keys, plots, optimizer=None, frozen=(), more=()):
+def make_trainer(model, train, test, args, device, report_keys, plots, optimizer=None, frozen=(), more=(),
+                 converter=None):
     """Adam (or ``optimizer``), a seeded iterator, and the usual extensions: evaluator, log, prints,
     plots, snapshots. The links in ``frozen`` start with their updates disabled (``link.disable_update()``),
     already while a snapshot is loaded, since a frozen layer's optimizer state is not in it; an extension
     may release them. ``more`` are further extensions, added before a snapshot is loaded so that their
-    state is restored with the trainer's.
+    state is restored with the trainer's. ``converter`` makes the training batches (default
+    ``onednn.concat_examples``, which the evaluator uses).
 
     Seed (seed_everything) before building ``model``: its initial weights come from the global generator.
     With ``--communicator`` (ChainerMN), every process trains on its part of ``train`` with its part of
@@ -159,7 +161,7 @@ def make_trainer(model, train, test, args, device, report_keys, plots, optimizer
     train_iter = chainer.iterators.SerialIterator(train, batchsize, order_sampler=EpochShuffler(args.seed))
     test_iter = chainer.iterators.SerialIterator(test, batchsize, repeat=False, shuffle=False)
     # Batches of cached features come channels-last, as the convolutions want them (specae.onednn).
-    updater = training.updaters.StandardUpdater(train_iter, optimizer, converter=onednn.concat_examples,
+    updater = training.updaters.StandardUpdater(train_iter, optimizer, converter=converter or onednn.concat_examples,
                                                 device=device)
     # --iterations (classifier_training.add_label_subset_options): a fixed number of updates, evaluated and
     # logged once at the end; on a subset of ten clips an epoch is one step, and per-epoch evaluation,

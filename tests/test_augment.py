@@ -326,3 +326,44 @@ def test_degraded_set_and_augmented_dataset(tiny_corpus, tmp_path):
     np.testing.assert_array_equal(labels[60:], labels[:60])
     test = np.load(tmp_path / "DataSet" / "test_data.npy")
     np.testing.assert_array_equal(test, np.load(tiny_corpus / "DataSet" / "test_data.npy"))
+
+
+def _word_images(rng, count):
+    """Spectrogram-like images in [0, 1]: a word of random length and place in silence, some edge cases."""
+    images = np.zeros((count, 64, 64), np.float32)
+    for k in range(count):
+        length = int(rng.integers(1, 65))
+        start = int(rng.integers(0, 64 - length + 1))
+        images[k, :, start:start + length] = rng.random((64, length)) ** 2
+    images[0] = 0.0                              # silence: no frame to trim, no word for the noise floor
+    images[1] = rng.random((64, 64))             # a word as long as the image
+    images[2, :, 30] = 1.0                       # one loud frame
+    images[2, :, :30] = 0.0
+    images[2, :, 31:] = 0.0
+    return images
+
+
+def test_varying_a_batch_gives_the_images_varied_one_by_one_bit_for_bit():
+    """augment.vary_batch against augment.vary_image, each image with a generator seeded alike: the same
+    draws in the same order and the same arithmetic, so the same bits (the training scripts vary their
+    batches this way; a resumed run and every result measured before depend on it)."""
+    rng = np.random.default_rng(21)
+    images = _word_images(rng, 90)
+    for span_db in (80.0, 60.0):
+        for start in range(0, len(images), 30):
+            chunk = images[start:start + 30]
+            seeds = [[7, start, k] for k in range(len(chunk))]
+            one_by_one = np.stack([augment.vary_image(image, np.random.default_rng(seed), span_db)
+                                   for image, seed in zip(chunk, seeds)])
+            batched = augment.vary_batch(chunk, [np.random.default_rng(seed) for seed in seeds], span_db)
+            assert batched.dtype == np.float32 and batched.shape == chunk.shape
+            np.testing.assert_array_equal(batched.view(np.uint32), one_by_one.view(np.uint32))
+    assert augment.vary_batch(images[:1], [np.random.default_rng(0)]).shape == (1, 64, 64)
+
+
+def test_varying_a_batch_with_a_variation_that_is_off_by_default_goes_one_by_one(monkeypatch):
+    monkeypatch.setattr(augment, "VARY_COLOUR_PROBABILITY", 0.5)
+    images = _word_images(np.random.default_rng(22), 8)
+    one_by_one = np.stack([augment.vary_image(image, np.random.default_rng(k)) for k, image in enumerate(images)])
+    batched = augment.vary_batch(images, [np.random.default_rng(k) for k in range(len(images))])
+    np.testing.assert_array_equal(batched, one_by_one)

@@ -165,6 +165,29 @@ def test_dropout_masks_resume_identically(tiny_corpus, tmp_path):
     assert not np.array_equal(straight["fc/W"], plain["fc/W"])  # and they did drop something
 
 
+def test_the_updaters_batches_hold_the_images_varied_one_by_one():
+    """classifier_training.varied_batches: the dataset hands out unvaried images with their (sweep, index),
+    the converter varies the batch; the same arrays as get_example's one-by-one path, bit for bit."""
+    from specae import classifier_training, onednn
+    rng = np.random.default_rng(3)
+    data = np.zeros((12, 1, 64, 64), np.float32)
+    for k in range(12):
+        data[k, 0, :, 10 + k:40 + k] = rng.random((64, 30))
+    labels = np.arange(12, dtype=np.int32) % 10
+    one_by_one = classifier_training.VariedImages(data, labels, seed=4)
+    batched = classifier_training.VariedImages(data, labels, seed=4)
+    for sweep in (0, 2):
+        one_by_one.sweep = batched.sweep = lambda: sweep
+        expected = onednn.concat_examples([one_by_one[i] for i in range(12)])
+        convert = classifier_training.varied_batches(batched)
+        got = convert([batched[i] for i in range(12)])
+        assert batched.deferred and len(got) == len(expected) == 2
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    mixing = classifier_training.VariedImages(data, labels, seed=4, mixup_alpha=0.2)
+    assert classifier_training.varied_batches(mixing) is onednn.concat_examples and not mixing.deferred
+
+
 def test_varied_images_change_each_sweep_and_resume_identically(tiny_corpus, tmp_path):
     from specae.classifier_training import VariedImages
     data = np.random.default_rng(0).random((4, 1, 64, 64)).astype(np.float32)
