@@ -166,15 +166,16 @@ def interpolation_matrix(source, size, zero_outside=False):
     """The ``(size, len(source))`` matrix of linear interpolation: column j holds the weights with which
     the positions of the input make the value at the fractional position ``source[j]``, the hat function
     max(0, 1 - |position - source[j]|). Positions beyond the ends read the end value, or silence (an empty
-    column) with ``zero_outside``. A matrix, so that a shift, a stretch or a warp costs one small product."""
+    column) with ``zero_outside``. A matrix, so that a shift, a stretch or a warp costs one small product.
+    A batch of sources, ``(B, n)``, gives the ``(B, size, n)`` matrices of its rows (``vary_batch``)."""
     clipped = _clip(np.asarray(source, dtype=np.float32), 0, size - 1)
     # 1 - |position - source|, at least 0; in place, as a varied training image makes two of these
-    matrix = np.subtract(_positions(size), clipped)
+    matrix = np.subtract(_positions(size), clipped[..., None, :])
     np.abs(matrix, out=matrix)
     np.subtract(np.float32(1.0), matrix, out=matrix)
     np.maximum(matrix, np.float32(0.0), out=matrix)
     if zero_outside:
-        matrix *= (source >= 0) & (source <= size - 1)
+        matrix *= ((source >= 0) & (source <= size - 1))[..., None, :]
     return matrix
 
 
@@ -206,9 +207,13 @@ def mask(image, rng, max_bands=8, max_frames=8):
 def shift_and_stretch_time(image, shift_frames, factor):
     """Move the image ``shift_frames`` later in time and stretch it ``factor`` times longer about its
     centre (linear interpolation); what comes in from outside is silence (0)."""
-    centre = (image.shape[1] - 1) / 2.0
-    source = (_from_centre(image.shape[1]) - shift_frames) / factor + centre
-    return interpolate_axis(image, source, axis=1, zero_outside=True)
+    return interpolate_axis(image, _stretched_frames(image.shape[1], shift_frames, factor), axis=1, zero_outside=True)
+
+
+def _stretched_frames(n_frames, shift_frames, factor):
+    """The input frame that each output frame reads for a shift and a stretch about the centre (scalars,
+    or (B, 1) columns for a batch)."""
+    return (_from_centre(n_frames) - shift_frames) / factor + (n_frames - 1) / 2.0
 
 
 def word_frames(image):
@@ -346,14 +351,25 @@ def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80
     loud = word_frames(image)
     if loud.size == 0:
         return image
-    start, stop = max(0, int(loud[0]) - before), min(n_frames, int(loud[-1]) + 1 + after)
+    start, stop = _floor_span(loud, before, after, n_frames)
     table = noise_grain_table(n_bands)
     grain = table[_rows(n_bands), rng.integers(0, table.shape[1], (n_bands, stop - start))]
-    band_db = level_db + tilt_db * _band_slope(n_bands)
+    return fit_frames(_floor(image[:, start:stop], level_db, tilt_db, grain, span_db), n_frames, "pad")
+
+
+def _floor_span(loud, before, after, n_frames):
+    """The frames a noise floor covers: the word's (``loud``) and ``before`` / ``after`` more, in the image."""
+    return max(0, int(loud[0]) - before), min(n_frames, int(loud[-1]) + 1 + after)
+
+
+def _floor(word, level_db, tilt_db, grain, span_db):
+    """``word`` (..., n_bands, n) with its noise floor added as power and clipped to 0…1, before re-centring:
+    ``grain`` the pixels' grain (`noise_grain_table`), ``level_db`` and ``tilt_db`` numbers or, for a batch,
+    (K, 1, 1) columns."""
+    band_db = level_db + tilt_db * _band_slope(word.shape[-2])
     noise_power = (10.0 ** (band_db / 10.0)).astype(np.float32) * grain
     # a pixel v is (v - 1) * span_db dB, its power exp((v - 1) * log_power_span); the floor (0) is silence
     log_power_span = np.float32(math.log(10.0) / 10.0 * span_db)
-    word = image[:, start:stop]
     word_power = np.subtract(word, np.float32(1.0))
     word_power *= log_power_span
     np.exp(word_power, out=word_power)
@@ -362,7 +378,7 @@ def add_noise_floor(image, rng, level_db, before, after, tilt_db=0.0, span_db=80
     np.log(summed, out=summed)  # then 1 + log / log_power_span, clipped to 0…1, in place (a training image draws it)
     summed /= log_power_span
     summed += np.float32(1.0)
-    return fit_frames(_clip(summed, 0.0, 1.0, out=summed), n_frames, "pad")
+    return _clip(summed, 0.0, 1.0, out=summed)
 
 
 @functools.lru_cache(maxsize=8)
@@ -432,18 +448,15 @@ def vary_batch(images, rngs, span_db=80.0):
     if VARY_FRICATIVE_PROBABILITY or VARY_COLOUR_PROBABILITY or VARY_TIME_WARP_PROBABILITY:
         return np.stack([vary_image(image, rng, span_db) for image, rng in zip(images, rngs)])
     batch, n_bands, n_frames = images.shape
-    # 1. half the time a stricter trim (trim_edges): the frames above the threshold, centred again
-    frame_peak = np.maximum.reduce(images, axis=1)                             # (B, n_frames)
+    # 1. half the time a stricter trim, image by image (cheap: a few calls)
     for b, rng in enumerate(rngs):
         if rng.random() < VARY_TRIM_PROBABILITY:
-            # a float32 peak less a Python float: a float64 scalar, compared with the float32 peaks in float32
-            loud = np.flatnonzero(frame_peak[b] > np.maximum.reduce(frame_peak[b]) - rng.uniform(*VARY_TRIM_DB) / span_db)
-            if loud.size:
-                images[b] = fit_frames(images[b][:, int(loud[0]):int(loud[-1]) + 1], n_frames, "pad")
-    # 2. half the time a recording's noise floor (add_noise_floor) over the word and its margins
+            images[b] = trim_edges(images[b], rng.uniform(*VARY_TRIM_DB), span_db)
+    # 2. half the time a recording's noise floor: drawn image by image, computed for those images together
     word = np.maximum.reduce(images, axis=1) > 0                               # word_frames, as a mask
     table = noise_grain_table(n_bands)
-    noisy, levels, spans, grains = [], [], [], []
+    noisy, levels, spans = [], [], []
+    grain = np.ones_like(images)                   # (outside the spans it is not used)
     for b, rng in enumerate(rngs):
         if rng.random() < VARY_NOISE_PROBABILITY:
             margins = rng.integers(0, VARY_NOISE_MARGIN_FRAMES + 1, 2)
@@ -451,71 +464,31 @@ def vary_batch(images, rngs, span_db=80.0):
             loud = np.flatnonzero(word[b])
             if loud.size == 0:
                 continue                                  # silence: add_noise_floor leaves it and draws no grain
-            start = max(0, int(loud[0]) - int(margins[0]))
-            stop = min(n_frames, int(loud[-1]) + 1 + int(margins[1]))
+            start, stop = _floor_span(loud, int(margins[0]), int(margins[1]), n_frames)
+            grain[b, :, start:stop] = table[_rows(n_bands), rng.integers(0, table.shape[1], (n_bands, stop - start))]
             noisy.append(b)
             levels.append((level_db, tilt_db))
             spans.append((start, stop))
-            grains.append(rng.integers(0, table.shape[1], (n_bands, stop - start)))
     if noisy:
-        floors = _noise_floors(images[noisy], np.array(levels), spans, grains, table, span_db)
+        levels = np.array(levels)[:, :, None, None]
+        floors = _floor(images[noisy], levels[:, 0], levels[:, 1], grain[noisy], span_db)
         for b, floor, (start, stop) in zip(noisy, floors, spans):
             images[b] = fit_frames(floor[:, start:stop], n_frames, "pad")
-    # 3. time shift and stretch (shift_and_stretch_time), half the words to a common length
+    # 3. time shift and stretch, half the words to a common length: one matrix product for the batch
     word_sizes = (np.maximum.reduce(images, axis=1) > 0).sum(axis=1)
-    shifts, factors = np.zeros(batch), np.zeros(batch)
+    shifts, factors = np.zeros((batch, 1)), np.zeros((batch, 1))
     for b, rng in enumerate(rngs):
         shifts[b] = rng.uniform(-VARY_SHIFT_FRAMES, VARY_SHIFT_FRAMES)
         factors[b] = math.exp(rng.uniform(*_log_range(VARY_STRETCH)))
         if VARY_LENGTH_PROBABILITY and rng.random() < VARY_LENGTH_PROBABILITY:
             factors[b] = rng.uniform(*VARY_LENGTH_FRAMES) / max(1, int(word_sizes[b]))
-    source = (_from_centre(n_frames)[None, :] - shifts[:, None]) / factors[:, None] + (n_frames - 1) / 2.0
-    images = np.matmul(images, _interpolation_matrices(source, n_frames, zero_outside=True))
-    # 4. vocal-tract warp (warp_frequency): band k reads band k * alpha
-    alphas = np.array([rng.uniform(*VARY_WARP) for rng in rngs])
-    images = np.matmul(_interpolation_matrices(np.arange(n_bands)[None, :] * alphas[:, None], n_bands)
-                       .transpose(0, 2, 1), images)
-    # 5. half the time a SpecAugment mask (mask, its default widths): a band range and a frame range to 0
+    source = _stretched_frames(n_frames, shifts, factors)
+    images = np.matmul(images, interpolation_matrix(source, n_frames, zero_outside=True))
+    # 4. vocal-tract warp: band k reads band k * alpha
+    alphas = np.array([[rng.uniform(*VARY_WARP)] for rng in rngs])
+    images = np.matmul(interpolation_matrix(np.arange(n_bands) * alphas, n_bands).transpose(0, 2, 1), images)
+    # 5. half the time a SpecAugment mask
     for b, rng in enumerate(rngs):
         if rng.random() < VARY_MASK_PROBABILITY:
-            width = int(rng.integers(0, 8 + 1))
-            start = int(rng.integers(0, n_bands - width + 1))
-            images[b, start:start + width] = 0.0
-            width = int(rng.integers(0, 8 + 1))
-            start = int(rng.integers(0, n_frames - width + 1))
-            images[b, :, start:start + width] = 0.0
+            images[b] = mask(images[b], rng)
     return images
-
-
-def _interpolation_matrices(source, size, zero_outside=False):
-    """``interpolation_matrix`` of each row of ``source`` (B, n): (B, size, n), by the same operations."""
-    clipped = _clip(np.asarray(source, dtype=np.float32), 0, size - 1)
-    matrices = np.subtract(_positions(size)[None], clipped[:, None, :])
-    np.abs(matrices, out=matrices)
-    np.subtract(np.float32(1.0), matrices, out=matrices)
-    np.maximum(matrices, np.float32(0.0), out=matrices)
-    if zero_outside:
-        matrices *= ((source >= 0) & (source <= size - 1))[:, None, :]
-    return matrices
-
-
-def _noise_floors(images, levels, spans, grains, table, span_db):
-    """The images of ``add_noise_floor`` before their re-centring, by its operations on every frame (only
-    each image's span, ``spans[k]``, is meant): ``levels`` (K, 2) the level and tilt in dB, ``grains`` the
-    grain indices drawn for each span."""
-    count, n_bands, n_frames = images.shape
-    grain = np.ones_like(images)
-    for k, ((start, stop), indices) in enumerate(zip(spans, grains)):
-        grain[k, :, start:stop] = table[_rows(n_bands), indices]
-    band_db = levels[:, 0, None, None] + levels[:, 1, None, None] * _band_slope(n_bands)[None]
-    noise_power = (10.0 ** (band_db / 10.0)).astype(np.float32) * grain
-    log_power_span = np.float32(math.log(10.0) / 10.0 * span_db)
-    word_power = np.subtract(images, np.float32(1.0))
-    word_power *= log_power_span
-    np.exp(word_power, out=word_power)
-    summed = np.where(images > 0, word_power, np.float32(0.0))
-    summed += noise_power
-    np.log(summed, out=summed)
-    summed /= log_power_span
-    summed += np.float32(1.0)
-    return _clip(summed, 0.0, 1.0, out=summed)
