@@ -124,8 +124,8 @@ def main(layer, description):
 
     if args.denoise:
         train, test = (chainer.datasets.TupleDataset(x, t) for x, t in zip(inputs, (train, test)))
-    # frozen again after the optimizer's setup, which gives every parameter a new (enabled) update rule: Adam
-    # would otherwise step every frozen weight with a zero gradient (no change, two thirds of AE3's updates)
+    # frozen by make_trainer once the optimizer has made the update rules that disable_update switches off;
+    # else Adam steps every frozen weight with a zero gradient (no change, two thirds of AE3's updates)
     trainer = trainer_setup.make_trainer(stack, train, test, args, device,
                                     ["main/loss", "validation/main/loss"],
                                     [(["main/loss", "validation/main/loss"], "loss.png")], frozen=stack.frozen_layers)

@@ -49,7 +49,8 @@ class AutoencoderLayer(chainer.Chain):
 
 
 class GreedyStack(chainer.ChainList):
-    """Autoencoder layers trained one at a time: every layer but the top one is frozen.
+    """Autoencoder layers trained one at a time: every layer but the top one is frozen (``frozen_layers``,
+    which the training run disables once its optimizer has made their update rules: ``make_trainer``).
 
     ``input_level`` says what the training data are: 0 for spectrograms, k for features already
     computed by the first k (frozen) layers. Frozen layers do not change, so their output can be
@@ -63,8 +64,6 @@ class GreedyStack(chainer.ChainList):
         self.input_size = input_size
         self.channels = tuple(channels[:n_layers])
         self.input_level = 0
-        for layer in self.frozen_layers:
-            layer.disable_update()
 
     @property
     def frozen_layers(self):
