@@ -181,7 +181,8 @@ def varied_batches(dataset):
 
     @chainer.dataset.converter()
     def vary_and_concat(batch, device=None):
-        images = augment.vary_batch(np.stack([np.asarray(image[0], dtype=np.float32) for image, _, _ in batch]),
+        # vary_batch stacks the images into the array it varies: one copy of the batch
+        images = augment.vary_batch([image[0] for image, _, _ in batch],
                                     [np.random.default_rng([dataset.seed, sweep, i]) for _, _, (sweep, i) in batch],
                                     dataset.span_db)
         return onednn.concat_examples([(image[np.newaxis], label) for image, (_, label, _) in zip(images, batch)],
