@@ -34,18 +34,22 @@ def encode_in_batches(stack, data, device, batchsize=256):
 
     The cache can be larger than the data (layer 1's output has 16 × 30 × 30 values per 64 × 64 image):
     above CACHE_IN_MEMORY_BYTES it is a memory-mapped temporary file (deleted when the process ends),
-    whose pages the system can write out and drop, so a corpus many times the default still trains."""
+    whose pages the system can write out and drop, so a corpus many times the default still trains.
+    Its memory is channels-last, (N, H, W, C) seen as (N, C, H, W): the layout in which the convolutions
+    read a batch (``specae.onednn.concat_examples`` then gathers it in one copy)."""
     outputs = None
     for start in range(0, len(data), batchsize):
         batch = device.send(np.asarray(data[start:start + batchsize]))
         encoded = chainer.backend.CpuDevice().send(stack.encode_frozen(batch))
         if outputs is None:
-            shape = (len(data),) + encoded.shape[1:]
+            n_channels, height, width = encoded.shape[1:]
+            shape = (len(data), height, width, n_channels)
             if encoded.dtype.itemsize * int(np.prod(shape)) > CACHE_IN_MEMORY_BYTES:
                 outputs = np.memmap(tempfile.TemporaryFile(prefix="specae-cache-"), dtype=encoded.dtype,
                                     mode="w+", shape=shape)
             else:
                 outputs = np.empty(shape, dtype=encoded.dtype)
+            outputs = outputs.transpose(0, 3, 1, 2)
         outputs[start:start + len(encoded)] = encoded
     return outputs
 

@@ -404,6 +404,24 @@ def test_batches_of_features_come_channels_last_with_the_same_values():
         assert onednn.concat_examples(features).flags.c_contiguous
 
 
+@needs_library
+def test_channels_last_examples_are_gathered_in_their_layout():
+    """Cached features (specae.greedy.encode_in_batches: CHW views of HWC memory) make the same batch."""
+    from specae import greedy, models
+    rng = np.random.default_rng(4)
+    stack = models.GreedyStack(2, input_size=16)
+    images = _x(rng, (7, 1, 16, 16))
+    cache = greedy.encode_in_batches(stack, images, chainer.get_device('@numpy'), batchsize=3)
+    assert cache.shape == (7, 16, 6, 6) and cache.transpose(0, 2, 3, 1).flags.c_contiguous
+    np.testing.assert_array_equal(cache, stack.encode_frozen(images))
+    examples = [cache[i] for i in (5, 0, 3)]
+    batch = onednn.concat_examples(examples)
+    np.testing.assert_array_equal(batch, np.stack([np.ascontiguousarray(e) for e in examples]))
+    assert batch.transpose(0, 2, 3, 1).flags.c_contiguous
+    mixed = [cache[1], np.ascontiguousarray(cache[2])]        # one of another layout: the general way
+    np.testing.assert_array_equal(onednn.concat_examples(mixed), np.stack([cache[1], cache[2]]))
+
+
 def _layouts(rng, shape):
     """The same values as an NCHW array and as an NCHW view of an NHWC one."""
     nchw = _x(rng, shape)
