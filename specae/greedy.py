@@ -36,7 +36,7 @@ def encode_in_batches(stack, data, device, batchsize=256):
     above CACHE_IN_MEMORY_BYTES it is a memory-mapped temporary file (deleted when the process ends),
     whose pages the system can write out and drop, so a corpus many times the default still trains.
     Its memory is channels-last, (N, H, W, C) seen as (N, C, H, W): the layout in which the convolutions
-    read a batch (``specae.onednn.concat_examples`` then gathers it in one copy)."""
+    read a batch, which a batch of its examples then keeps (``specae.onednn.concat_examples``: one copy)."""
     outputs = None
     for start in range(0, len(data), batchsize):
         batch = device.send(np.asarray(data[start:start + batchsize]))
