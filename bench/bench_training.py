@@ -47,7 +47,7 @@ import chainer  # noqa: E402
 import chainer.functions as F  # noqa: E402
 import chainer.links as L  # noqa: E402
 
-from specae import allocator, fastconv, onednn  # noqa: E402
+from specae import allocator, fastconv, flat_adam, onednn  # noqa: E402
 
 KERNEL, STRIDE = 6, 2
 STOCK = (L.Convolution2D, L.Deconvolution2D)
@@ -151,7 +151,8 @@ def chainer_step(spec, links, batch, use_onednn=False, bf16=False):
     model = ChainerAE(links, spec["layer"], spec["cached"]) if spec["kind"] == "ae" else ChainerCNN(links, spec["layers"])
     args = (x,) if spec["kind"] == "ae" else (x, t)
     model(*args)  # initialise the lazy Linear
-    optimizer = chainer.optimizers.Adam()
+    # the training scripts' optimizer (specae.flat_adam) beside fastconv's links; Chainer's own beside its own
+    optimizer = chainer.optimizers.Adam() if links is STOCK else flat_adam.FlatAdam()
     optimizer.setup(model)
 
     def step():
