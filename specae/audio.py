@@ -1,4 +1,5 @@
 """Audio input and output: any WAV in, float32 mono at the pipeline's rate out."""
+import functools
 import math
 import os
 
@@ -63,9 +64,30 @@ def resample(samples, from_hz, to_hz):
     """Polyphase resampling (scipy.signal.resample_poly) between integer rates, float32 out."""
     if from_hz == to_hz:
         return samples
-    divisor = math.gcd(int(from_hz), int(to_hz))
-    resampled = scipy.signal.resample_poly(samples, int(to_hz) // divisor, int(from_hz) // divisor)
-    return resampled.astype(np.float32, copy=False)
+    return resample_poly(samples, int(to_hz), int(from_hz)).astype(np.float32, copy=False)
+
+
+def resample_poly(samples, up, down):
+    """``scipy.signal.resample_poly(samples, up, down)``, the same samples bit for bit, with its anti-aliasing
+    filter designed once per ratio (``_lowpass``) instead of at every call."""
+    divisor = math.gcd(up, down)
+    up, down = up // divisor, down // divisor
+    samples = np.asarray(samples)
+    if up == down or samples.dtype.kind != "f":
+        return scipy.signal.resample_poly(samples, up, down)
+    return scipy.signal.resample_poly(samples, up, down, window=_lowpass(up, down, samples.dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _lowpass(up, down, dtype):
+    """The filter scipy's resample_poly designs for ``up / down`` (in lowest terms) and samples of ``dtype``: a
+    Kaiser-windowed (beta 5) low-pass FIR of 20 × max(up, down) + 1 taps, cut off at the lower Nyquist rate.
+    scipy designs it at every call; for 22050 ↔ 8000 Hz (the telephone degradation, FSDD's recordings) that is
+    8821 taps, and the designs took a fifth of make_dataset.py's time. Read-only: resample_poly copies it."""
+    max_rate = max(up, down)
+    taps = scipy.signal.firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(dtype)
+    taps.flags.writeable = False
+    return taps
 
 
 def load_audio(path, sample_rate_hz):

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.signal
 import scipy.special
 
-from specae.audio import resample
+from specae.audio import resample, resample_poly
 from specae.features import fit_frames
 
 TELEPHONE_RATE_HZ = 8000
@@ -94,7 +94,7 @@ def change_speed(samples, factor):
     """Play ``factor`` times faster (pitch and tempo together, like a tape), by resampling."""
     up = 100
     down = int(round(up * factor))
-    return scipy.signal.resample_poly(samples, up, down).astype(np.float32)
+    return resample_poly(samples, up, down).astype(np.float32)
 
 
 def shift_pitch(samples, rate_hz, semitones, frame_length=1024, hop_length=256, envelope_quefrency_s=0.0015):

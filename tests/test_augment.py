@@ -56,6 +56,19 @@ def test_telephone_keeps_only_the_phone_band():
     assert band_power(phone, RATE, 400, 3300) > 0.9
 
 
+@pytest.mark.parametrize("up, down", [(160, 441), (441, 160), (100, 96), (100, 112), (3, 1), (7, 7)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_resampling_with_the_filter_designed_once_equals_scipys(up, down, dtype):
+    """specae.audio.resample_poly keeps scipy's filter per ratio: the same samples, bit for bit."""
+    import scipy.signal
+    from specae import audio
+    samples = np.random.default_rng(up * down).standard_normal(5000).astype(dtype)
+    for _ in range(2):                                   # designed, then taken from the cache
+        ours, scipys = audio.resample_poly(samples, up, down), scipy.signal.resample_poly(samples, up, down)
+        assert ours.dtype == scipys.dtype and ours.shape == scipys.shape
+        np.testing.assert_array_equal(ours.view(np.uint8), scipys.view(np.uint8))
+
+
 def test_speed_change_scales_pitch_and_length():
     faster = augment.change_speed(tone(500, 1.0), 1.2)
     assert len(faster) == pytest.approx(RATE / 1.2, abs=2)
