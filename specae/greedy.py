@@ -19,7 +19,7 @@ import tempfile
 import chainer
 import numpy as np
 
-from specae import checkpoints, command_line, denoise, distributed, errors, features, inference, plots, trainer_setup
+from specae import allocator, checkpoints, command_line, denoise, distributed, errors, features, inference, plots, trainer_setup
 from specae.dataset import DataSetError
 from specae.models import GreedyStack
 
@@ -48,7 +48,7 @@ def encode_in_batches(stack, data, device, batchsize=256):
                 outputs = np.memmap(tempfile.TemporaryFile(prefix="specae-cache-"), dtype=encoded.dtype,
                                     mode="w+", shape=shape)
             else:
-                outputs = np.empty(shape, dtype=encoded.dtype)
+                outputs = allocator.large_array(shape, encoded.dtype)
             outputs = outputs.transpose(0, 3, 1, 2)
         outputs[start:start + len(encoded)] = encoded
     return outputs

@@ -1,5 +1,5 @@
 """specae.allocator: freed arrays come back from pages already touched, judged by the kernel's count of
-page faults (getrusage), in fresh processes."""
+page faults (getrusage), in fresh processes; large_array gives plain zeroed arrays."""
 import os
 import subprocess
 import sys
@@ -42,3 +42,13 @@ def test_freed_arrays_are_reused_without_page_faults():
     # a setting the user made through glibc's own variable is left alone
     refused, faults_user = probe("keep", MALLOC_TRIM_THRESHOLD_="0", MALLOC_MMAP_THRESHOLD_="65536")
     assert refused == "False" and faults_user > 40 * 1500
+
+
+def test_large_arrays_are_plain_zeroed_writable_arrays():
+    from specae import allocator
+    import numpy as np
+    a = allocator.large_array((3, 5, 7), np.float32)
+    assert a.shape == (3, 5, 7) and a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable
+    assert not a.any()
+    a[1, 2, 3] = 4.0
+    assert a.sum() == 4.0 and allocator.large_array((0, 4), np.float64).shape == (0, 4)
