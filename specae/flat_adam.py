@@ -48,6 +48,9 @@ class FlatAdam(chainer.optimizers.Adam):
         """Adam's step on the packed parameters; False (nothing done) where the flat update does not apply."""
         params = [param for param in self.target.params() if param.update_rule is not None
                   and param.update_rule.enabled]
+        # asked at every step: a hook or a hyperparameter of its own may be given to a rule at any time
+        if not params or not all(self._flat_rule_applies(param) for param in params):
+            return False
         if not self._packed(params) and not self._pack(params):
             return False
         flat = self._flat
@@ -85,8 +88,6 @@ class FlatAdam(chainer.optimizers.Adam):
     def _pack(self, params):
         """Copy the weights and moments of ``params`` into flat arrays and make theirs views of them."""
         self._flat = None
-        if not params or not all(self._flat_rule_applies(param) for param in params):
-            return False
         rules = [param.update_rule for param in params]
         if len({rule.t for rule in rules}) != 1:
             return False

@@ -154,6 +154,18 @@ def test_hooks_fall_back_to_chainers_update():
     _assert_same_bits(ours, reference)
 
 
+def test_a_hook_given_after_flat_updates_is_run():
+    batches = _batches(5)
+
+    def steps(model, optimizer):
+        _train(model, optimizer, batches[:2])
+        model.predictor.fc.W.update_rule.add_hook(chainer.optimizer_hooks.WeightDecay(0.01))
+        for x, t in batches[2:]:
+            optimizer.update(model, x, t)
+    (reference, _), (ours, _) = _with_each_optimizer(steps)
+    _assert_same_bits(ours, reference)
+
+
 def test_gradients_given_without_a_loss_function():
     """ChainerMN's optimizer computes the gradients itself and then calls update() with none."""
     x, t = _batches(1)[0]
