@@ -52,7 +52,7 @@ def large_array(shape, dtype):
     training steps, which read random rows of it, ran as fast either way. Freed with the array."""
     dtype = np.dtype(dtype)
     count = int(np.prod(shape))
-    memory = mmap.mmap(-1, max(1, count * dtype.itemsize), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    memory = mmap.mmap(-1, max(1, count * dtype.itemsize), flags=mmap.MAP_PRIVATE)  # anonymous: no file (-1)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):
         memory.madvise(mmap.MADV_NOHUGEPAGE)
     return np.frombuffer(memory, dtype=dtype, count=count).reshape(shape)
