@@ -29,6 +29,10 @@ def main():
                                  os.path.dirname(inference.DEFAULT_MODEL)))
     parser.add_argument("--out", default=os.path.join("result", "evaluation"), help="where to write the report")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--no-tta", dest="test_time_variations", action="store_false",
+                        help="score each recording as it is, without the test-time variations (by default "
+                             "the answers are averaged over {} views: vocal-tract warps and word lengths)".format(
+                                 len(inference.TEST_WARPS) * len(inference.TEST_WORD_FRAMES)))
     parser.add_argument("--balance", choices=("none", "all", "speaker"), default="none",
                         help="rescale the probabilities so that every digit gets the same share of the answers "
                              "over all files, or over each speaker's (default none: each file on its own)")
@@ -46,7 +50,8 @@ def main():
             labelled[path], speaker_of[path], _ = parse_name(path)
         except LabelError as error:
             skipped.append((path, str(error)))
-    results, unusable = inference.classify_files(sorted(labelled), cnns, params, jobs=args.jobs)
+    results, unusable = inference.classify_files(sorted(labelled), cnns, params, jobs=args.jobs,
+                                                 test_time_variations=args.test_time_variations)
     inference.report_skipped(skipped + unusable)
     if not results:
         print("processed 0 files, skipped {}".format(len(skipped) + len(unusable)))
@@ -79,7 +84,8 @@ def main():
     plots.confusion_matrix(confusion, os.path.join(args.out, "confusion.png"),
                            "{}: accuracy {:.2%} on {} files".format(" + ".join(models), right.mean(), len(truth)))
     save_json(os.path.join(args.out, "report.json"), {
-        "model": " + ".join(models), "models": models, "balance": args.balance, "accuracy": float(right.mean()),
+        "model": " + ".join(models), "models": models, "balance": args.balance,
+        "test_time_variations": args.test_time_variations, "accuracy": float(right.mean()),
         "correct": int(right.sum()), "total": len(truth), "confusion": confusion.tolist(), "speakers": per_speaker,
         "files": [{"path": path, "label": int(label), "predicted": int(guess),
                    "confidence": float(probability[guess])}

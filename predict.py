@@ -24,6 +24,10 @@ def main():
                              "probabilities (default: every seed of {}, averaged)".format(
                                  os.path.dirname(inference.DEFAULT_MODEL)))
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--no-tta", dest="test_time_variations", action="store_false",
+                        help="score each recording as it is, without the test-time variations (by default "
+                             "the answers are averaged over {} views: vocal-tract warps and word lengths)".format(
+                                 len(inference.TEST_WARPS) * len(inference.TEST_WORD_FRAMES)))
     parser.add_argument("--reject", action="store_true", help="answer '-' for sounds that are not spoken digits")
     parser.add_argument("--detector", default=anomaly.DEFAULT_DETECTOR,
                         help="for --reject: detector.json of anomaly_report.py, or its folder (default %(default)s)")
@@ -39,7 +43,8 @@ def main():
         print("error: {}: the detector was trained on other features than the classifier {} ({})".format(
             args.detector, " + ".join(models), ", ".join(detector.params.mismatch(params))), file=sys.stderr)
         return 1
-    results, skipped = inference.classify_files(list_audio_files(args.paths), cnns, params, jobs=args.jobs)
+    results, skipped = inference.classify_files(list_audio_files(args.paths), cnns, params, jobs=args.jobs,
+                                                test_time_variations=args.test_time_variations)
     scores = anomaly.score_files([path for path, _ in results], detector, args.jobs) if detector else {}
     for path, probability in results:
         digit = int(probability.argmax())

@@ -193,8 +193,10 @@ def interpolate_axis(image, source, axis, zero_outside=False):
 
 
 def warp_frequency(image, alpha):
-    """Vocal-tract-length perturbation on the mel image: band b takes the value at band b·alpha."""
-    return interpolate_axis(image, np.arange(image.shape[0]) * alpha, axis=0)
+    """Vocal-tract-length perturbation on the mel image: band b takes the value at band b·alpha. ``image``
+    (n_bands, n_frames), or a batch of them (B, n_bands, n_frames) warped alike."""
+    n_bands = image.shape[-2]
+    return interpolation_matrix(np.arange(n_bands) * alpha, n_bands).T @ np.asarray(image, dtype=np.float32)
 
 
 def mask(image, rng, max_bands=8, max_frames=8):
@@ -219,6 +221,17 @@ def _stretched_frames(n_frames, shift_frames, factor):
     """The input frame that each output frame reads for a shift and a stretch about the centre (scalars,
     or (B, 1) columns for a batch)."""
     return (_from_centre(n_frames) - shift_frames) / factor + (n_frames - 1) / 2.0
+
+
+def stretch_words(images, frames):
+    """Each image's word (its frames above silence) stretched or squeezed about the image's centre, where
+    the front end puts it, to ``frames`` frames: one length for every word, as the training variations
+    draw it half the time (VARY_LENGTH_FRAMES). ``images`` (n_bands, n_frames) or (B, n_bands, n_frames),
+    each image with its own factor."""
+    n_frames = images.shape[-1]
+    lengths = np.maximum(1, np.count_nonzero(np.maximum.reduce(images, axis=-2) > 0, axis=-1))
+    source = _stretched_frames(n_frames, 0.0, (frames / lengths)[..., None])
+    return np.asarray(images, dtype=np.float32) @ interpolation_matrix(source, n_frames, zero_outside=True)
 
 
 def word_frames(image):

@@ -187,6 +187,30 @@ def test_time_stretch_scales_a_word_about_the_centre():
         assert abs(voiced.mean() - 31.5) <= 0.5
 
 
+def test_words_stretched_to_one_length_image_by_image_and_as_a_batch():
+    rng = np.random.default_rng(8)
+    images = np.zeros((5, 6, 64), np.float32)
+    for image, length in zip(images, (10, 17, 24, 33, 40)):  # words centred as the front end centres them
+        start = (64 - length) // 2
+        image[:, start:start + length] = rng.uniform(0.2, 1.0, (6, length))
+    batch = augment.stretch_words(images, 32)
+    for image, stretched in zip(images, batch):
+        n = augment.word_frames(image).size
+        np.testing.assert_allclose(stretched, augment.shift_and_stretch_time(image, 0.0, 32 / n), atol=1e-6)
+        np.testing.assert_allclose(augment.stretch_words(image, 32), stretched, atol=1e-6)
+        # 32 frames, plus the interpolation's ramp into silence: up to one input frame at each end
+        assert 31 <= augment.word_frames(stretched).size <= 33 + 2 * 32 / n
+    silent = np.zeros((1, 6, 64), np.float32)  # no word: stays silence, no division by zero
+    np.testing.assert_array_equal(augment.stretch_words(silent, 32), silent)
+
+
+def test_frequency_warp_of_a_batch_warps_each_image_alike():
+    images = np.random.default_rng(9).random((3, 64, 20)).astype(np.float32)
+    batch = augment.warp_frequency(images, 0.92)
+    for image, warped in zip(images, batch):
+        np.testing.assert_allclose(warped, augment.interpolate_axis(image, np.arange(64) * 0.92, axis=0), atol=1e-6)
+
+
 def test_time_warp_lengthens_one_part_of_the_word_and_keeps_its_span():
     image = np.zeros((4, 64), np.float32)
     image[:, 20:30] = 0.3  # a consonant, 10 frames

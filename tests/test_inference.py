@@ -12,7 +12,7 @@ import soundfile
 
 from conftest import run_script
 from specae.audio import resample
-from specae import inference
+from specae import augment, inference
 from specae.inference import load_classifier
 from specae.models import CNN, accuracy, smoothed_cross_entropy
 
@@ -183,7 +183,7 @@ def test_odd_formats_are_accepted_and_agree(tiny_corpus, model, tmp_path):
 def test_evaluate_balance_decides_over_the_batch_or_each_speakers_files(tiny_corpus, model, tmp_path):
     paths = sorted(str(path) for path in (tiny_corpus / "wav").glob("*.wav"))  # 4 speakers, 20 clips each
     cnns, params = inference.load_classifiers([str(model)])
-    results, _ = inference.classify_files(paths, cnns, params)
+    results, _ = inference.classify_files(paths, cnns, params, test_time_variations=True)  # evaluate.py's default
     plain = np.stack([probability for _, probability in results])
     speakers = np.array([os.path.basename(path).split("_")[1] for path, _ in results])
     assert len(set(speakers.tolist())) > 1
@@ -218,7 +218,8 @@ def test_evaluate_matches_the_trainers_test_accuracy(tiny_corpus, model, tmp_pat
     for entry in manifest["test"]["files"]:
         os.symlink(entry["wav"], test_dir / os.path.basename(entry["wav"]))
     (test_dir / "notes.wav").write_bytes(b"not audio")
-    result = run_script("evaluate.py", "--model", model, "--out", tmp_path / "report", test_dir)
+    # each image as it is, as the trainer's validation scores it (--no-tta)
+    result = run_script("evaluate.py", "--model", model, "--no-tta", "--out", tmp_path / "report", test_dir)
     last = result.stdout.strip().splitlines()[-1]
     match = re.fullmatch(r"accuracy (\d\.\d{4}) \((\d+)/(\d+)\)", last)
     assert match and int(match[3]) == 20
@@ -229,12 +230,41 @@ def test_evaluate_matches_the_trainers_test_accuracy(tiny_corpus, model, tmp_pat
     confusion = np.array(report["confusion"])
     assert confusion.sum() == 20 and np.trace(confusion) == int(match[2])
     predicted = {os.path.basename(f["path"]): f["predicted"] for f in report["files"]}
-    for line in run_script("predict.py", "--model", model, test_dir).stdout.strip().splitlines():
+    for line in run_script("predict.py", "--model", model, "--no-tta", test_dir).stdout.strip().splitlines():
         path, digit, _ = line.split("\t")
         assert predicted[os.path.basename(path)] == int(digit)
     assert (tmp_path / "report" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     per_digit = [line for line in result.stdout.splitlines() if line.startswith("digit ")]
     assert len(per_digit) == 10
+
+
+def test_test_time_variations_average_the_warped_and_stretched_views(tiny_corpus, model, tmp_path):
+    paths = sorted(str(path) for path in (tiny_corpus / "wav").glob("*.wav"))[:12]
+    cnns, params = inference.load_classifiers([str(model)])
+    _, images, _ = inference.usable_images(paths, params)
+    views = []  # the reference: every view made image by image with the training variation's functions
+    for frames in (None, 24, 32, 40):
+        for warp in (1.0, 0.92, 1.08):
+            view = []
+            for image in images:
+                length = max(1, augment.word_frames(image).size)
+                stretched = image if frames is None else augment.shift_and_stretch_time(image, 0.0, frames / length)
+                view.append(augment.interpolate_axis(stretched, np.arange(64) * warp, axis=0))
+            views.append(inference.probabilities(cnns, view))
+    varied = inference.probabilities(cnns, images, test_time_variations=True)
+    np.testing.assert_allclose(varied, np.mean(views, axis=0), atol=1e-5)
+    plain = inference.probabilities(cnns, images)
+    assert np.abs(varied - plain).max() > 1e-3
+    # predict.py and evaluate.py average the views unless --no-tta
+    for flags, expected in (((), varied), (("--no-tta",), plain)):
+        lines = run_script("predict.py", "--model", model, *flags, *paths).stdout.strip().splitlines()
+        for line, probability in zip(lines, expected):
+            path, digit, confidence = line.split("\t")
+            assert int(digit) == probability.argmax() and float(confidence) == pytest.approx(probability.max(), abs=1e-4)
+        run_script("evaluate.py", "--model", model, *flags, "--out", tmp_path / str(len(flags)), *paths)
+        report = json.loads((tmp_path / str(len(flags)) / "report.json").read_text())
+        assert report["test_time_variations"] == (not flags)
+        assert [f["predicted"] for f in report["files"]] == expected.argmax(axis=1).tolist()
 
 
 def test_missing_model_is_a_clear_error(tiny_corpus, tmp_path):
@@ -266,7 +296,8 @@ def test_several_models_are_averaged(tiny_corpus, two_seeds, tmp_path):
     alone = []
     for run in two_seeds:
         cnn, params = inference.load_classifier(run)
-        alone.append(dict(inference.classify_files([str(tmp_path / name) for name in names], cnn, params)[0]))
+        alone.append(dict(inference.classify_files([str(tmp_path / name) for name in names], cnn, params,
+                                                   test_time_variations=True)[0]))  # predict.py's default
     for name in names:
         mean = (alone[0][str(tmp_path / name)] + alone[1][str(tmp_path / name)]) / 2
         digit, confidence = predicted[name]

@@ -4,7 +4,8 @@ front-end images made once for all of them (evaluate.py makes them again for eve
 
 Prints one line per classifier folder and, for each --ensemble group, one for the average of its
 probabilities (the seeds of one model together); writes them to --out as JSON. All classifiers must
-share one front end (the data set's).
+share one front end (the data set's). Each image is scored as it is (evaluate.py --no-tta): the curve
+compares what the trainings learnt, not what the test-time variations add.
 """
 import argparse
 import os
