@@ -83,12 +83,13 @@ TEST_WARPS = (1.0, 0.92, 1.08)
 TEST_WORD_FRAMES = (None, 24, 32, 40)   # None: the word as it was recorded
 
 
-def test_time_views(images):
+def test_time_views(images, warps=TEST_WARPS, word_frames=TEST_WORD_FRAMES):
     """The views of ``images`` (N, n_mels, n_frames) that ``probabilities(..., test_time_variations=True)``
-    averages: every length of TEST_WORD_FRAMES with every warp of TEST_WARPS, the images as they are first."""
-    for frames in TEST_WORD_FRAMES:
+    averages: every length of ``word_frames`` (None: as recorded) with every warp of ``warps``, in that
+    order (the images as they are first, with the defaults)."""
+    for frames in word_frames:
         stretched = images if frames is None else augment.stretch_words(images, frames)
-        for warp in TEST_WARPS:
+        for warp in warps:
             yield stretched if warp == 1.0 else augment.warp_frequency(stretched, warp)
 
 

@@ -9,7 +9,7 @@ import pytest
 import soundfile
 
 from conftest import deterministic_prefix_draws, run_script
-from examples.human import adaptation, diagnose, time_probe
+from examples.human import adaptation, diagnose, time_probe, tta_probe
 from specae import features, inference, neural_voice, synth
 from specae.dataset import split_indices
 from specae.inference import balance_priors
@@ -194,6 +194,24 @@ def test_time_probe_edits_move_the_word_as_named():
     voiced = np.flatnonzero(squeezed[0, 0])
     assert len(voiced) == 32 and voiced[0] == 16 and voiced[-1] == 47
     assert squeezed[0, 0, voiced[0]] == 1 and squeezed[0, 0, voiced[-1]] == 64
+
+
+def test_tta_probe_averages_the_views_that_inference_averages(tiny_corpus, synthetic_model, tmp_path):
+    cnns, params = inference.load_classifiers([str(synthetic_model), str(synthetic_model)])
+    images, labels = time_probe.labelled_images([str(tiny_corpus / "wav")], params, 1, "probe")
+    per_model = [tta_probe.view_probabilities(cnn, images) for cnn in cnns]
+    sets = tta_probe.VIEW_SETS
+    np.testing.assert_allclose(tta_probe.averaged(per_model, *sets["as recorded"])[0],
+                               inference.probabilities(cnns[0], images), atol=1e-6)
+    np.testing.assert_allclose(tta_probe.averaged(per_model, *sets["3 warps x 4 lengths (the default)"])[0],
+                               inference.probabilities(cnns[0], images, test_time_variations=True), atol=1e-5)
+    result = run_script("examples/human/tta_probe.py", "--model", synthetic_model, "--out", tmp_path,
+                        tiny_corpus / "wav")
+    rows = json.loads((tmp_path / "tta_probe.json").read_text())["rows"]
+    default = next(row for row in rows if row["views"].endswith("(the default)"))
+    answers = inference.probabilities(cnns[0], images, test_time_variations=True).argmax(axis=1)
+    assert default["together"] == default["alone_mean"] == pytest.approx(np.mean(answers == labels))
+    assert len(result.stdout.strip().splitlines()) == 2 + len(sets)
 
 
 def test_diagnosis_measures_how_far_below_its_peak_a_word_begins(tmp_path):

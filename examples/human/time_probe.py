@@ -39,6 +39,45 @@ def squeeze(images, fraction):
     return np.stack([fit_frames(fit_frames(image, inner, "resize"), width, "pad") for image in images])
 
 
+def probe_parser(description, out):
+    """The command line the probes share: labelled recordings, --model (several averaged), --out, --jobs."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="labelled recordings ({digit}_*.wav)")
+    parser.add_argument("--model", action="append", help="classifier folder; several are averaged "
+                        "(default: every seed of result/classifier_3cnn)")
+    parser.add_argument("--out", default=out)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    return parser
+
+
+def load_probe(args, script):
+    """``(models, cnns, images, labels)`` for a probe's arguments: a model that cannot be loaded, or no
+    usable labelled recording, is a one-line exit naming ``script``."""
+    models = args.model or inference.default_models()
+    try:
+        cnns, params = inference.load_classifiers(models)
+    except inference.ModelError as error:
+        sys.exit("{}: error: {}".format(script, error))
+    return (models, cnns) + labelled_images(args.inputs, params, args.jobs, script)
+
+
+def labelled_images(inputs, params, jobs, script):
+    """``(images, labels)`` of the labelled recordings ({digit}_*.wav) among ``inputs``, with the front
+    end ``params``; the unusable and unlabelled ones named on stderr, none usable a one-line exit."""
+    labelled, skipped = [], []
+    for path in list_audio_files(inputs):
+        try:
+            labelled.append((path, parse_name(path)[0]))
+        except LabelError as error:
+            skipped.append((path, str(error)))
+    paths, images, unusable = inference.usable_images([path for path, _ in labelled], params, jobs=jobs)
+    inference.report_skipped(skipped + unusable)
+    if not paths:
+        sys.exit("{}: error: no usable recording named {{digit}}_*.wav in {}".format(script, " ".join(inputs)))
+    label_of = dict(labelled)
+    return np.stack(images).astype(np.float32), np.array([label_of[path] for path in paths])
+
+
 EDITS = [("as it is", lambda x: x)] + [
     ("first {} frames removed".format(k), lambda x, k=k: cut(x, k, 0)) for k in (6, 12)] + [
     ("last {} frames removed".format(k), lambda x, k=k: cut(x, 0, k)) for k in (6, 12)] + [
@@ -46,33 +85,10 @@ EDITS = [("as it is", lambda x: x)] + [
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="labelled recordings ({digit}_*.wav)")
-    parser.add_argument("--model", action="append", help="classifier folder; several are averaged "
-                        "(default: every seed of result/classifier_3cnn)")
+    parser = probe_parser(__doc__, "result/human/time_probe")
     parser.add_argument("--watch", type=int, default=8, help="the wrong answer to count")
-    parser.add_argument("--out", default="result/human/time_probe")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-
-    models = args.model or inference.default_models()
-    try:
-        cnns, params = inference.load_classifiers(models)
-    except inference.ModelError as error:
-        sys.exit("time_probe.py: error: {}".format(error))
-    labelled, skipped = [], []
-    for path in list_audio_files(args.inputs):
-        try:
-            labelled.append((path, parse_name(path)[0]))
-        except LabelError as error:
-            skipped.append((path, str(error)))
-    paths, images, unusable = inference.usable_images([path for path, _ in labelled], params, jobs=args.jobs)
-    inference.report_skipped(skipped + unusable)
-    if not paths:
-        sys.exit("time_probe.py: error: no usable recording named {digit}_*.wav in " + " ".join(args.inputs))
-    label_of = dict(labelled)
-    labels = np.array([label_of[path] for path in paths])
-    images = np.stack(images).astype(np.float32)
+    models, cnns, images, labels = load_probe(args, "time_probe.py")
     rows = []
     print("| edit of the time axis | accuracy | wrong answers \"{}\" |".format(args.watch))
     print("|---|---|---|")
