@@ -359,6 +359,12 @@ def test_adapt_reads_no_labels_and_writes_a_usable_model(tiny_corpus, synthetic_
     assert "skipped {}: not a readable audio file".format(unlabelled / "broken.wav") in result.stderr
     report = json.loads((tmp_path / "adapted" / "adaptation.json").read_text())
     assert report["recordings"] == 20 and [r["round"] for r in report["rounds"]] == [1, 2]
+    # round 1's pseudo-labels: the source model's answers averaged over the test-time views
+    cnns, params = inference.load_classifiers([str(synthetic_model)])
+    _, images = inference.recording_images(report["files"], params, 1)
+    views = inference.probabilities(cnns, images[:, 0], test_time_variations=True)
+    chosen, labels = adaptation.pseudo_labels(views, 0.4)
+    assert report["test_time_variations"] and report["rounds"][0]["chosen"] == [[int(i), int(k)] for i, k in zip(chosen, labels)]
     assert report["rounds"][0]["pseudo_labelled"] < report["rounds"][1]["pseudo_labelled"] <= 20
     round1 = np.load(tmp_path / "adapted" / "round1" / "model.npz")
     final = np.load(tmp_path / "adapted" / "model.npz")

@@ -10,7 +10,9 @@ pseudo-labelled recordings (repeated --repeat times), validated on the synthetic
 round's pseudo-labels come from the ensemble, which is right more often than any one of its members.
 The last round's classifiers are written to --out: one model (model.npz, model.json) or, for several
 members, one folder each (member1, member2, ...), which predict.py and evaluate.py read as an ensemble
-when given --out itself. Each round keeps its own folder, and adaptation.json records what was selected.
+when given --out itself. Each round keeps its own folder, and adaptation.json records what was selected
+(per round, [recording index, pseudo-label] pairs). The ensemble scores each recording in the test-time
+views that predict.py and evaluate.py average (--no-tta: as it is).
 
 File names of the recordings are not parsed: any *.wav works, labelled or not.
 """
@@ -48,6 +50,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3,
                         help="times each pseudo-labelled recording appears per epoch beside the synthetic clips")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--no-tta", dest="test_time_variations", action="store_false",
+                        help="choose the pseudo-labels from each recording as it is, without the test-time variations "
+                             "that predict.py and evaluate.py average by default")
     classifier_training.add_variation_option(parser)
     args = parser.parse_args()
     out = args.out
@@ -71,7 +76,7 @@ def main():
     start_from = [os.path.join(model, checkpoints.MODEL_FILE) for model in args.model[:members]]
     rounds, scorers = [], cnns
     for number, fraction in enumerate(args.fractions, start=1):
-        probabilities = inference.probabilities(scorers, images[:, 0])
+        probabilities = inference.probabilities(scorers, images[:, 0], test_time_variations=args.test_time_variations)
         chosen, labels = adaptation.pseudo_labels(probabilities, fraction)
         print("round {}: {} of {} recordings pseudo-labelled (fraction {})".format(
             number, len(chosen), len(paths), fraction), flush=True)
@@ -94,7 +99,8 @@ def main():
             start_from[member] = os.path.join(round_args.out, checkpoints.MODEL_FILE)
             scorers.append(cnn)
         rounds.append({"round": number, "fraction": fraction, "pseudo_labelled": len(chosen),
-                       "per_digit": np.bincount(labels, minlength=10).tolist()})
+                       "per_digit": np.bincount(labels, minlength=10).tolist(),
+                       "chosen": [[int(index), int(label)] for index, label in zip(chosen, labels)]})
 
     for member_dir, source in zip(member_dirs, start_from):
         os.makedirs(os.path.join(out, member_dir), exist_ok=True)
@@ -102,7 +108,7 @@ def main():
             shutil.copyfile(os.path.join(os.path.dirname(source), name), os.path.join(out, member_dir, name))
     save_json(os.path.join(out, "adaptation.json"), {
         "command": sys.argv, "started_from": args.model, "members": member_dirs, "recordings": len(paths), "rounds": rounds,
-        "files": paths})
+        "test_time_variations": args.test_time_variations, "files": paths})
     print("adapted model: {}".format(out))
     return 0
 
