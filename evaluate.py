@@ -29,10 +29,7 @@ def main():
                                  os.path.dirname(inference.DEFAULT_MODEL)))
     parser.add_argument("--out", default=os.path.join("result", "evaluation"), help="where to write the report")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
-    parser.add_argument("--no-tta", dest="test_time_variations", action="store_false",
-                        help="score each recording as it is, without the test-time variations (by default "
-                             "the answers are averaged over {} views: vocal-tract warps and word lengths)".format(
-                                 len(inference.TEST_WARPS) * len(inference.TEST_WORD_FRAMES)))
+    inference.add_test_time_option(parser)
     parser.add_argument("--balance", choices=("none", "all", "speaker"), default="none",
                         help="rescale the probabilities so that every digit gets the same share of the answers "
                              "over all files, or over each speaker's (default none: each file on its own)")

@@ -24,10 +24,7 @@ def main():
                              "probabilities (default: every seed of {}, averaged)".format(
                                  os.path.dirname(inference.DEFAULT_MODEL)))
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
-    parser.add_argument("--no-tta", dest="test_time_variations", action="store_false",
-                        help="score each recording as it is, without the test-time variations (by default "
-                             "the answers are averaged over {} views: vocal-tract warps and word lengths)".format(
-                                 len(inference.TEST_WARPS) * len(inference.TEST_WORD_FRAMES)))
+    inference.add_test_time_option(parser)
     parser.add_argument("--reject", action="store_true", help="answer '-' for sounds that are not spoken digits")
     parser.add_argument("--detector", default=anomaly.DEFAULT_DETECTOR,
                         help="for --reject: detector.json of anomaly_report.py, or its folder (default %(default)s)")

@@ -77,10 +77,19 @@ def load_classifiers(directories):
 # also scored as the training variations might have drawn it, its bands warped by 0.92 and 1.08 (a vocal
 # tract 8 % longer or shorter, inside VARY_WARP) and its word stretched to 24, 32 and 40 frames (the ends
 # and middle of VARY_LENGTH_FRAMES), each warp with each length: 12 views, their probabilities averaged.
-# Measured on five ensembles of three seeds: 0 to 1.3 points more on FSDD, 1.5 per seed, and the held-out
-# espeak voices up as well (1.7 points per seed); a person's vowel length and vocal tract then matter less.
+# Measured on six ensembles and fourteen models: 0 to 1.3 points more on FSDD per ensemble, 1.5 per model, and
+# the held-out espeak voices up as well (1.7 points per model); a person's vowel length and vocal tract then
+# matter less.
 TEST_WARPS = (1.0, 0.92, 1.08)
 TEST_WORD_FRAMES = (None, 24, 32, 40)   # None: the word as it was recorded
+
+
+def add_test_time_option(parser, without="score each recording as it is"):
+    """``--no-tta``: ``args.test_time_variations`` False; ``without`` says what the script then does."""
+    parser.add_argument("--no-tta", dest="test_time_variations", action="store_false",
+                        help="{}, without the test-time variations (by default the answers are averaged over "
+                             "{} views of each recording: vocal-tract warps and word lengths)".format(
+                                 without, len(TEST_WARPS) * len(TEST_WORD_FRAMES)))
 
 
 def test_time_views(images, warps=TEST_WARPS, word_frames=TEST_WORD_FRAMES):

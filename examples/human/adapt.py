@@ -50,9 +50,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3,
                         help="times each pseudo-labelled recording appears per epoch beside the synthetic clips")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
-    parser.add_argument("--no-tta", dest="test_time_variations", action="store_false",
-                        help="choose the pseudo-labels from each recording as it is, without the test-time variations "
-                             "that predict.py and evaluate.py average by default")
+    inference.add_test_time_option(parser, "choose the pseudo-labels from each recording as it is")
     classifier_training.add_variation_option(parser)
     args = parser.parse_args()
     out = args.out
