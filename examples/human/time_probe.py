@@ -12,7 +12,6 @@ from the sound of the voices (docs/human.md).
     .venv/bin/python examples/human/time_probe.py --model result/classifier_3cnn/seed1 ... $HUMAN_DIR
 """
 import argparse
-import json
 import os
 import sys
 
