@@ -111,7 +111,8 @@ class ChainerAE(chainer.Chain):
         with chainer.no_backprop_mode():
             for link in self.frozen:
                 x = onednn.relu(link(x))
-        return onednn.mean_squared_error(onednn.relu(self.decoder(onednn.relu(self.encoder(x)))), x)
+        # as specae.models.AutoencoderLayer: one node through oneDNN for fastconv's links, link by link otherwise
+        return onednn.mean_squared_error(fastconv.convolutions_with_relu(x, [self.encoder, self.decoder]), x)
 
 
 class ChainerCNN(chainer.Chain):
@@ -123,8 +124,7 @@ class ChainerCNN(chainer.Chain):
             self.fc = L.Linear(None, 10)
 
     def forward(self, x, t):
-        for conv in self.convs:
-            x = onednn.relu(conv(x))
+        x = fastconv.convolutions_with_relu(x, list(self.convs))  # as specae.models.CNN
         return F.softmax_cross_entropy(self.fc(x), t)
 
 

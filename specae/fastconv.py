@@ -645,3 +645,23 @@ class Deconvolution2D(L.Deconvolution2D):
             self._initialize_params(x.shape[1])
         return deconvolution_2d(x, self.W, self.b, self.stride, self.pad,
                                 self.outsize)
+
+
+def _stacks(link):
+    """A link ``convolutions_with_relu`` can put in one node: a plain convolution or transposed convolution
+    of this module with a bias and its weights made."""
+    return (type(link) in (Convolution2D, Deconvolution2D) and _plain(link) and not getattr(link, 'cudnn_fast', False)
+            and link.b is not None and link.W.array is not None)
+
+
+def convolutions_with_relu(x, links):
+    """``relu(link(x))`` for each link in turn (convolutions and transposed convolutions): as one oneDNN node
+    (``onednn.ConvolutionReLUStack``) where every link is of this module, with a bias, and the arrays are
+    float32 numpy, else link by link."""
+    if all(_stacks(link) for link in links) and all(onednn.takes(x, link.W, link.b) for link in links):
+        layers = [onednn.StackLayer(isinstance(link, Deconvolution2D), link.stride, link.pad,
+                                    getattr(link, 'outsize', None)) for link in links]
+        return onednn.convolution_relu_stack(x, [(link.W, link.b) for link in links], layers)
+    for link in links:
+        x = onednn.relu(link(x))
+    return x

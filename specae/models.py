@@ -10,7 +10,7 @@ import chainer.functions as F
 import chainer.links as L
 import numpy as np
 
-from specae.fastconv import Convolution2D, Deconvolution2D
+from specae.fastconv import Convolution2D, Deconvolution2D, convolutions_with_relu
 from specae.onednn import mean_squared_error, relu
 
 KERNEL = 6
@@ -45,7 +45,8 @@ class AutoencoderLayer(chainer.Chain):
 
     def reconstruction_loss(self, x, target=None):
         """MSE to ``target``: ``x`` itself for a plain autoencoder, the clean version for a denoising one."""
-        return mean_squared_error(self.decode(self.encode(x)), x if target is None else target)
+        reconstruction = convolutions_with_relu(x, [self.encoder, self.decoder])  # relu(decoder(relu(encoder(x))))
+        return mean_squared_error(reconstruction, x if target is None else target)
 
 
 class GreedyStack(chainer.ChainList):
@@ -202,8 +203,7 @@ class CNN(chainer.Chain):
             self.fc = L.Linear(widths[-1] * (size - frequency_pool + 1) * size, n_classes)
 
     def forward(self, x):
-        for conv in self.convs:
-            x = relu(conv(x))
+        x = convolutions_with_relu(x, list(self.convs))
         if self.frequency_pool > 1:
             x = F.max_pooling_2d(x, (self.frequency_pool, 1), stride=1, cover_all=False)
         if self.dropout and chainer.config.train:

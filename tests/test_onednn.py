@@ -501,3 +501,151 @@ def test_mean_squared_error_equals_stock_and_its_gradient_exactly(layout):
     reference.backward()
     for ours, theirs in zip((x0, x1), references):
         np.testing.assert_array_equal(ours.grad, theirs.grad)
+
+
+def _cnn_links(rng, channels, with_fastconv=True):
+    make = fastconv.Convolution2D if with_fastconv else L.Convolution2D
+    links = [make(c_in, c_out, 6, stride=2) for c_in, c_out in zip((1,) + channels[:-1], channels)]
+    for link in links:
+        link.W.array[...] = _x(rng, link.W.shape) / np.sqrt(link.W[0].size)    # activations of order 1
+        link.b.array[...] = _x(rng, link.b.shape)
+    return links
+
+
+def _stack_run(links, x, gy, one_node, x_needs_gradient=True):
+    """The output of ``relu(conv(...))`` over the links and the gradients of its inputs, as one node or node
+    by node (``one_node``)."""
+    for link in links:
+        link.cleargrads()
+    x = chainer.Variable(x.copy(), requires_grad=x_needs_gradient)
+    if one_node:
+        y = fastconv.convolutions_with_relu(x, links)
+        assert type(y.creator) is onednn.ConvolutionReLUStack
+    else:
+        y = x
+        for link in links:
+            y = onednn.relu(link(y))
+    y.grad = gy.copy()
+    y.backward()
+    return [y.array, x.grad] + [a for link in links for a in (link.W.grad, link.b.grad)]
+
+
+def _assert_stock_agrees(stock, links, x, gy, fused):
+    """Stock Chainer's links given the weights of ``links`` give ``fused`` (a ``_stack_run``) within float32
+    rounding."""
+    for link, ours in zip(stock, links):
+        link.W.array[...], link.b.array[...] = ours.W.array, ours.b.array
+    with chainer.using_config('specae_onednn', False):
+        reference = _stack_run(stock, x, gy, one_node=False)
+    _assert_close(fused, reference)
+
+
+@needs_library
+@pytest.mark.parametrize('bf16', [False, pytest.param(True, marks=needs_amx)], ids=['float32', 'bfloat16'])
+@pytest.mark.parametrize('channels, batch', [((16, 32, 32), 30), ((16, 32, 32), 7), ((16, 32), 1)],
+                         ids=['3 layers', '3 layers, a partial batch', '2 layers, batch 1'])
+def test_a_stack_of_convolutions_in_one_node_equals_them_node_by_node(channels, batch, bf16):
+    """The classifier's convolutions and ReLUs as one node give the values and gradients of the nodes one by
+    one, bit for bit (the same primitives; the bfloat16 ones are compared with stock on rounded inputs
+    above), and in float32 stock Chainer's within its rounding."""
+    rng = np.random.default_rng(31)
+    links = _cnn_links(rng, channels)
+    x = _x(rng, (batch, 1, 64, 64))
+    with chainer.using_config('specae_onednn_bf16', bf16):
+        top = fastconv.convolutions_with_relu(x, links).shape
+        gy = _x(rng, top)                                   # NCHW, as a fully connected layer hands it back
+        fused = _stack_run(links, x, gy, one_node=True)
+        separate = _stack_run(links, x, gy, one_node=False)
+        without_x = _stack_run(links, x, gy, one_node=True, x_needs_gradient=False)
+    for mine, theirs in zip(fused, separate):
+        np.testing.assert_array_equal(mine, theirs)
+    assert without_x[1] is None
+    for mine, theirs in zip(without_x[2:], separate[2:]):
+        np.testing.assert_array_equal(mine, theirs)
+    if bf16:
+        return
+    _assert_stock_agrees(_cnn_links(rng, channels, with_fastconv=False), links, x, gy, fused)
+
+
+@needs_library
+def test_a_stack_in_one_node_keeps_nan_and_has_no_second_derivative():
+    rng = np.random.default_rng(32)
+    links = _cnn_links(rng, (16, 32))
+    x = _x(rng, (2, 1, 64, 64))
+    x[1, 0, 30:36, 30:36] = np.nan
+    gy = _x(rng, (2, 32, 13, 13))
+    fused, separate = (_stack_run(links, x, gy, one_node) for one_node in (True, False))
+    assert np.isnan(fused[0][1]).any() and not np.isnan(fused[0][0]).any()
+    for mine, theirs in zip(fused, separate):
+        np.testing.assert_array_equal(mine, theirs)
+    variable = chainer.Variable(x[:1].copy())
+    gx, = chainer.grad([fastconv.convolutions_with_relu(variable, links)], [variable],
+                       grad_outputs=[chainer.Variable(gy[:1])], enable_double_backprop=True)
+    with pytest.raises(NotImplementedError):
+        chainer.grad([gx], [variable], grad_outputs=[chainer.Variable(x[:1])])
+
+
+@needs_library
+def test_the_classifier_runs_its_convolutions_as_one_node_where_it_can():
+    rng = np.random.default_rng(33)
+    cnn = models.CNN(3)
+    x = _x(rng, (4, 1, 64, 64))
+    assert cnn.fc.W.array is not None
+    seen = []
+    original = onednn.ConvolutionReLUStack.forward
+    try:
+        onednn.ConvolutionReLUStack.forward = lambda node, inputs: seen.append(len(inputs)) or original(node, inputs)
+        logits = cnn(x)
+        with chainer.using_config('specae_onednn', False):
+            reference = cnn(x)
+    finally:
+        onednn.ConvolutionReLUStack.forward = original
+    assert seen == [7]                                  # x and three weights and biases; the numpy path none
+    _assert_close([logits.array], [reference.array])
+
+
+def _autoencoder_links(rng, c_in, c_out, size, outsize=True):
+    encoder = fastconv.Convolution2D(c_in, c_out, 6, stride=2)
+    decoder = fastconv.Deconvolution2D(c_out, c_in, 6, stride=2, outsize=(size, size) if outsize else None)
+    for link in (encoder, decoder):
+        link.W.array[...] = _x(rng, link.W.shape) / np.sqrt(link.W[0].size)
+        link.b.array[...] = _x(rng, link.b.shape)
+    return [encoder, decoder]
+
+
+@needs_library
+@pytest.mark.parametrize('bf16', [False, pytest.param(True, marks=needs_amx)], ids=['float32', 'bfloat16'])
+@pytest.mark.parametrize('c_in, c_out, size, batch, outsize', [
+    (1, 16, 64, 30, True), (16, 32, 30, 7, True), (32, 32, 13, 1, True), (16, 32, 31, 3, False)],
+    ids=['AE1', 'AE2, a partial batch', 'AE3, batch 1', 'no outsize: the smallest, 30 for 31'])
+def test_an_autoencoder_layer_in_one_node_equals_it_node_by_node(c_in, c_out, size, batch, outsize, bf16):
+    """An encoder and its decoder (a transposed convolution: to the input's size, one larger than the smallest
+    where that is odd, or without an outsize to the smallest) with their ReLUs as one node: the values and gradients of the nodes one by one, bit for
+    bit, and of stock Chainer within float32 rounding."""
+    rng = np.random.default_rng(34)
+    links = _autoencoder_links(rng, c_in, c_out, size, outsize)
+    x = _x(rng, (batch, c_in, size, size))
+    with chainer.using_config('specae_onednn_bf16', bf16):
+        top = fastconv.convolutions_with_relu(x, links).shape
+        gy = _layouts(rng, top)[1]                         # as the mean squared error hands it back
+        fused = _stack_run(links, x, gy, one_node=True)
+        separate = _stack_run(links, x, gy, one_node=False)
+    assert top == ((batch, c_in, size, size) if outsize else (batch, c_in, 30, 30))
+    for mine, theirs in zip(fused, separate):
+        np.testing.assert_array_equal(mine, theirs)
+    if bf16:
+        return
+    stock = [L.Convolution2D(c_in, c_out, 6, stride=2), L.Deconvolution2D(c_out, c_in, 6, stride=2, outsize=top[2:])]
+    _assert_stock_agrees(stock, links, x, gy, fused)
+
+
+@needs_library
+def test_the_autoencoder_layer_trains_through_one_node_to_the_same_loss():
+    rng = np.random.default_rng(35)
+    layer = models.AutoencoderLayer(16, 32, 30)
+    x = _layouts(rng, (5, 16, 30, 30))[1]
+    loss = layer.reconstruction_loss(x)
+    assert type(loss.creator.inputs[0].creator) is onednn.ConvolutionReLUStack
+    with chainer.using_config('specae_onednn', False):
+        reference = layer.reconstruction_loss(x)
+    _assert_close([loss.array], [reference.array])
