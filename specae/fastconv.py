@@ -44,6 +44,8 @@ differs.
 ``Convolution2DGradW``: the function nodes (numpy only).  Every backward is
 expressed with these nodes, so double backprop works too.
 ``release_buffers()``: drops the recycled work buffers.
+``convolutions_with_relu(x, links)``: ``relu(link(x))`` link after link, as one
+oneDNN node (``onednn.ConvolutionReLUStack``) where it can (first order only).
 """
 
 import sys

@@ -3,7 +3,8 @@ and the CNN classifier.
 
 Geometry as the original: kernel 6, stride 2, no padding, 16/32/32 filters, so a 64×64 image
 becomes 30×30, 13×13, then 4×4; ReLU after every convolution and transposed convolution of the
-greedy stack and the classifier (oneDNN's where the convolutions run on it: `specae.onednn.relu`).
+greedy stack and the classifier (oneDNN's where the convolutions run on it: `specae.onednn.relu`; a
+training step's stack of convolutions and ReLUs as one node, `specae.fastconv.convolutions_with_relu`).
 """
 import chainer
 import chainer.functions as F
