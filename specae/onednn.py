@@ -1113,10 +1113,40 @@ class MeanSquaredError(F.loss.mean_squared_error.MeanSquaredError):
         return numpy.array(flat.dot(flat) / flat.size, dtype=diff.dtype),
 
     def backward(self, indexes, grad_outputs):
-        x0, x1 = self.get_retained_inputs()
+        return SquaredErrorGradient(indexes).apply(self.get_retained_inputs() + tuple(grad_outputs))
+
+
+class SquaredErrorGradient(function_node.FunctionNode):
+    """``MeanSquaredError``'s gradients with respect to its inputs ``indexes``, from ``x0, x1, gy``, in one node:
+    ``(x0 - x1) * (gy * 2 / size)`` and its negation, the arrays that Chainer's expressions ``diff *
+    F.broadcast_to(gy * (2. / diff.size), diff.shape)`` and ``-gx0`` give element for element (a
+    ``MulConstant`` casts the constant to float32 first), without their four nodes (about a tenth of an
+    AE3 training step). Its own backward, for second derivatives, is written with Chainer's functions."""
+
+    def __init__(self, indexes):
+        self.indexes = indexes
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1, 2))
+        x0, x1, gy = inputs
         diff = x0 - x1
-        gx0 = diff * F.broadcast_to(grad_outputs[0] * (2. / diff.size), diff.shape)
-        return [gx0 if index == 0 else -gx0 for index in indexes]
+        gx0 = diff * (numpy.float32(2. / diff.size) * gy)
+        return tuple(gx0 if index == 0 else -gx0 for index in self.indexes)
+
+    def backward(self, indexes, grad_outputs):
+        x0, x1, gy = self.get_retained_inputs()
+        # d gx0 = (dx0 - dx1) * c + diff * dc with c = gy * 2 / size; gx1 = -gx0
+        g = None
+        for index, grad in zip(self.indexes, grad_outputs):
+            if grad is not None:
+                term = grad if index == 0 else -grad
+                g = term if g is None else g + term
+        if g is None:
+            return [None] * len(indexes)
+        scale = 2. / x0.size
+        c = F.broadcast_to(gy * scale, x0.shape)
+        gradients = {0: g * c, 1: -(g * c), 2: F.sum(g * (x0 - x1)) * scale}
+        return [gradients[index] for index in indexes]
 
 
 def mean_squared_error(x0, x1):

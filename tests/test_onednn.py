@@ -649,3 +649,31 @@ def test_the_autoencoder_layer_trains_through_one_node_to_the_same_loss():
     with chainer.using_config('specae_onednn', False):
         reference = layer.reconstruction_loss(x)
     _assert_close([loss.array], [reference.array])
+
+
+@needs_library
+def test_mean_squared_error_second_derivatives_equal_stock():
+    rng = np.random.default_rng(16)
+    x0, x1 = (chainer.Variable(_layouts(rng, (3, 8, 5, 5))[1]) for _ in range(2))
+    references = [chainer.Variable(v.array.copy()) for v in (x0, x1)]
+    directions = [chainer.Variable(_x(rng, x0.shape)) for _ in range(2)]
+    ours = chainer.grad([onednn.mean_squared_error(x0, x1)], [x0, x1], enable_double_backprop=True)
+    theirs = chainer.grad([F.mean_squared_error(*references)], references, enable_double_backprop=True)
+    assert type(ours[0].creator) is onednn.SquaredErrorGradient
+    for mine, reference in zip(ours, theirs):
+        np.testing.assert_array_equal(mine.array, reference.array)
+    second = chainer.grad(list(ours), [x0, x1], grad_outputs=directions)
+    expected = chainer.grad(list(theirs), references, grad_outputs=[chainer.Variable(d.array.copy()) for d in directions])
+    for mine, reference in zip(second, expected):
+        np.testing.assert_allclose(mine.array, reference.array, rtol=1e-5, atol=1e-7)
+
+
+@needs_library
+def test_mean_squared_error_double_backward_checks_numerically():
+    """Including the derivative with respect to the loss's own gradient, which the test above leaves at 1."""
+    rng = np.random.default_rng(17)
+    x0, x1 = (_x(rng, (2, 3, 4, 4)).astype(np.float32) for _ in range(2))
+    gy = np.array(0.7, np.float32)
+    ggx = [_x(rng, x0.shape).astype(np.float32) for _ in range(2)]
+    chainer.gradient_check.check_double_backward(onednn.mean_squared_error, (x0, x1), gy, ggx,
+                                                 dtype=np.float64, atol=1e-3, rtol=1e-3)
