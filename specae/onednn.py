@@ -933,6 +933,20 @@ def _memory_run(a):
     return flat if numpy.shares_memory(flat, a) else None
 
 
+def _relu_into(x, y):
+    """``y[...] = max(x, 0)`` by oneDNN's ReLU (``y`` in ``x``'s layout, or ``x`` itself: it runs in place);
+    True where ``x`` holds a NaN. oneDNN's ReLU turns a NaN into 0 (a max instruction); numpy's and Chainer's
+    keep it, and a NaN must reach the loss so that a diverging run stops before its model is written. One max
+    over the input finds one (about a quarter of the ReLU's own time); such an array goes to numpy instead."""
+    x_run = _memory_run(x)
+    has_nan = bool(numpy.isnan(x_run.max()))
+    if has_nan:
+        numpy.maximum(x, 0, out=y)
+    else:
+        _relu_primitives(x.size).forward({ARG_SRC: x_run, ARG_DST: _memory_run(y)})
+    return has_nan
+
+
 class ReLU(function_node.FunctionNode):
     """``max(x, 0)`` through oneDNN, the output in the input's layout, a NaN kept as numpy keeps it; float32
     numpy arrays whose elements are one run of memory (C-contiguous or channels-last: ``relu`` checks)."""
@@ -940,14 +954,7 @@ class ReLU(function_node.FunctionNode):
     def forward(self, inputs):
         x, = inputs
         y = numpy.empty_like(x)        # the same layout (order 'K')
-        x_run = _memory_run(x)
-        _relu_primitives(x.size).forward({ARG_SRC: x_run, ARG_DST: _memory_run(y)})
-        # oneDNN's ReLU turns a NaN into 0 (a max instruction); numpy's and Chainer's keep it, and a NaN must
-        # reach the loss so that a diverging run stops before its model is written. One max over the
-        # input finds one (about a quarter of the ReLU's own time); the rare array that has one is redone.
-        self.has_nan = bool(numpy.isnan(x_run.max()))
-        if self.has_nan:
-            numpy.maximum(x, 0, out=y)
+        self.has_nan = _relu_into(x, y)
         self.retain_outputs((0,))
         return y,
 
@@ -992,18 +999,6 @@ def relu(x):
     return y
 
 
-def _relu_in_place(y):
-    """``max(y, 0)`` written over ``y`` (oneDNN's ReLU, which may run in place); True where ``y`` held a NaN,
-    which is then kept as numpy keeps it (see ``ReLU.forward``)."""
-    run = _memory_run(y)
-    has_nan = bool(numpy.isnan(run.max()))
-    if has_nan:
-        numpy.maximum(y, 0, out=y)
-    else:
-        _relu_primitives(y.size).forward({ARG_SRC: run, ARG_DST: run})
-    return has_nan
-
-
 StackLayer = collections.namedtuple('StackLayer', 'transposed stride pad outsize')
 StackLayer.__doc__ = """One layer of a ``ConvolutionReLUStack``: a convolution, or with ``transposed`` a transposed
 convolution to ``outsize`` (``(H, W)``, either None for the smallest, as the link's), then a ReLU."""
@@ -1039,7 +1034,7 @@ class ConvolutionReLUStack(function_node.FunctionNode):
                 y.transpose(0, 2, 3, 1)[...] += b       # as Deconvolution2DFunction adds it
             else:
                 y = forward(x, W, b, layer.stride, layer.pad)
-            self.has_nan.append(_relu_in_place(y))
+            self.has_nan.append(_relu_into(y, y))        # in place: the convolution's output is not needed again
             self.activations.append(y)
         return self.activations[-1],
 
