@@ -577,6 +577,14 @@ def _output_size(h, w, kh, kw, stride, pad, cover_all):
             conv_utils.get_conv_outsize(w, kw, stride[1], pad[1], cover_all=cover_all))
 
 
+def _needs_cover_all(small_shape, large_shape, ksize, stride, pad):
+    """Whether a convolution of ``large_shape`` (N, C, H, W) to ``small_shape`` needs ``cover_all``: when the
+    transposed convolution that made ``large_shape`` was given an outsize above its smallest, the plain
+    convolution back covers the extra rows and columns only with it."""
+    kh, kw = ksize
+    return tuple(small_shape[2:]) != _output_size(large_shape[2], large_shape[3], kh, kw, stride, pad, False)
+
+
 def forward(x, W, b, stride, pad, cover_all=False):
     """Convolution of ``x (N, C, H, W)`` with ``W (O, C, kh, kw)`` (+ ``b``): an NCHW view of NHWC.
     ``x`` is read as it is if it is channels-last (see ``_channels_last``), else copied."""
@@ -839,9 +847,7 @@ class Deconvolution2DFunction(_Node):
         gy, = grad_outputs
         x_copy, _ = self.take_copies()
         gy_channels_last = _channels_last(gy.array)
-        kh, kw = W.shape[2:]
-        cover_all = (x.shape[2], x.shape[3]) != _output_size(gy.shape[2], gy.shape[3], kh, kw, self.stride,
-                                                            self.pad, False)
+        cover_all = _needs_cover_all(x.shape, gy.shape, W.shape[2:], self.stride, self.pad)
         gradients = {}
         if 0 in indexes:
             gradients[0], = Convolution2DFunction(self.stride, self.pad, cover_all,
@@ -877,9 +883,7 @@ class Convolution2DGradW(_Node):
         if 0 in indexes:
             gradients[0], = Deconvolution2DFunction(self.stride, self.pad, outsize=x.shape[2:]).apply((gy, ggW))
         if 1 in indexes:
-            kh, kw = self.ksize
-            cover_all = (gy.shape[2], gy.shape[3]) != _output_size(x.shape[2], x.shape[3], kh, kw, self.stride,
-                                                                  self.pad, False)
+            cover_all = _needs_cover_all(gy.shape, x.shape, self.ksize, self.stride, self.pad)
             args = (x, ggW) if ggb is None else (x, ggW, ggb)
             gradients[1], = Convolution2DFunction(self.stride, self.pad, cover_all).apply(args)
         return [gradients[i] for i in indexes]
@@ -1063,9 +1067,7 @@ class StackGradient(function_node.FunctionNode):
             g = _channels_last(ReLUGrad(activations[index + 1], stack.has_nan[index]).forward((gy,))[0])
             if index > 0 or 0 in wanted:
                 if layer.transposed:
-                    kh, kw = W.shape[2:]
-                    cover_all = x.shape[2:] != _output_size(g.shape[2], g.shape[3], kh, kw, layer.stride,
-                                                            layer.pad, False)
+                    cover_all = _needs_cover_all(x.shape, g.shape, W.shape[2:], layer.stride, layer.pad)
                     gy = forward(g, W, None, layer.stride, layer.pad, cover_all)
                 else:
                     gy = backward_data(g, W, x.shape[2:], layer.stride, layer.pad)

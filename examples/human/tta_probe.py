@@ -35,10 +35,10 @@ VIEW_SETS = {
 
 
 def view_probabilities(cnn, images):
-    """``{(warp, frames): (N, 10)}``: one model's probabilities in every view of the grid."""
-    views = inference.test_time_views(images, WARPS, WORD_FRAMES)
-    grid = [(warp, frames) for frames in WORD_FRAMES for warp in WARPS]  # test_time_views' order
-    return {key: inference.probabilities(cnn, view) for key, view in zip(grid, views)}
+    """``{(warp, frames): (N, 10)}``: one model's probabilities in every view of the grid, each view the one
+    that ``inference.test_time_views`` makes for that warp and length alone."""
+    return {(warp, frames): inference.probabilities(cnn, next(inference.test_time_views(images, (warp,), (frames,))))
+            for frames in WORD_FRAMES for warp in WARPS}
 
 
 def averaged(per_model, warps, word_frames):
