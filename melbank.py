@@ -69,7 +69,7 @@ def hz_to_mel(frequencies_hz):
 
     Examples
     --------
-    >>> float(hz_to_mel(700.0)) == 2595.0 * np.log10(2.0)
+    >>> bool(float(hz_to_mel(700.0)) == 2595.0 * np.log10(2.0))
     True
     >>> hz_to_mel([0.0, 1000.0]).round(2)
     array([  0.  , 999.99])

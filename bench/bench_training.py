@@ -28,6 +28,13 @@ reference timed in the same run, in interleaved rounds (median of the pairwise r
    (1 thread per process), training samples/s from the epochs after the first (when .venv has MPI:
    make mpi).
 
+With ``--device @cupy:0`` (``make bench DEVICE=@cupy:0``) it measures the GPU instead (bench/out/training_gpu.json):
+the same training steps with the model and batch on the device, Chainer (what the scripts run there: its
+stock functions on CuPy, no cuDNN) against PyTorch on the same device in float32 (TF32 off, as CuPy
+computes), and PyTorch with its default TF32 convolutions as information, each step ending in a device
+synchronisation; then epochs of ``cnn_autoencoder1.py`` and ``cnn_classifier1.py`` (3-CNN) on --dataset,
+GPU against the CPU of the same machine, unless --skip-scripts.
+
     .venv-bench/bin/python bench/bench_training.py [--seconds 2] [--rounds 3] [--dataset DataSet]
 """
 import argparse
@@ -164,15 +171,16 @@ def chainer_step(spec, links, batch, use_onednn=False, bf16=False):
     return step
 
 
-def torch_step(spec, batch, bf16=False):
+def torch_step(spec, batch, bf16=False, model_device="cpu"):
     """The same step in PyTorch; ``bf16``: its oneDNN convolutions in bfloat16 with float32 sums
-    (``torch.backends.mkldnn.conv.fp32_precision``), the counterpart of ``chainer_step(..., bf16=True)``."""
+    (``torch.backends.mkldnn.conv.fp32_precision``), the counterpart of ``chainer_step(..., bf16=True)``;
+    ``model_device``: where the model and the batch live ("cuda" on a GPU)."""
     import torch
     from torch import nn
     torch.manual_seed(0)
     rng = np.random.RandomState(0)
-    x = torch.from_numpy(rng.rand(*input_shape(spec, batch)).astype(np.float32))
-    t = torch.from_numpy(rng.randint(0, 10, batch).astype(np.int64))
+    x = torch.from_numpy(rng.rand(*input_shape(spec, batch)).astype(np.float32)).to(model_device)
+    t = torch.from_numpy(rng.randint(0, 10, batch).astype(np.int64)).to(model_device)
     if spec["kind"] == "ae":
         frozen = nn.Sequential(*[m for c_in, c_out, _ in AE_LAYERS[:spec["layer"]] if not spec["cached"]
                                  for m in (nn.Conv2d(c_in, c_out, KERNEL, STRIDE), nn.ReLU())])
@@ -194,10 +202,14 @@ def torch_step(spec, batch, bf16=False):
 
         def loss_fn():
             return nn.functional.cross_entropy(model(x), t)
+    model.to(model_device)
+    if spec["kind"] == "ae":
+        frozen.to(model_device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
 
     def step():
-        torch.backends.mkldnn.conv.fp32_precision = "bf16" if bf16 else "none"
+        if model_device == "cpu":
+            torch.backends.mkldnn.conv.fp32_precision = "bf16" if bf16 else "none"
         optimizer.zero_grad(set_to_none=True)
         loss_fn().backward()
         optimizer.step()
@@ -297,6 +309,114 @@ def step_rates(args, threads):
     return results
 
 
+# ---- on a GPU ---------------------------------------------------------------------------------------
+def chainer_gpu_step(spec, device, batch):
+    """``chainer_step`` with the model and the batch on ``device`` (a chainer CuPy device); the step ends
+    with a synchronisation, so that its time is the device's work and not the launch of it."""
+    rng = np.random.RandomState(0)
+    x = device.send(rng.rand(*input_shape(spec, batch)).astype(np.float32))
+    t = device.send(rng.randint(0, 10, batch).astype(np.int32))
+    model = ChainerAE(FAST, spec["layer"], spec["cached"]) if spec["kind"] == "ae" else ChainerCNN(FAST, spec["layers"])
+    args = (x,) if spec["kind"] == "ae" else (x, t)
+    model(*[chainer.backend.CpuDevice().send(a) for a in args])  # the lazy Linear, initialised on the CPU
+    model.to_device(device)
+    for link in getattr(model, "frozen", []):  # ChainerAE's frozen encoders are not registered links
+        link.to_device(device)
+    optimizer = flat_adam.FlatAdam()  # as the scripts: on the GPU it hands every parameter to Chainer's Adam
+    optimizer.setup(model)
+
+    def step():
+        loss = model(*args)
+        model.cleargrads()
+        loss.backward()
+        optimizer.update()
+        device.device.synchronize()
+    return step
+
+
+def torch_gpu_step(spec, batch, tf32):
+    """``torch_step`` on the first CUDA device; ``tf32``: PyTorch's default TF32 convolutions, else float32."""
+    import torch
+    # PyTorch's precision settings (2.9 and later; the older allow_tf32 flags must not be mixed with them)
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+    step = torch_step(spec, batch, model_device="cuda")
+
+    def synchronised():
+        torch.backends.cudnn.conv.fp32_precision = "tf32" if tf32 else "ieee"
+        step()
+        torch.cuda.synchronize()
+    return synchronised
+
+
+def gpu_step_report(args, device):
+    """The GPU's training steps, Chainer against PyTorch: the report of ``--device`` without its scripts."""
+    import torch
+    report = Report("training_gpu")
+    report.data.update(torch=torch.__version__, torch_cuda=torch.version.cuda, chainer=chainer.__version__,
+                       numpy=np.__version__, batch=args.batch, device=args.device)
+    import cupy
+    properties = cupy.cuda.runtime.getDeviceProperties(device.device.id)
+    report.data.update(cupy=cupy.__version__, gpu=properties["name"].decode(),
+                       cudnn_in_chainer=bool(chainer.backends.cuda.cudnn_enabled))
+    print("training steps on {} ({}), batch {}, {} rounds of {} s per variant; Chainer {} with CuPy {}, "
+          "cuDNN {}; PyTorch {}".format(args.device, report.data["gpu"], args.batch, args.rounds, args.seconds,
+                                        chainer.__version__, cupy.__version__,
+                                        "on" if report.data["cudnn_in_chainer"] else "off", torch.__version__))
+    print("  {:<15s} {:>10s} {:>10s} {:>11s} {:>14s}".format("model", "chainer/s", "torch/s", "torchTF32/s",
+                                                            "chainer/torch"))
+    results = {}
+    for name in args.models:
+        spec = MODELS[name]
+        steps = {"chainer": chainer_gpu_step(spec, device, args.batch),
+                 "torch": torch_gpu_step(spec, args.batch, tf32=False),
+                 "torch_tf32": torch_gpu_step(spec, args.batch, tf32=True)}
+        for step in steps.values():
+            for _ in range(5):
+                step()
+        times = interleaved({label: (lambda step=step: steps_per_second(step, args.seconds))
+                             for label, step in steps.items()}, args.rounds, warmup=0)
+        rates = {label: args.batch / median(seconds) for label, seconds in times.items()}
+        results[name] = {"samples_per_s": rates, "chainer_over_torch": paired_ratio(times["torch"], times["chainer"]),
+                         "chainer_over_torch_tf32": paired_ratio(times["torch_tf32"], times["chainer"])}
+        print("  {:<15s} {:>10.0f} {:>10.0f} {:>11.0f} {:>14.2f}".format(
+            name, rates["chainer"], rates["torch"], rates["torch_tf32"], results[name]["chainer_over_torch"]),
+            flush=True)
+    report.data["models"] = results
+    for name, result in results.items():
+        report.figure("{} training step on the GPU, Chainer / PyTorch".format(name), result["chainer_over_torch"], "x")
+    return report
+
+
+def gpu_scripts(args, report):
+    """Epoch seconds of AE1 and the 3-CNN (training, evaluation, snapshot, log) on the GPU and on the CPU."""
+    work = os.path.join(OUT, "training_gpu")
+    shutil.rmtree(work, ignore_errors=True)
+    common = ["--dataset", args.dataset, "--batchsize", str(args.batch), "--epoch", "3"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+
+    def epoch(script, device, *extra):
+        out = os.path.join(work, "{}_{}".format(script, device.replace("@", "").replace(":", "")))
+
+        def run():
+            run_timed([sys.executable, script, *common, *extra, "--device", device, "--out", out], env=env)
+            return epoch_seconds(out)
+        return run
+
+    times = interleaved({"AE1 GPU": epoch("cnn_autoencoder1.py", args.device),
+                         "AE1 CPU": epoch("cnn_autoencoder1.py", "-1"),
+                         "3-CNN GPU": epoch("cnn_classifier1.py", args.device, "--layers", "3"),
+                         "3-CNN CPU": epoch("cnn_classifier1.py", "-1", "--layers", "3")},
+                        max(2, args.rounds - 1), warmup=0)
+    print("one epoch on {} (training + evaluation + snapshot + log), whole scripts, {} CPU cores:".format(
+        args.dataset, os.cpu_count()))
+    for name, seconds in times.items():
+        report.figure("{} epoch".format(name), median(seconds), "s")
+    for model in ("AE1", "3-CNN"):
+        report.figure("{} epoch, CPU / GPU".format(model),
+                      paired_ratio(times[model + " CPU"], times[model + " GPU"]), "x")
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.7, help="per model, variant and round")
@@ -307,7 +427,16 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count()],
                         help="BLAS and torch thread counts to measure")
     parser.add_argument("--skip-scripts", action="store_true", help="only the step benchmark")
+    parser.add_argument("--device", default="-1",
+                        help="-1: the CPU benchmark; @cupy:0: the GPU's (Chainer against PyTorch on that device)")
     args = parser.parse_args()
+    device = chainer.get_device(args.device)
+    if device.xp is not np:
+        device.use()
+        report = gpu_step_report(args, device)
+        if not args.skip_scripts:
+            gpu_scripts(args, report)
+        return report.write()
     # As the training scripts run (trainer_setup.make_trainer); PyTorch's steps share the process, so both
     # sides are timed with the same allocator settings.
     kept = allocator.keep_freed_memory()

@@ -3,7 +3,8 @@
 #                      goal and PASS/FAIL; JSON in bench/out/. Benchmark-only packages (librosa, torch) go
 #                      into .venv-bench, never into .venv. About 7 minutes on 2 idle cores.
 #   make bench-scale   stage times and memory at 1x, 4x and 16x the corpus (long: half an hour or more)
-# Variables: BENCH_ROUNDS (3).
+# Variables: BENCH_ROUNDS (3); DEVICE=@cupy:0 adds the GPU's training rows (bench/out/training_gpu.json),
+# for which .venv-bench needs CuPy and PyTorch's CUDA libraries (docs/speed.md, "On a GPU").
 BENCH_VENV := .venv-bench
 BENCH_PY := env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS $(BENCH_VENV)/bin/python
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
@@ -20,6 +21,9 @@ $(BENCH_INSTALLED): requirements.txt requirements-bench.txt requirements-bench-t
 bench: $(BENCH_INSTALLED) $(MPI_INSTALLED) $(DATA_DIR)/manifest.json
 	$(BENCH_PY) bench/bench_frontend.py --wav $(WAV_DIR) --rounds $(BENCH_ROUNDS)
 	$(BENCH_PY) bench/bench_training.py --dataset $(DATA_DIR) --rounds $(BENCH_ROUNDS)
+ifneq ($(filter -1 @numpy,$(DEVICE)),$(DEVICE))
+	$(BENCH_PY) bench/bench_training.py --dataset $(DATA_DIR) --rounds $(BENCH_ROUNDS) --device $(DEVICE)
+endif
 	$(BENCH_PY) bench/bench_pipeline.py --scales 1 --epochs 2
 	$(BENCH_PY) bench/summary.py frontend training pipeline
 

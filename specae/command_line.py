@@ -31,7 +31,8 @@ def argument_parser(description, epochs):
 def get_device(spec, comm=None):
     """chainer.get_device, refusing a GPU at once and clearly when CUDA cannot be used.
 
-    With a communicator, a GPU spec means one GPU per process: the process's rank within its node."""
+    With a communicator, a GPU spec means one GPU per process: the process's rank within its node.
+    On a GPU the convolutions run on CuPy's im2col and cuBLAS, not cuDNN (specae/__init__.py)."""
     try:
         device = chainer.get_device(spec)
         if comm is not None and device.xp is not np:

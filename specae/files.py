@@ -133,7 +133,8 @@ def save_npy_rows(path, rows, count, row_shape, dtype):
               "shape": (int(count),) + tuple(int(n) for n in row_shape)}
     with atomic_path(path) as temporary:
         with open(temporary, "wb") as stream:
-            np.lib.format._write_array_header(stream, header, None)
+            # the public writer of the header np.save writes for such a small one (NumPy 1 and 2 alike)
+            np.lib.format.write_array_header_1_0(stream, header)
             written = 0
             for row in rows:
                 row = np.asarray(row, dtype=dtype)

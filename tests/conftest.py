@@ -19,6 +19,15 @@ def run_script(script, *args, check=True):
     return result
 
 
+def cuda_device_count():
+    """How many CUDA devices CuPy reaches here (0 without CuPy, a driver or a device)."""
+    try:
+        import cupy
+        return cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # each of those raises its own type; all mean "no GPU here"
+        return 0
+
+
 def deterministic_prefix_draws(draws):
     """The contract of the voice engines' draws (espeak's random voices, piper, Kokoro): a seed fixes them,
     fewer draws are a prefix of more, another seed differs, every name is unique. Returns 20 draws of seed 3."""

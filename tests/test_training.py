@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import cuda_device_count, run_script
 
 
 def weights(path):
@@ -212,6 +212,7 @@ def test_varied_images_change_each_sweep_and_resume_identically(tiny_corpus, tmp
     assert json.loads((tmp_path / "fixed" / "model.json").read_text())["vary_images"] is False
 
 
+@pytest.mark.skipif(cuda_device_count() > 0, reason="a CUDA device is reachable here (tests/test_gpu.py)")
 def test_gpu_request_without_cuda_fails_clearly(tiny_corpus, tmp_path):
     result = run_script("cnn_classifier1.py", "--dataset", tiny_corpus / "DataSet", "--out", tmp_path,
                         "--device", "@cupy:0", check=False)
