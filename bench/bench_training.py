@@ -146,10 +146,12 @@ def input_shape(spec, batch):
 GOAL_MODELS = ("2-CNN", "3-CNN", "AE1", "AE2 cached", "AE3 cached")
 
 
-def chainer_step(spec, links, batch, use_onednn=False, bf16=False):
+def chainer_step(spec, links, batch, use_onednn=False, bf16=False, device=None):
     """One training step of the model built from ``links``; ``use_onednn`` says whether specae.fastconv's
     links may use oneDNN (chainer.config.specae_onednn) or keep to their numpy code, ``bf16`` whether its
-    convolutions read bfloat16 (chainer.config.specae_onednn_bf16, as the training scripts run on AMX)."""
+    convolutions read bfloat16 (chainer.config.specae_onednn_bf16, as the training scripts run on AMX).
+    ``device``: a CuPy device (chainer's) to which the model and the batch are sent; the step then ends
+    with a synchronisation, so that its time is the device's work and not the launch of it."""
     rng = np.random.RandomState(0)
     x = rng.rand(*input_shape(spec, batch)).astype(np.float32)
     t = rng.randint(0, 10, batch).astype(np.int32)
@@ -157,8 +159,14 @@ def chainer_step(spec, links, batch, use_onednn=False, bf16=False):
         x = onednn.concat_examples(list(x))  # the batch as the training scripts' converter makes it
     model = ChainerAE(links, spec["layer"], spec["cached"]) if spec["kind"] == "ae" else ChainerCNN(links, spec["layers"])
     args = (x,) if spec["kind"] == "ae" else (x, t)
-    model(*args)  # initialise the lazy Linear
-    # the training scripts' optimizer (specae.flat_adam) beside fastconv's links; Chainer's own beside its own
+    model(*args)  # initialise the lazy Linear (on the CPU)
+    if device is not None:
+        model.to_device(device)
+        for link in model.frozen if spec["kind"] == "ae" else ():  # ChainerAE's frozen encoders: not registered links
+            link.to_device(device)
+        args = tuple(device.send(a) for a in args)
+    # the training scripts' optimizer (specae.flat_adam, which on a GPU hands every parameter to Chainer's
+    # Adam) beside fastconv's links; Chainer's own beside its own
     optimizer = chainer.optimizers.Adam() if links is STOCK else flat_adam.FlatAdam()
     optimizer.setup(model)
 
@@ -168,6 +176,8 @@ def chainer_step(spec, links, batch, use_onednn=False, bf16=False):
             model.cleargrads()
             loss.backward()
             optimizer.update()
+        if device is not None:
+            device.device.synchronize()
     return step
 
 
@@ -310,30 +320,6 @@ def step_rates(args, threads):
 
 
 # ---- on a GPU ---------------------------------------------------------------------------------------
-def chainer_gpu_step(spec, device, batch):
-    """``chainer_step`` with the model and the batch on ``device`` (a chainer CuPy device); the step ends
-    with a synchronisation, so that its time is the device's work and not the launch of it."""
-    rng = np.random.RandomState(0)
-    x = device.send(rng.rand(*input_shape(spec, batch)).astype(np.float32))
-    t = device.send(rng.randint(0, 10, batch).astype(np.int32))
-    model = ChainerAE(FAST, spec["layer"], spec["cached"]) if spec["kind"] == "ae" else ChainerCNN(FAST, spec["layers"])
-    args = (x,) if spec["kind"] == "ae" else (x, t)
-    model(*[chainer.backend.CpuDevice().send(a) for a in args])  # the lazy Linear, initialised on the CPU
-    model.to_device(device)
-    for link in getattr(model, "frozen", []):  # ChainerAE's frozen encoders are not registered links
-        link.to_device(device)
-    optimizer = flat_adam.FlatAdam()  # as the scripts: on the GPU it hands every parameter to Chainer's Adam
-    optimizer.setup(model)
-
-    def step():
-        loss = model(*args)
-        model.cleargrads()
-        loss.backward()
-        optimizer.update()
-        device.device.synchronize()
-    return step
-
-
 def torch_gpu_step(spec, batch, tf32):
     """``torch_step`` on the first CUDA device; ``tf32``: PyTorch's default TF32 convolutions, else float32."""
     import torch
@@ -367,7 +353,7 @@ def gpu_step_report(args, device):
     results = {}
     for name in args.models:
         spec = MODELS[name]
-        steps = {"chainer": chainer_gpu_step(spec, device, args.batch),
+        steps = {"chainer": chainer_step(spec, FAST, args.batch, device=device),
                  "torch": torch_gpu_step(spec, args.batch, tf32=False),
                  "torch_tf32": torch_gpu_step(spec, args.batch, tf32=True)}
         for step in steps.values():

@@ -161,7 +161,8 @@ INTONATION_MARKS = ("", ".", "?", "!")
 
 def with_intonation(speakers, seed=0):
     """The piper draws ``speakers``, each word given one of INTONATION_MARKS, drawn for each speaker from a
-    stream apart from its other draws (its knobs, noise and accent stay the same)."""
+    stream apart from its other draws (its knobs, noise and accent stay the same), seeded by its noise seed:
+    an accent draw, which repeats the seed of the plain draw of its number, repeats its marks too."""
     marked = []
     for speaker in speakers:
         rng = np.random.default_rng([seed, speaker.seed, 0x696e746f])  # "into"
