@@ -124,24 +124,22 @@ def test_the_training_scripts_on_the_gpu_follow_the_cpus_curves(tiny_corpus, tmp
     clf_keys = ("main/loss", "validation/main/loss", "main/accuracy", "validation/main/accuracy")
     runs, failed, stderr = {}, [], {"-1": set(), GPU: set()}
 
-    def run(script, *args):  # every script runs, so that one run on a GPU machine shows every failure
-        result = run_script(script, *data, *args, check=False)
+    def run(device, script, *args):  # every script runs, so that one run on a GPU machine shows every failure
+        result = run_script(script, *data, "--device", device, *args, check=False)
         if result.returncode:
             failed.append("{} {}: {}".format(script, " ".join(map(str, args)), result.stderr[-1500:]))
-        stderr[args[1]].update(result.stderr.splitlines())
+        stderr[device].update(result.stderr.splitlines())
 
     for device in ("-1", GPU):
         side = tmp_path / ("gpu" if device == GPU else "cpu")
-        run("cnn_autoencoder1.py", "--device", device, "--out", side / "ae1")
-        run("cnn_autoencoder2.py", "--device", device, "--out", side / "ae2", "--init", side / "ae1" / "model.npz")
-        run("cnn_autoencoder3.py", "--device", device, "--out", side / "ae3", "--init", side / "ae2" / "model.npz")
-        run("cnn_autoencoder3.py", "--device", device, "--out", side / "ae3-no-cache", "--no-cache",
+        run(device, "cnn_autoencoder1.py", "--out", side / "ae1")
+        run(device, "cnn_autoencoder2.py", "--out", side / "ae2", "--init", side / "ae1" / "model.npz")
+        run(device, "cnn_autoencoder3.py", "--out", side / "ae3", "--init", side / "ae2" / "model.npz")
+        run(device, "cnn_autoencoder3.py", "--out", side / "ae3-no-cache", "--no-cache",
             "--init", side / "ae2" / "model.npz")
         for layers in (2, 3):
-            run("cnn_classifier1.py", "--device", device, "--layers", layers, "--seed", 1,
-                "--out", side / "cnn{}".format(layers))
-        run("cnn_classifier2.py", "--device", device, "--seed", 1, "--out", side / "pretrained",
-            "--init", side / "ae3" / "model.npz")
+            run(device, "cnn_classifier1.py", "--layers", layers, "--seed", 1, "--out", side / "cnn{}".format(layers))
+        run(device, "cnn_classifier2.py", "--seed", 1, "--out", side / "pretrained", "--init", side / "ae3" / "model.npz")
         runs[device] = side
     assert not failed, "\n\n".join(failed)
     assert stderr[GPU] <= stderr["-1"]  # no warning of its own (Chainer's advice to install cuDNN)

@@ -7,14 +7,16 @@ with the test-time views of ``evaluate.py`` on each folder of recordings (labels
 `make human` reads one ensemble of three seeds; with six seeds of the same recipe this prints the twenty
 such ensembles' mean and range, the figure to compare recipes by (docs/human.md, section 2)."""
 import argparse
-import glob
 import itertools
 import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+# specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from examples.human.time_probe import labelled_images  # noqa: E402
 from specae import inference  # noqa: E402
 
 
@@ -31,12 +33,12 @@ def main():
     args = parser.parse_args()
     if len(args.model) < 3:
         parser.error("give three or more --model folders")
-    classifiers, params = inference.load_classifiers(args.model)
+    try:
+        classifiers, params = inference.load_classifiers(args.model)
+    except inference.ModelError as error:
+        sys.exit("seed_triples.py: error: {}".format(error))
     for folder in args.folders:
-        usable, images, _ = inference.usable_images(sorted(glob.glob(os.path.join(folder, "*.wav"))), params,
-                                                    jobs=args.jobs)
-        labels = np.array([int(os.path.basename(path)[0]) for path in usable])
-        images = np.stack(images).astype(np.float32)
+        images, labels = labelled_images([folder], params, args.jobs, "seed_triples.py")
         each = [inference.probabilities([classifier], images, test_time_variations=True)
                 for classifier in classifiers]
         alone = [accuracy(p, labels) for p in each]
