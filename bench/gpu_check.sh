@@ -22,8 +22,8 @@ $PYTHON -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
     $(ls .whl/*.whl | grep -v onednn) || { echo "gpu_check: the wheels in .whl/ did not install" >&2; exit 1; }
 cp bench/numpy2_for_chainer.py "$SITE/sitecustomize.py"
 # oneDNN's library is a data file of its wheel (a venv's lib/): taken out and named to specae.onednn
-$PYTHON -c "import sys, zipfile, glob; zipfile.ZipFile(glob.glob('.whl/onednn*.whl')[0]).extract(
-    [n for n in zipfile.ZipFile(glob.glob('.whl/onednn*.whl')[0]).namelist() if n.endswith('lib/libdnnl.so.3')][0], sys.argv[1])" \
+$PYTHON -c "import sys, zipfile, glob; wheel = zipfile.ZipFile(glob.glob('.whl/onednn*.whl')[0])
+wheel.extract(next(n for n in wheel.namelist() if n.endswith('lib/libdnnl.so.3')), sys.argv[1])" \
     "$SITE/onednn" && export SPECAE_ONEDNN_LIBRARY=$(ls "$SITE"/onednn/*/data/lib/libdnnl.so.3)
 export PYTHONPATH="$SITE:$PWD" PYTHONUNBUFFERED=1
 {

@@ -1,6 +1,7 @@
 """The GPU path (``--device @cupy:0``): the same models, optimizer and training scripts on a CUDA device give
 the CPU's results. Skipped where CuPy cannot reach a CUDA device (CI, the 2-core machine); run on a GPU
-machine with bench/gpu_check.sh (docs/speed.md, "On a GPU").
+machine with bench/gpu_check.sh (docs/speed.md, "On a GPU"). Resuming from a snapshot on the GPU is
+tests/test_training.py's resume test, run there on both devices.
 
 The reference is the CPU path of this very process, float32 throughout (oneDNN's bfloat16 convolutions
 off): the GPU differs from it only in the order of float32 sums, so losses and gradients agree to about
@@ -151,14 +152,3 @@ def test_the_training_scripts_on_the_gpu_follow_the_cpus_curves(tiny_corpus, tmp
         _assert_same_curve(cpu / name, gpu / name, clf_keys)
         _assert_cpu_model(gpu / name / "model.npz")
 
-
-def test_a_gpu_run_resumes_from_its_snapshot(tiny_corpus, tmp_path):
-    """A snapshot written on the GPU resumes there to the weights of the uninterrupted run."""
-    args = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--layers", 2, "--seed", 5, "--device", GPU)
-    run_script("cnn_classifier1.py", *args, "--epoch", 2, "--out", tmp_path / "straight")
-    run_script("cnn_classifier1.py", *args, "--epoch", 1, "--out", tmp_path / "first")
-    run_script("cnn_classifier1.py", *args, "--epoch", 2, "--out", tmp_path / "resumed",
-               "--resume", tmp_path / "first" / "snapshot_epoch_1")
-    with np.load(tmp_path / "straight" / "model.npz") as straight, np.load(tmp_path / "resumed" / "model.npz") as resumed:
-        for name in straight.files:
-            np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)

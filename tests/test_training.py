@@ -134,8 +134,11 @@ def test_classifier2_refuses_missing_or_mismatched_weights(tiny_corpus, pretrain
     assert "Traceback" not in wrong.stderr and not (tmp_path / "out" / "model.npz").exists()
 
 
-def test_resume_continues_bit_identically_and_seed_repeats(tiny_corpus, tmp_path):
-    data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--layers", 2, "--seed", 5)
+@pytest.mark.parametrize("device", ["-1", pytest.param("@cupy:0", marks=pytest.mark.skipif(
+    not cuda_device_count(), reason="no CUDA device reachable through CuPy"))])
+def test_resume_continues_bit_identically_and_seed_repeats(tiny_corpus, tmp_path, device):
+    """On the CPU and, where there is one, on the GPU (a snapshot written there resumes there)."""
+    data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--layers", 2, "--seed", 5, "--device", device)
     straight_run = run_script("cnn_classifier1.py", *data, "--epoch", 3, "--out", tmp_path / "straight")
     # Output to a log (not a terminal): the printed table, one line per epoch, without screen codes.
     assert "\033" not in straight_run.stdout and "\r" not in straight_run.stdout
