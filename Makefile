@@ -8,6 +8,7 @@
 # Variables: EPOCHS (both AE and classifier epochs), AE_EPOCHS (30), CLF_EPOCHS (10), BATCH (30), DEVICE (-1: CPU,
 #            @cupy:0: GPU), SEED (0: corpus, split, AEs), SEEDS (1 2 3: classifier seeds), JOBS (stages side by
 #            side), THREADS (BLAS threads per stage), PYTHON (builds the venv),
+#            DROPOUT (0.5: the classifiers' dropout before their fully connected layer; 0 as the original),
 #            SPEAKERS (480), RATES (10), RATES_PER_SPEAKER (1), NEURAL_SPEAKERS (192 draws of the neural piper
 #            voice, 10 digits each; 0 = espeak-ng alone), NEURAL_ACCENT_SPEAKERS (192 more draws of it, each
 #            speaking the phonemes of one of espeak-ng's English accents), KOKORO_SPEAKERS (Kokoro-82M voices, mixes of
@@ -65,6 +66,7 @@ SEEDS ?= 1 2 3
 EPOCHS ?=
 AE_EPOCHS ?= $(or $(EPOCHS),30)
 CLF_EPOCHS ?= $(or $(EPOCHS),10)
+DROPOUT ?= 0.5
 BATCH ?= 30
 CORPUS ?= wav
 WAV_DIR ?= $(CORPUS)
@@ -89,6 +91,7 @@ stamp = $(shell mkdir -p $(STAMPS) && (echo '$(2)' | cmp -s - $(STAMPS)/$(1) || 
 
 WAV_STAMP := $(if $(filter $(CORPUS),$(WAV_DIR)),$(CORPUS)/.complete,$(WAV_DIR))
 TRAIN_FLAGS := --device $(DEVICE) --batchsize $(BATCH) --dataset $(DATA_DIR) --autoload
+CLASSIFIER_FLAGS := $(TRAIN_FLAGS) --dropout $(DROPOUT)
 
 .PHONY: all venv data pretrain classify test bench clean distclean help
 all: pretrain classify
@@ -143,20 +146,20 @@ pretrain: $(RESULT)/autoencoder3/model.npz
 AE_DIRS := $(foreach k,1 2 3,$(RESULT)/autoencoder$(k))
 
 # ---- classifiers over several seeds ------------------------------------------------------------
-CLF_STAMP = $(call stamp,classifier,$(CLF_EPOCHS) $(BATCH))
+CLF_STAMP = $(call stamp,classifier,$(CLF_EPOCHS) $(BATCH) $(DROPOUT))
 MODELS_2CNN := $(foreach s,$(SEEDS),$(RESULT)/classifier_2cnn/seed$(s)/model.npz)
 MODELS_3CNN := $(foreach s,$(SEEDS),$(RESULT)/classifier_3cnn/seed$(s)/model.npz)
 MODELS_PRETRAINED := $(foreach s,$(SEEDS),$(RESULT)/classifier_pretrained/seed$(s)/model.npz)
 seed_of = $(patsubst seed%,%,$(notdir $(1)))
 
 $(RESULT)/classifier_2cnn/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classifier1.py $(TRAIN_CODE) $(CLF_STAMP)
-	$(PY) cnn_classifier1.py --layers 2 $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
+	$(PY) cnn_classifier1.py --layers 2 $(CLASSIFIER_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
 
 $(RESULT)/classifier_3cnn/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classifier1.py $(TRAIN_CODE) $(CLF_STAMP)
-	$(PY) cnn_classifier1.py --layers 3 $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
+	$(PY) cnn_classifier1.py --layers 3 $(CLASSIFIER_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
 
 $(RESULT)/classifier_pretrained/seed%/model.npz: $(RESULT)/autoencoder3/model.npz cnn_classifier2.py $(CLF_STAMP)
-	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
+	$(PY) cnn_classifier2.py --init $< $(CLASSIFIER_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
 
 # The classifiers from scratch run one after another (each waits, order-only, for the one before), so
 # that beside them a slot stays free for the autoencoder chain, the longest path of the whole job.

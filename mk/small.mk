@@ -3,15 +3,15 @@
 # Variables: SMALL_EPOCHS (2: epochs of the comparison classifiers).
 SMALL_EPOCHS ?= $(or $(EPOCHS),2)
 SMALL := $(RESULT)/small
-SMALL_STAMP = $(call stamp,small,$(SMALL_EPOCHS) $(BATCH))
+SMALL_STAMP = $(call stamp,small,$(SMALL_EPOCHS) $(BATCH) $(DROPOUT))
 small_models = $(foreach s,$(SEEDS),$(SMALL)/$(1)/seed$(s)/model.npz)
 small_dirs = $(patsubst %/model.npz,%,$(foreach m,$(1),$(call small_models,$(m))))
 
 $(SMALL)/scratch/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classifier1.py $(TRAIN_CODE) $(SMALL_STAMP)
-	$(PY) cnn_classifier1.py --layers 3 $(TRAIN_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
+	$(PY) cnn_classifier1.py --layers 3 $(CLASSIFIER_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
 $(SMALL)/pretrained/seed%/model.npz: $(RESULT)/autoencoder3/model.npz cnn_classifier2.py $(SMALL_STAMP)
-	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
+	$(PY) cnn_classifier2.py --init $< $(CLASSIFIER_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
 $(SMALL)/denoising/seed%/model.npz: $(RESULT)/denoise/autoencoder3/model.npz cnn_classifier2.py $(SMALL_STAMP)
-	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
+	$(PY) cnn_classifier2.py --init $< $(CLASSIFIER_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
 $(SMALL)/deep/seed%/model.npz: $(RESULT)/deep/model.npz cnn_classifier2.py $(SMALL_STAMP)
-	$(PY) cnn_classifier2.py --init $< $(TRAIN_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)
+	$(PY) cnn_classifier2.py --init $< $(CLASSIFIER_FLAGS) --epoch $(SMALL_EPOCHS) --seed $* --out $(@D)

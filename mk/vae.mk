@@ -20,4 +20,4 @@ $(VAE_DIR)/report.json: $(RESULT)/autoencoder3/model.npz examples/vae/vae.py spe
 		--warmup $(VAE_WARMUP) --seed $(SEED) --compare $(AE_DIRS) --out $(@D)
 
 $(RESULT)/classifier_vae/seed%/model.npz: $(VAE_DIR)/report.json cnn_classifier2.py $(CLF_STAMP)
-	$(PY) cnn_classifier2.py --init $(VAE_DIR)/model.npz $(TRAIN_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
+	$(PY) cnn_classifier2.py --init $(VAE_DIR)/model.npz $(CLASSIFIER_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)

@@ -161,7 +161,7 @@ def test_dropout_masks_resume_identically(tiny_corpus, tmp_path):
     run_script("cnn_classifier1.py", *data, "--dropout", 0.5, "--epoch", 1, "--out", tmp_path / "first")
     run_script("cnn_classifier1.py", *data, "--dropout", 0.5, "--epoch", 2, "--out", tmp_path / "resumed",
                "--resume", tmp_path / "first" / "snapshot_epoch_1")
-    run_script("cnn_classifier1.py", *data, "--epoch", 2, "--out", tmp_path / "plain")
+    run_script("cnn_classifier1.py", *data, "--dropout", 0, "--epoch", 2, "--out", tmp_path / "plain")
     straight, plain = weights(tmp_path / "straight" / "model.npz"), weights(tmp_path / "plain" / "model.npz")
     for name, value in weights(tmp_path / "resumed" / "model.npz").items():
         np.testing.assert_array_equal(value, straight[name], err_msg=name)  # the masks of epoch 2 drawn again
