@@ -72,6 +72,7 @@ def test_classify_trains_every_model_and_seed_and_compares(run):
             out = result / model / "seed{}".format(seed)
             assert (out / "model.npz").exists() and is_png(out / "accuracy.png")
             assert 0.0 <= load(out / "log")[-1]["validation/main/accuracy"] <= 1.0
+            assert load(out / "model.json")["dropout"] == 0.5  # the Makefile's DROPOUT
     comparison = load(result / "comparison.json")
     assert {"classifier_2cnn", "classifier_3cnn", "classifier_pretrained"} <= set(json.dumps(comparison).split('"'))
     assert "pretrained" in (result / "comparison.md").read_text()
@@ -251,6 +252,18 @@ def test_human_unseen_scores_each_speaker_with_models_adapted_to_the_others(run)
     before = load(result / "human_unseen" / "before" / "report.json")
     assert unseen["overall"]["before"] == before["accuracy"]
     assert "all 2 speakers" in (result / "human_unseen" / "unseen.md").read_text()
+
+
+def test_dropout_reaches_every_classifier_and_no_autoencoder(tmp_path):
+    """DROPOUT=0 trains the classifiers as the original did; the autoencoders take no such option."""
+    result = make(make_variables(tmp_path, stamps(tmp_path)) + ["DROPOUT=0"], "pretrain", "classify", dry_run=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    classifiers = [line for line in lines if "cnn_classifier" in line]
+    assert len(classifiers) == 3 * len(SEEDS)
+    assert all(re.search(r"--dropout 0(\s|$)", line) for line in classifiers)
+    autoencoders = [line for line in lines if "cnn_autoencoder" in line]
+    assert len(autoencoders) == 3 and not any("--dropout" in line for line in autoencoders)
 
 
 @pytest.mark.parametrize("goal", DRY_RUN_GOALS)
