@@ -1,6 +1,9 @@
 """From WAV files to DataSet/: the front end, the spectrogram and dataset stages."""
 import json
 import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ import soundfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_script
+from conftest import ROOT, run_script
 from specae import features
 from specae.dataset import check_params, DataSetError, load_dataset, split_indices
 from specae.features import FeatureParams
@@ -179,6 +182,37 @@ def test_dataset_refuses_other_feature_parameters(tiny_corpus):
         load_dataset(tiny_corpus / "DataSet", expected_params=FeatureParams(fmax_hz=5000.0))
     with pytest.raises(DataSetError, match="no manifest.json"):
         load_dataset(tiny_corpus / "wav")
+
+
+# What each script that imports chainer itself finds in CHAINER_CUDNN when chainer is first imported:
+# specae/__init__.py sets it to 0 (Chainer's cuDNN path off; without it every process on a CuPy machine
+# without cuDNN prints Chainer's advice to install it), so specae has to come first.
+CUDNN_PROBE = """
+import os, runpy, sys
+seen = []
+class FirstImportOfChainer:
+    def find_spec(self, name, path=None, target=None):
+        if name == "chainer" and not seen:
+            seen.append(os.environ.get("CHAINER_CUDNN"))
+sys.meta_path.insert(0, FirstImportOfChainer())
+sys.argv = [sys.argv[1], "--help"]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit:
+    pass
+print(seen)
+"""
+SCRIPTS_IMPORTING_CHAINER = sorted(
+    str(path.relative_to(ROOT)) for path in list(ROOT.glob("*.py")) + list(ROOT.glob("examples/*/*.py"))
+    if re.search(r"^(import|from) chainer\b", path.read_text(), re.M) and "__main__" in path.read_text())
+
+
+@pytest.mark.parametrize("script", SCRIPTS_IMPORTING_CHAINER)
+def test_scripts_import_chainer_with_its_cudnn_path_off(script):
+    environment = {key: value for key, value in os.environ.items() if key != "CHAINER_CUDNN"}
+    result = subprocess.run([sys.executable, "-c", CUDNN_PROBE, str(ROOT / script)], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "['0']", result.stdout + result.stderr
 
 
 def test_scripts_have_help():

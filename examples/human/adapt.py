@@ -24,6 +24,7 @@ import sys
 # specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
+import specae  # noqa: E402,F401  (before chainer: it keeps Chainer's cuDNN path off, specae/__init__.py)
 import chainer.links as L
 import numpy as np
 
