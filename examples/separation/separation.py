@@ -15,7 +15,7 @@ digit is always source 1.
 """
 import math
 
-import specae  # noqa: E402,F401  (before chainer: it keeps Chainer's cuDNN path off, specae/__init__.py)
+import specae  # noqa: F401  (before chainer: it keeps Chainer's cuDNN path off, specae/__init__.py)
 import chainer
 import chainer.functions as F
 import chainer.links as L
