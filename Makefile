@@ -174,9 +174,10 @@ $(RESULT)/comparison.md: $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED) plot
 classify: $(RESULT)/comparison.md $(RESULT)/index.html
 
 # ---- apply a trained model to any folder of WAVs ----------------------------------------------------
-# MODEL: the classifier run directories that evaluate, anomaly and separate use, averaged as an ensemble
-# (each script takes one option per directory): every seed of the pretrained 3-CNN, like predict.py.
-MODEL ?= $(foreach s,$(SEEDS),$(RESULT)/classifier_3cnn/seed$(s))
+# MODEL: the classifier run directories that evaluate, human, adapt, anomaly and separate use, averaged as
+# an ensemble (each script takes one option per directory): every seed of the 3-CNN and of the pretrained
+# 3-CNN, the recogniser of predict.py (specae/inference.DEFAULT_ENSEMBLE).
+MODEL ?= $(foreach m,classifier_3cnn classifier_pretrained,$(foreach s,$(SEEDS),$(RESULT)/$(m)/seed$(s)))
 MODEL_FILES = $(MODEL:%=%/model.npz)
 repeat_option = $(foreach value,$(2),$(1) $(value))
 WAVS ?=

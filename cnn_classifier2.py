@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Digit classifier initialised from greedy pretraining: the 3-layer CNN takes its convolutions from the
-encoders of autoencoders 1–3, then trains (all layers, with a fresh fully connected layer) like
-cnn_classifier1.py. It refuses to start when the pretrained weights are missing or do not fit.
+encoders of autoencoders 1–3 and a fresh fully connected layer, which trains alone for the first epoch
+(--freeze-epochs) before every layer trains like cnn_classifier1.py. It refuses to start when the
+pretrained weights are missing or do not fit.
 --init may also name the weights of cnn_autoencoder_deep.py or of vae.py (its model.json says which it is),
 or those of a trained classifier: then every layer, the fully connected one included, starts from it and
 trains on this data set (fine-tuning, e.g. the synthetic model on your own labelled recordings).
@@ -51,6 +52,7 @@ def main():
         checkpoints.load_weights(args.init, stack, manifest)
     except (FileNotFoundError, ValueError, KeyError, DataSetError) as error:
         errors.fail("cannot initialise from pretrained weights: {} (run make pretrain)".format(error))
+    args.freeze_epochs = classifier_training.default_freeze_epochs(args, fresh_head=True)
     command_line.seed_everything(args.seed, device)
     model = classifier_training.build_classifier(args, 3, input_size)
     model.predictor.load_encoders(stack)
@@ -65,6 +67,7 @@ def fine_tune(args, device, arrays, manifest, input_size):
     """Train a classifier that starts from every weight of the trained classifier at --init."""
     source = checkpoints.load_model_info(os.path.dirname(args.init))
     args.channels = tuple(source.get("channels", CHANNELS[:source["n_layers"]]))  # the widths it was trained with
+    args.freeze_epochs = classifier_training.default_freeze_epochs(args, fresh_head=False)
     command_line.seed_everything(args.seed, device)
     try:
         model = classifier_training.build_classifier(args, source["n_layers"], input_size)

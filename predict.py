@@ -22,7 +22,7 @@ def main():
     parser.add_argument("--model", action="append", metavar="DIR",
                         help="directory of a trained classifier; give it several times to average their "
                              "probabilities (default: every seed of {}, averaged)".format(
-                                 os.path.dirname(inference.DEFAULT_MODEL)))
+                                 " and of ".join(inference.DEFAULT_ENSEMBLE)))
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     inference.add_test_time_option(parser)
     parser.add_argument("--reject", action="store_true", help="answer '-' for sounds that are not spoken digits")

@@ -252,6 +252,15 @@ def test_seed_triples_scores_each_model_and_every_ensemble_of_three(tiny_corpus,
     refused = run_script("examples/human/seed_triples.py", "--model", synthetic_model, tiny_corpus / "wav",
                          check=False)
     assert refused.returncode == 2 and "three or more" in refused.stderr
+    # --sizes: the three ensembles of two, and then the one of three, each its own line
+    result = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3, "--jobs", 1,
+                        tiny_corpus / "wav", "--sizes", 2, 3)
+    lines = result.stdout.strip().splitlines()
+    assert lines[2].strip().startswith("the 3 ensembles of two: mean {0} %".format(expected))
+    assert lines[3].strip().startswith("the 1 ensembles of three: mean {0} %".format(expected))
+    too_many = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3, tiny_corpus / "wav",
+                          "--sizes", 4, check=False)
+    assert too_many.returncode == 2 and "--sizes" in too_many.stderr
 
 
 def test_diagnosis_measures_how_far_below_its_peak_a_word_begins(tmp_path):
@@ -323,6 +332,9 @@ def test_fine_tuning_starts_from_every_weight_of_the_classifier(tiny_corpus, syn
                "--epoch", 1, "--batchsize", 20, "--out", tmp_path / "tuned")
     tuned = np.load(tmp_path / "tuned" / "model.npz")
     assert any(not np.array_equal(source[name], tuned[name]) for name in source.files)
+    # its fully connected layer is trained already: every layer trains from the first update (no frozen epoch)
+    assert not np.array_equal(source["convs/0/W"], tuned["convs/0/W"])
+    assert "freeze_epochs" not in json.loads((tmp_path / "tuned" / "model.json").read_text())
 
 
 # ---- adaptation without labels ----------------------------------------------------------------------

@@ -319,14 +319,16 @@ def test_an_ensemble_needs_one_front_end(two_seeds, tmp_path):
                                     "ensemble needs one front end".format(other, two_seeds[0])
 
 
-def test_default_is_every_trained_seed_of_the_3cnn(tmp_path, monkeypatch):
+def test_default_is_every_trained_seed_of_both_3cnns(tmp_path, monkeypatch):
     from specae import inference
     monkeypatch.chdir(tmp_path)
     assert inference.default_models() == [inference.DEFAULT_MODEL]
-    for seed in (2, 1):
-        folder = tmp_path / "result" / "classifier_3cnn" / "seed{}".format(seed)
+    for model, seed in (("classifier_pretrained", 1), ("classifier_3cnn", 2), ("classifier_3cnn", 1),
+                        ("classifier_2cnn", 1)):  # the 2-CNN is not in the recogniser
+        folder = tmp_path / "result" / model / "seed{}".format(seed)
         folder.mkdir(parents=True)
         (folder / "model.npz").write_bytes(b"")
     (tmp_path / "result" / "classifier_3cnn" / "seed3").mkdir()  # a run that has not finished
     assert inference.default_models() == [os.path.join("result", "classifier_3cnn", "seed1"),
-                                          os.path.join("result", "classifier_3cnn", "seed2")]
+                                          os.path.join("result", "classifier_3cnn", "seed2"),
+                                          os.path.join("result", "classifier_pretrained", "seed1")]

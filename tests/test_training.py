@@ -99,8 +99,11 @@ def test_frozen_encoders_stay_the_autoencoders_for_their_epochs_then_train(tiny_
     data = ("--dataset", tiny_corpus / "DataSet", "--batchsize", 20, "--seed", 1,
             "--init", pretrained / "autoencoder3" / "model.npz")
     run_script("cnn_classifier2.py", *data, "--epoch", 0, "--out", tmp_path / "initial")
-    run_script("cnn_classifier2.py", *data, "--epoch", 1, "--freeze-epochs", 1, "--out", tmp_path / "frozen")
+    # one epoch frozen is the default from autoencoder weights (a fresh fully connected layer learns to read them first)
+    run_script("cnn_classifier2.py", *data, "--epoch", 1, "--out", tmp_path / "frozen")
     run_script("cnn_classifier2.py", *data, "--epoch", 2, "--freeze-epochs", 1, "--out", tmp_path / "released")
+    run_script("cnn_classifier2.py", *data, "--epoch", 1, "--freeze-epochs", 0, "--out", tmp_path / "unfrozen")
+    run_script("cnn_classifier2.py", *data, "--epoch", 1, "--iterations", 2, "--out", tmp_path / "counted")
     encoders, initial = weights(pretrained / "autoencoder3" / "model.npz"), weights(tmp_path / "initial" / "model.npz")
     frozen, released = weights(tmp_path / "frozen" / "model.npz"), weights(tmp_path / "released" / "model.npz")
     for layer in range(3):
@@ -108,6 +111,12 @@ def test_frozen_encoders_stay_the_autoencoders_for_their_epochs_then_train(tiny_
         np.testing.assert_array_equal(frozen["convs/{}/b".format(layer)], encoders["{}/encoder/b".format(layer)])
         assert not np.array_equal(released["convs/{}/W".format(layer)], encoders["{}/encoder/W".format(layer)])
     assert not np.array_equal(frozen["fc/W"], initial["fc/W"])  # the fully connected layer trained meanwhile
+    # --freeze-epochs 0, and --iterations (whose updates may all fall in one epoch), train every layer at once
+    for name in ("unfrozen", "counted"):
+        moved = weights(tmp_path / name / "model.npz")
+        assert not np.array_equal(moved["convs/0/W"], encoders["0/encoder/W"]), name
+        assert "freeze_epochs" not in json.loads((tmp_path / name / "model.json").read_text())
+    assert json.loads((tmp_path / "frozen" / "model.json").read_text())["freeze_epochs"] == 1
     assert json.loads((tmp_path / "released" / "model.json").read_text())["freeze_epochs"] == 1
     # resumed from the end of the frozen epoch, the run releases the convolutions and ends where it did
     run_script("cnn_classifier2.py", *data, "--epoch", 2, "--freeze-epochs", 1, "--out", tmp_path / "resumed",

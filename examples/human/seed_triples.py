@@ -5,7 +5,8 @@ with the test-time views of ``evaluate.py`` on each folder of recordings (labels
         ../shared/data/fsdd/recordings HELD_OUT_DIR
 
 `make human` reads one ensemble of three seeds; with six seeds of the same recipe this prints the twenty
-such ensembles' mean and range, the figure to compare recipes by (docs/human.md, section 2)."""
+such ensembles' mean and range, the figure to compare recipes by (docs/human.md, section 2). ``--sizes 3 5``
+adds the same line for the ensembles of five: what more seeds per model would give."""
 import argparse
 import itertools
 import os
@@ -20,6 +21,9 @@ from examples.human.time_probe import labelled_images  # noqa: E402
 from specae import inference  # noqa: E402
 
 
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+
+
 def accuracy(probabilities, labels):
     return 100.0 * float(np.mean(probabilities.argmax(axis=1) == labels))
 
@@ -29,10 +33,14 @@ def main():
     parser.add_argument("--model", action="append", required=True, metavar="DIR",
                         help="a classifier's folder (three or more; one front end)")
     parser.add_argument("folders", nargs="+", metavar="DIR", help="recordings named {digit}_{speaker}_*.wav")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[3], metavar="K",
+                        help="score every ensemble of K of the models, for each K given (default: 3)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
     if len(args.model) < 3:
         parser.error("give three or more --model folders")
+    if not all(2 <= size <= len(args.model) for size in args.sizes):
+        parser.error("each of --sizes must lie between 2 and the number of --model folders")
     try:
         classifiers, params = inference.load_classifiers(args.model)
     except inference.ModelError as error:
@@ -42,13 +50,16 @@ def main():
         each = [inference.probabilities([classifier], images, test_time_variations=True)
                 for classifier in classifiers]
         alone = [accuracy(p, labels) for p in each]
-        triples = [accuracy(np.mean([each[i] for i in triple], axis=0), labels)
-                   for triple in itertools.combinations(range(len(each)), 3)]
         print("{}: {} recordings".format(folder, len(labels)))
         print("  each model: {} (mean {:.2f} %)".format(" ".join("{:.2f}".format(a) for a in alone), np.mean(alone)))
-        print("  the {} ensembles of three: mean {:.2f} %, from {:.2f} to {:.2f}; the first three {:.2f} %; "
-              "all {} together {:.2f} %".format(len(triples), np.mean(triples), min(triples), max(triples), triples[0],
-                                                len(each), accuracy(np.mean(each, axis=0), labels)), flush=True)
+        for size in args.sizes:
+            ensembles = [accuracy(np.mean([each[i] for i in members], axis=0), labels)
+                         for members in itertools.combinations(range(len(each)), size)]
+            print("  the {} ensembles of {}: mean {:.2f} %, from {:.2f} to {:.2f}; the first {} {:.2f} %; "
+                  "all {} together {:.2f} %".format(len(ensembles), NUMBER_WORDS.get(size, size), np.mean(ensembles),
+                                                    min(ensembles), max(ensembles), NUMBER_WORDS.get(size, size),
+                                                    ensembles[0], len(each),
+                                                    accuracy(np.mean(each, axis=0), labels)), flush=True)
     return 0
 
 

@@ -138,7 +138,7 @@ def main():
     parser.add_argument("--classifier", action="append", metavar="DIR",
                         help="digit classifier run directory for the accuracies; give it several times to average "
                              "their probabilities, as predict.py --model does (default: every seed of {}, "
-                             "averaged); 'none' skips the accuracies".format(os.path.dirname(inference.DEFAULT_MODEL)))
+                             "averaged); 'none' skips the accuracies".format(" and of ".join(inference.DEFAULT_ENSEMBLE)))
     parser.add_argument("--examples", type=int, default=3, help="held-out mixtures written as WAVs and drawn")
     args = parser.parse_args()
     if min(args.train_mixtures, args.test_mixtures) < 1 or not 0 <= args.noise_fraction <= 1 or args.seconds <= 0:
