@@ -12,11 +12,8 @@ from specae.files import list_audio_files
 from specae.features import FeatureParams
 from specae.models import CHANNELS, CNN
 
-# The 3-CNN from random weights (chosen on the run with resized words, docs/human.md section 3): there its
-# three seeds together score 69 % against 64 % for the pretrained ones, and 99.6 % against 99.4 % on
-# held-out espeak voices. With the words centred (the front end's default since) the 2-CNN's and the
-# pretrained 3-CNN's seeds scored 74 and 73 % against its 71 %: within the seed spread, so kept until
-# more seeds decide.
+# The first member of the recogniser, the one an error names when none is trained: the 3-CNN from random
+# weights, the recogniser alone until 07649c9 (single runs could not rank the models, docs/human.md).
 DEFAULT_MODEL = os.path.join("result", "classifier_3cnn", "seed1")
 # The recogniser: the 3-CNN from scratch and the pretrained 3-CNN, every seed of each, averaged. The two
 # learn different features (one from labels alone, one from the autoencoders' reconstructions), so they
