@@ -55,10 +55,10 @@ def main():
         for size in args.sizes:
             ensembles = [accuracy(np.mean([each[i] for i in members], axis=0), labels)
                          for members in itertools.combinations(range(len(each)), size)]
+            name = NUMBER_WORDS.get(size, size)
             print("  the {} ensembles of {}: mean {:.2f} %, from {:.2f} to {:.2f}; the first {} {:.2f} %; "
-                  "all {} together {:.2f} %".format(len(ensembles), NUMBER_WORDS.get(size, size), np.mean(ensembles),
-                                                    min(ensembles), max(ensembles), NUMBER_WORDS.get(size, size),
-                                                    ensembles[0], len(each),
+                  "all {} together {:.2f} %".format(len(ensembles), name, np.mean(ensembles), min(ensembles),
+                                                    max(ensembles), name, ensembles[0], len(each),
                                                     accuracy(np.mean(each, axis=0), labels)), flush=True)
     return 0
 
