@@ -106,16 +106,18 @@ def test_time_views(images, warps=TEST_WARPS, word_frames=TEST_WORD_FRAMES):
             yield stretched if warp == 1.0 else augment.warp_frequency(stretched, warp)
 
 
-def probabilities(cnns, images, batchsize=256, test_time_variations=False):
+def probabilities(cnns, images, batchsize=256, test_time_variations=False, warps=TEST_WARPS,
+                  word_frames=TEST_WORD_FRAMES):
     """Softmax outputs (N, 10) for images (N, n_mels, n_frames); for a list of CNNs, the mean of theirs,
-    and with ``test_time_variations`` the mean over the views of ``test_time_views`` too."""
+    and with ``test_time_variations`` the mean over the views of ``test_time_views`` too (``warps`` ×
+    ``word_frames``: the default's 12 unless a probe asks for others)."""
     if not isinstance(cnns, (list, tuple)):
         cnns = [cnns]
     outputs = []
     with chainer.no_backprop_mode(), chainer.using_config("train", False):
         for start in range(0, len(images), batchsize):
             batch = np.asarray(images[start:start + batchsize], dtype=np.float32)
-            views = test_time_views(batch) if test_time_variations else [batch]
+            views = test_time_views(batch, warps, word_frames) if test_time_variations else [batch]
             outputs.append(np.mean([F.softmax(cnn(view[:, np.newaxis])).array for view in views for cnn in cnns],
                                    axis=0))
     return np.concatenate(outputs) if outputs else np.zeros((0, 10), np.float32)

@@ -263,6 +263,27 @@ def test_seed_triples_scores_each_model_and_every_ensemble_of_three(tiny_corpus,
     assert too_many.returncode == 2 and "--sizes" in too_many.stderr
 
 
+def test_seed_triples_pairs_two_models_and_takes_other_views(tiny_corpus, synthetic_model, tmp_path):
+    cnns, params = inference.load_classifiers([str(synthetic_model)])
+    images, labels = time_probe.labelled_images([str(tiny_corpus / "wav")], params, 1, "probe")
+    # --partner: every ensemble of two of the models with two of the partners, 3 x 3 of them
+    expected = "{:.2f}".format(100 * np.mean(
+        inference.probabilities(cnns[0], images, test_time_variations=True).argmax(axis=1) == labels))
+    result = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3,
+                        *["--partner", synthetic_model] * 3, "--jobs", 1, tiny_corpus / "wav", "--sizes", 2)
+    lines = result.stdout.strip().splitlines()
+    assert lines[2].strip() == ("the 9 ensembles of two + two: mean {0} %, from {0} to {0}; the first two + two "
+                                "{0} %; all 6 together {0} %".format(expected))
+    refused = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3,
+                         *["--partner", synthetic_model] * 2, tiny_corpus / "wav", check=False)
+    assert refused.returncode == 2 and "--partner" in refused.stderr
+    # one warp of 1 and the word as recorded: one view, each recording scored as it is (predict.py --no-tta)
+    as_it_is = "{:.2f}".format(100 * np.mean(inference.probabilities(cnns[0], images).argmax(axis=1) == labels))
+    result = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3, "--jobs", 1,
+                        tiny_corpus / "wav", "--warps", 1, "--lengths", 0)
+    assert result.stdout.strip().splitlines()[1].strip() == "each model: {0} {0} {0} (mean {0} %)".format(as_it_is)
+
+
 def test_diagnosis_measures_how_far_below_its_peak_a_word_begins(tmp_path):
     # "3": 0.2 s of a tone 30 dB below the vowel (a weak first consonant), then the vowel; "8": the vowel at once
     rate, params = 22050, features.FeatureParams()

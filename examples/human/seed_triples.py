@@ -4,9 +4,12 @@ with the test-time views of ``evaluate.py`` on each folder of recordings (labels
     .venv/bin/python examples/human/seed_triples.py --model result/classifier_3cnn/seed1 ... --model DIR6 \\
         ../shared/data/fsdd/recordings HELD_OUT_DIR
 
-`make human` reads one ensemble of three seeds; with six seeds of the same recipe this prints the twenty
-such ensembles' mean and range, the figure to compare recipes by (docs/human.md, section 2). ``--sizes 3 5``
-adds the same line for the ensembles of five: what more seeds per model would give."""
+With six seeds of the same recipe this prints the twenty ensembles of three's mean and range, the figure
+to compare recipes by (docs/human.md, section 2). ``--sizes 3 5`` adds the same line for the ensembles of
+five: what more seeds per model would give. The recogniser of `make human` is three seeds of the 3-CNN and
+three of the pretrained 3-CNN: ``--partner DIR`` (six times, the second model's seeds) scores every such
+ensemble instead, K of the ``--model`` folders with K of the partners (400 for six of each).
+``--warps`` and ``--lengths`` score with other test-time views than evaluate.py's 12."""
 import argparse
 import itertools
 import os
@@ -35,27 +38,44 @@ def main():
     parser.add_argument("folders", nargs="+", metavar="DIR", help="recordings named {digit}_{speaker}_*.wav")
     parser.add_argument("--sizes", type=int, nargs="+", default=[3], metavar="K",
                         help="score every ensemble of K of the models, for each K given (default: 3)")
+    parser.add_argument("--partner", action="append", default=[], metavar="DIR",
+                        help="a classifier of a second model (as many as --sizes asks for): each ensemble is then "
+                             "K of the --model folders and K of these")
+    parser.add_argument("--warps", type=float, nargs="+", default=list(inference.TEST_WARPS), metavar="ALPHA",
+                        help="the test-time views' vocal-tract warps (default: evaluate.py's %(default)s)")
+    parser.add_argument("--lengths", type=int, nargs="+", metavar="FRAMES",
+                        default=[0 if frames is None else frames for frames in inference.TEST_WORD_FRAMES],
+                        help="the test-time views' word lengths in frames, 0 for the word as recorded "
+                             "(default: evaluate.py's %(default)s)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
     if len(args.model) < 3:
         parser.error("give three or more --model folders")
     if not all(2 <= size <= len(args.model) for size in args.sizes):
         parser.error("each of --sizes must lie between 2 and the number of --model folders")
+    if args.partner and not all(size <= len(args.partner) for size in args.sizes):
+        parser.error("each of --sizes must be at most the number of --partner folders")
+    views = dict(warps=tuple(args.warps), word_frames=tuple(frames or None for frames in args.lengths))
     try:
-        classifiers, params = inference.load_classifiers(args.model)
+        classifiers, params = inference.load_classifiers(args.model + args.partner)
     except inference.ModelError as error:
         sys.exit("seed_triples.py: error: {}".format(error))
     for folder in args.folders:
         images, labels = labelled_images([folder], params, args.jobs, "seed_triples.py")
-        each = [inference.probabilities([classifier], images, test_time_variations=True)
+        each = [inference.probabilities([classifier], images, test_time_variations=True, **views)
                 for classifier in classifiers]
+        models, partners = each[:len(args.model)], each[len(args.model):]
         alone = [accuracy(p, labels) for p in each]
         print("{}: {} recordings".format(folder, len(labels)))
         print("  each model: {} (mean {:.2f} %)".format(" ".join("{:.2f}".format(a) for a in alone), np.mean(alone)))
         for size in args.sizes:
-            ensembles = [accuracy(np.mean([each[i] for i in members], axis=0), labels)
-                         for members in itertools.combinations(range(len(each)), size)]
+            choices = [list(members) for members in itertools.combinations(models, size)]
             name = NUMBER_WORDS.get(size, size)
+            if partners:
+                choices = [mine + theirs for mine in choices
+                           for theirs in map(list, itertools.combinations(partners, size))]
+                name = "{0} + {0}".format(name)
+            ensembles = [accuracy(np.mean(members, axis=0), labels) for members in choices]
             print("  the {} ensembles of {}: mean {:.2f} %, from {:.2f} to {:.2f}; the first {} {:.2f} %; "
                   "all {} together {:.2f} %".format(len(ensembles), name, np.mean(ensembles), min(ensembles),
                                                     max(ensembles), name, ensembles[0], len(each),
