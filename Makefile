@@ -9,6 +9,7 @@
 #            @cupy:0: GPU), SEED (0: corpus, split, AEs), SEEDS (1 2 3: classifier seeds), JOBS (stages side by
 #            side), THREADS (BLAS threads per stage), PYTHON (builds the venv),
 #            DROPOUT (0.5: the classifiers' dropout before their fully connected layer; 0 as the original),
+#            LABEL_SMOOTHING (0.2: the share of the classifiers' targets spread over all ten digits; 0 as the original),
 #            SPEAKERS (480), RATES (10), RATES_PER_SPEAKER (1), NEURAL_SPEAKERS (192 draws of the neural piper
 #            voice, 10 digits each; 0 = espeak-ng alone), NEURAL_ACCENT_SPEAKERS (192 more draws of it, each
 #            speaking the phonemes of one of espeak-ng's English accents), KOKORO_SPEAKERS (Kokoro-82M voices, mixes of
@@ -16,7 +17,7 @@
 #            0 = none), PITCH (their pitch shift, semitones), SPLIT (speaker or random), FEATURES (flags of
 #            make_spectrogram.py), WAV_DIR (your own {digit}_{speaker}_*.wav folder),
 #            MODEL (classifier run directories averaged as an ensemble by evaluate, anomaly and separate;
-#            every seed of the 3-CNN, the best measured on human speech), WAVS (make evaluate's folder),
+#            every seed of the 3-CNN and of the pretrained 3-CNN, the best measured on human speech), WAVS (make evaluate's folder),
 #            and the output folders CORPUS, SPEC_DIR, DATA_DIR, RESULT, STAMPS.
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -67,6 +68,7 @@ EPOCHS ?=
 AE_EPOCHS ?= $(or $(EPOCHS),30)
 CLF_EPOCHS ?= $(or $(EPOCHS),10)
 DROPOUT ?= 0.5
+LABEL_SMOOTHING ?= 0.2
 BATCH ?= 30
 CORPUS ?= wav
 WAV_DIR ?= $(CORPUS)
@@ -91,7 +93,7 @@ stamp = $(shell mkdir -p $(STAMPS) && (echo '$(2)' | cmp -s - $(STAMPS)/$(1) || 
 
 WAV_STAMP := $(if $(filter $(CORPUS),$(WAV_DIR)),$(CORPUS)/.complete,$(WAV_DIR))
 TRAIN_FLAGS := --device $(DEVICE) --batchsize $(BATCH) --dataset $(DATA_DIR) --autoload
-CLASSIFIER_FLAGS := $(TRAIN_FLAGS) --dropout $(DROPOUT)
+CLASSIFIER_FLAGS := $(TRAIN_FLAGS) --dropout $(DROPOUT) --label-smoothing $(LABEL_SMOOTHING)
 
 .PHONY: all venv data pretrain classify test bench clean distclean help
 all: pretrain classify
@@ -146,7 +148,7 @@ pretrain: $(RESULT)/autoencoder3/model.npz
 AE_DIRS := $(foreach k,1 2 3,$(RESULT)/autoencoder$(k))
 
 # ---- classifiers over several seeds ------------------------------------------------------------
-CLF_STAMP = $(call stamp,classifier,$(CLF_EPOCHS) $(BATCH) $(DROPOUT))
+CLF_STAMP = $(call stamp,classifier,$(CLF_EPOCHS) $(BATCH) $(DROPOUT) $(LABEL_SMOOTHING))
 MODELS_2CNN := $(foreach s,$(SEEDS),$(RESULT)/classifier_2cnn/seed$(s)/model.npz)
 MODELS_3CNN := $(foreach s,$(SEEDS),$(RESULT)/classifier_3cnn/seed$(s)/model.npz)
 MODELS_PRETRAINED := $(foreach s,$(SEEDS),$(RESULT)/classifier_pretrained/seed$(s)/model.npz)

@@ -234,18 +234,25 @@ class CNN(chainer.Chain):
 
 def smoothed_cross_entropy(smoothing):
     """Softmax cross-entropy against targets that give ``smoothing`` of their weight evenly to all ten
-    classes (label smoothing, Szegedy et al. 2016); 0 is the plain loss. Labels are class numbers, or
-    (N, 10) distributions over the classes (mixup's targets), against which the cross-entropy is taken."""
+    classes (label smoothing, Szegedy et al. 2016) while training; 0, and evaluation (``chainer.config.train``
+    False), the plain loss, so that the test loss of every run compares with the original's. Labels are
+    class numbers, or (N, 10) distributions over the classes (mixup's targets), against which the
+    cross-entropy is taken."""
     def loss(logits, labels):
-        if labels.ndim == 2:
-            targets = (1.0 - smoothing) * labels + smoothing / N_CLASSES
-            return -F.sum(targets * F.log_softmax(logits)) / len(labels)
-        plain = F.softmax_cross_entropy(logits, labels)
-        if not smoothing:
-            return plain
-        uniform = -F.mean(F.log_softmax(logits))
-        return (1.0 - smoothing) * plain + smoothing * uniform
+        smoothing_now = smoothing if chainer.config.train else 0.0
+        return _cross_entropy(logits, labels, smoothing_now)
     return loss
+
+
+def _cross_entropy(logits, labels, smoothing):
+    if labels.ndim == 2:
+        targets = (1.0 - smoothing) * labels + smoothing / N_CLASSES
+        return -F.sum(targets * F.log_softmax(logits)) / len(labels)
+    plain = F.softmax_cross_entropy(logits, labels)
+    if not smoothing:
+        return plain
+    uniform = -F.mean(F.log_softmax(logits))
+    return (1.0 - smoothing) * plain + smoothing * uniform
 
 
 def accuracy(logits, labels):

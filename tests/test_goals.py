@@ -73,6 +73,7 @@ def test_classify_trains_every_model_and_seed_and_compares(run):
             assert (out / "model.npz").exists() and is_png(out / "accuracy.png")
             assert 0.0 <= load(out / "log")[-1]["validation/main/accuracy"] <= 1.0
             assert load(out / "model.json")["dropout"] == 0.5  # the Makefile's DROPOUT
+            assert load(out / "model.json")["label_smoothing"] == 0.2  # and LABEL_SMOOTHING
     comparison = load(result / "comparison.json")
     assert {"classifier_2cnn", "classifier_3cnn", "classifier_pretrained"} <= set(json.dumps(comparison).split('"'))
     assert "pretrained" in (result / "comparison.md").read_text()

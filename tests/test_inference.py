@@ -80,6 +80,17 @@ def test_label_smoothing_is_cross_entropy_against_smoothed_targets():
         np.testing.assert_allclose(smoothed_cross_entropy(smoothing)(logits, labels).array, expected, rtol=1e-5)
 
 
+def test_label_smoothing_acts_only_while_training():
+    # evaluation (the Evaluator's train=False) reports the plain cross-entropy, comparable across runs
+    rng = np.random.default_rng(5)
+    logits, labels = rng.normal(size=(4, 10)).astype(np.float32), rng.integers(0, 10, 4).astype(np.int32)
+    log_probabilities = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    plain = -log_probabilities[np.arange(4), labels].mean()
+    with chainer.using_config("train", False):
+        np.testing.assert_allclose(smoothed_cross_entropy(0.1)(logits, labels).array, plain, rtol=1e-5)
+    assert abs(float(smoothed_cross_entropy(0.1)(logits, labels).array) - plain) > 1e-3
+
+
 def test_mixed_targets_take_the_cross_entropy_against_the_distribution():
     rng = np.random.default_rng(1)
     logits, labels = rng.normal(size=(5, 10)).astype(np.float32), rng.integers(0, 10, 5).astype(np.int32)
@@ -113,7 +124,7 @@ def test_label_smoothing_is_recorded_and_a_bad_value_is_a_one_line_error(tiny_co
                "--batchsize", 20, "--label-smoothing", 0.1, "--out", tmp_path / "smoothed")
     assert json.loads((tmp_path / "smoothed" / "model.json").read_text())["label_smoothing"] == 0.1
     run_script("cnn_classifier1.py", "--layers", 2, "--dataset", tiny_corpus / "DataSet", "--epoch", 1,
-               "--batchsize", 20, "--mixup", 0.2, "--out", tmp_path / "mixed")
+               "--batchsize", 20, "--label-smoothing", 0, "--mixup", 0.2, "--out", tmp_path / "mixed")
     log = json.loads((tmp_path / "mixed" / "log").read_text())
     assert json.loads((tmp_path / "mixed" / "model.json").read_text())["mixup"] == 0.2
     assert 0.0 <= log[-1]["main/accuracy"] <= 1.0 and log[-1]["validation/main/loss"] > 0
