@@ -93,7 +93,10 @@ stamp = $(shell mkdir -p $(STAMPS) && (echo '$(2)' | cmp -s - $(STAMPS)/$(1) || 
 
 WAV_STAMP := $(if $(filter $(CORPUS),$(WAV_DIR)),$(CORPUS)/.complete,$(WAV_DIR))
 TRAIN_FLAGS := --device $(DEVICE) --batchsize $(BATCH) --dataset $(DATA_DIR) --autoload
-CLASSIFIER_FLAGS := $(TRAIN_FLAGS) --dropout $(DROPOUT) --label-smoothing $(LABEL_SMOOTHING)
+# How every classifier the Makefile trains is regularised: its flags, and in the stamps of those runs, so a
+# change of DROPOUT or LABEL_SMOOTHING retrains them (classify, small, curve).
+REGULARISATION := --dropout $(DROPOUT) --label-smoothing $(LABEL_SMOOTHING)
+CLASSIFIER_FLAGS := $(TRAIN_FLAGS) $(REGULARISATION)
 
 .PHONY: all venv data pretrain classify test bench clean distclean help
 all: pretrain classify
@@ -148,7 +151,7 @@ pretrain: $(RESULT)/autoencoder3/model.npz
 AE_DIRS := $(foreach k,1 2 3,$(RESULT)/autoencoder$(k))
 
 # ---- classifiers over several seeds ------------------------------------------------------------
-CLF_STAMP = $(call stamp,classifier,$(CLF_EPOCHS) $(BATCH) $(DROPOUT) $(LABEL_SMOOTHING))
+CLF_STAMP = $(call stamp,classifier,$(CLF_EPOCHS) $(BATCH) $(REGULARISATION))
 MODELS_2CNN := $(foreach s,$(SEEDS),$(RESULT)/classifier_2cnn/seed$(s)/model.npz)
 MODELS_3CNN := $(foreach s,$(SEEDS),$(RESULT)/classifier_3cnn/seed$(s)/model.npz)
 MODELS_PRETRAINED := $(foreach s,$(SEEDS),$(RESULT)/classifier_pretrained/seed$(s)/model.npz)

@@ -25,12 +25,11 @@ curve_seeds = $(if $(filter $(CURVE_FEW_LABELS),$(1)),$(CURVE_SEEDS),$(CURVE_LAR
 CURVE_ALL_MODELS := $(CURVE_MODELS) $(if $(strip $(CURVE_UNLABELLED)),unlabelled)
 CURVE_RUNS := $(foreach m,$(CURVE_ALL_MODELS),$(foreach n,$(CURVE_LABELS),\
 	$(foreach s,$(call curve_seeds,$(n)),$(CURVE)/$(m)/n$(n)/seed$(s)/model.npz)))
-CURVE_STAMP = $(call stamp,curve,$(CURVE_ITERATIONS) $(CURVE_BATCH) $(DROPOUT) $(LABEL_SMOOTHING))
+CURVE_STAMP = $(call stamp,curve,$(CURVE_ITERATIONS) $(CURVE_BATCH) $(REGULARISATION))
 # A run's folder is $(CURVE)/MODEL/nN/seedS: the stem nN/seedS gives the subset and the seed; the subset
 # seed is the seed, so the models of one seed see the same labelled clips (paired differences).
 curve_seed_of = $(patsubst seed%,%,$(lastword $(subst /, ,$(1))))
-curve_flags = --device $(DEVICE) --dataset $(DATA_DIR) --batchsize $(CURVE_BATCH) --iterations $(CURVE_ITERATIONS) --dropout $(DROPOUT) \
-	--label-smoothing $(LABEL_SMOOTHING) \
+curve_flags = --device $(DEVICE) --dataset $(DATA_DIR) --batchsize $(CURVE_BATCH) --iterations $(CURVE_ITERATIONS) $(REGULARISATION) \
 	--labels-per-class $(patsubst n%,%,$(firstword $(subst /, ,$(1)))) --subset-seed $(call curve_seed_of,$(1)) \
 	--seed $(call curve_seed_of,$(1)) --out $(@D)
 CURVE_INIT_pretrained := $(RESULT)/autoencoder3/model.npz

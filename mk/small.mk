@@ -3,7 +3,7 @@
 # Variables: SMALL_EPOCHS (2: epochs of the comparison classifiers).
 SMALL_EPOCHS ?= $(or $(EPOCHS),2)
 SMALL := $(RESULT)/small
-SMALL_STAMP = $(call stamp,small,$(SMALL_EPOCHS) $(BATCH) $(DROPOUT) $(LABEL_SMOOTHING))
+SMALL_STAMP = $(call stamp,small,$(SMALL_EPOCHS) $(BATCH) $(REGULARISATION))
 small_models = $(foreach s,$(SEEDS),$(SMALL)/$(1)/seed$(s)/model.npz)
 small_dirs = $(patsubst %/model.npz,%,$(foreach m,$(1),$(call small_models,$(m))))
 
