@@ -21,8 +21,7 @@ def main():
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     parser.add_argument("--model", action="append", metavar="DIR",
                         help="directory of a trained classifier; give it several times to average their "
-                             "probabilities (default: every seed of {}, averaged)".format(
-                                 " and of ".join(inference.DEFAULT_ENSEMBLE)))
+                             "probabilities (default: {})".format(inference.DEFAULT_ENSEMBLE_HELP))
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     inference.add_test_time_option(parser)
     parser.add_argument("--reject", action="store_true", help="answer '-' for sounds that are not spoken digits")

@@ -137,8 +137,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=1.0, help="length of a mixture")
     parser.add_argument("--classifier", action="append", metavar="DIR",
                         help="digit classifier run directory for the accuracies; give it several times to average "
-                             "their probabilities, as predict.py --model does (default: every seed of {}, "
-                             "averaged); 'none' skips the accuracies".format(" and of ".join(inference.DEFAULT_ENSEMBLE)))
+                             "their probabilities, as predict.py --model does (default: {}); 'none' skips the "
+                             "accuracies".format(inference.DEFAULT_ENSEMBLE_HELP))
     parser.add_argument("--examples", type=int, default=3, help="held-out mixtures written as WAVs and drawn")
     args = parser.parse_args()
     if min(args.train_mixtures, args.test_mixtures) < 1 or not 0 <= args.noise_fraction <= 1 or args.seconds <= 0:
