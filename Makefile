@@ -17,7 +17,7 @@
 #            0 = none), PITCH (their pitch shift, semitones), SPLIT (speaker or random), FEATURES (flags of
 #            make_spectrogram.py), WAV_DIR (your own {digit}_{speaker}_*.wav folder),
 #            MODEL (classifier run directories averaged as an ensemble by evaluate, anomaly and separate;
-#            every seed of the 3-CNN and of the pretrained 3-CNN, the best measured on human speech), WAVS (make evaluate's folder),
+#            every seed of the 3-CNN, the pretrained 3-CNN and the 2-CNN, the best measured on human speech), WAVS (make evaluate's folder),
 #            and the output folders CORPUS, SPEC_DIR, DATA_DIR, RESULT, STAMPS.
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -180,9 +180,9 @@ classify: $(RESULT)/comparison.md $(RESULT)/index.html
 
 # ---- apply a trained model to any folder of WAVs ----------------------------------------------------
 # MODEL: the classifier run directories that evaluate, human, adapt, anomaly and separate use, averaged as
-# an ensemble (each script takes one option per directory): every seed of the 3-CNN and of the pretrained
-# 3-CNN, the recogniser of predict.py (specae/inference.DEFAULT_ENSEMBLE).
-MODEL ?= $(foreach m,classifier_3cnn classifier_pretrained,$(foreach s,$(SEEDS),$(RESULT)/$(m)/seed$(s)))
+# an ensemble (each script takes one option per directory): every seed of every model classify trains (the
+# 3-CNN, the pretrained 3-CNN, the 2-CNN), the recogniser of predict.py (specae/inference.DEFAULT_ENSEMBLE).
+MODEL ?= $(foreach m,classifier_3cnn classifier_pretrained classifier_2cnn,$(foreach s,$(SEEDS),$(RESULT)/$(m)/seed$(s)))
 MODEL_FILES = $(MODEL:%=%/model.npz)
 repeat_option = $(foreach value,$(2),$(1) $(value))
 WAVS ?=

@@ -91,8 +91,9 @@ def test_robustness_scores_every_condition(run):
     assert rows and accuracies
 
 
-# The recogniser that MODEL names by default: every seed of both 3-CNNs (specae/inference.DEFAULT_ENSEMBLE)
-RECOGNISER = ["{}/seed{}".format(model, seed) for model in ("classifier_3cnn", "classifier_pretrained") for seed in SEEDS]
+# The recogniser that MODEL names by default: every seed of every model (specae/inference.DEFAULT_ENSEMBLE)
+RECOGNISER = ["{}/seed{}".format(model, seed) for model in ("classifier_3cnn", "classifier_pretrained", "classifier_2cnn")
+              for seed in SEEDS]
 
 
 def recogniser(models):

@@ -263,7 +263,7 @@ def test_seed_triples_scores_each_model_and_every_ensemble_of_three(tiny_corpus,
     assert too_many.returncode == 2 and "--sizes" in too_many.stderr
 
 
-def test_seed_triples_pairs_two_models_and_takes_other_views(tiny_corpus, synthetic_model, tmp_path):
+def test_seed_triples_pairs_two_or_three_models_and_takes_other_views(tiny_corpus, synthetic_model, tmp_path):
     cnns, params = inference.load_classifiers([str(synthetic_model)])
     images, labels = time_probe.labelled_images([str(tiny_corpus / "wav")], params, 1, "probe")
     # --partner: every ensemble of two of the models with two of the partners, 3 x 3 of them
@@ -277,6 +277,16 @@ def test_seed_triples_pairs_two_models_and_takes_other_views(tiny_corpus, synthe
     refused = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3,
                          *["--partner", synthetic_model] * 2, tiny_corpus / "wav", check=False)
     assert refused.returncode == 2 and "--partner" in refused.stderr
+    # --third: and two of a third model's, 3 x 3 x 3 ensembles (the recogniser's kind); only beside --partner
+    result = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3,
+                        *["--partner", synthetic_model] * 3, *["--third", synthetic_model] * 3, "--jobs", 1,
+                        tiny_corpus / "wav", "--sizes", 2)
+    assert result.stdout.strip().splitlines()[2].strip() == (
+        "the 27 ensembles of two + two + two: mean {0} %, from {0} to {0}; the first two + two + two {0} %; "
+        "all 9 together {0} %".format(expected))
+    refused = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3,
+                         *["--third", synthetic_model] * 3, tiny_corpus / "wav", check=False)
+    assert refused.returncode == 2 and "--third needs --partner" in refused.stderr
     # one warp of 1 and the word as recorded: one view, each recording scored as it is (predict.py --no-tta)
     as_it_is = "{:.2f}".format(100 * np.mean(inference.probabilities(cnns[0], images).argmax(axis=1) == labels))
     result = run_script("examples/human/seed_triples.py", *["--model", synthetic_model] * 3, "--jobs", 1,

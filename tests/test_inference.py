@@ -330,16 +330,17 @@ def test_an_ensemble_needs_one_front_end(two_seeds, tmp_path):
                                     "ensemble needs one front end".format(other, two_seeds[0])
 
 
-def test_default_is_every_trained_seed_of_both_3cnns(tmp_path, monkeypatch):
+def test_default_is_every_trained_seed_of_every_model(tmp_path, monkeypatch):
     from specae import inference
     monkeypatch.chdir(tmp_path)
     assert inference.default_models() == [inference.DEFAULT_MODEL]
-    for model, seed in (("classifier_pretrained", 1), ("classifier_3cnn", 2), ("classifier_3cnn", 1),
-                        ("classifier_2cnn", 1)):  # the 2-CNN is not in the recogniser
+    for model, seed in (("classifier_2cnn", 1), ("classifier_pretrained", 1), ("classifier_3cnn", 2),
+                        ("classifier_3cnn", 1), ("classifier_vae", 1)):  # the VAE extension's is not in the recogniser
         folder = tmp_path / "result" / model / "seed{}".format(seed)
         folder.mkdir(parents=True)
         (folder / "model.npz").write_bytes(b"")
     (tmp_path / "result" / "classifier_3cnn" / "seed3").mkdir()  # a run that has not finished
     assert inference.default_models() == [os.path.join("result", "classifier_3cnn", "seed1"),
                                           os.path.join("result", "classifier_3cnn", "seed2"),
-                                          os.path.join("result", "classifier_pretrained", "seed1")]
+                                          os.path.join("result", "classifier_pretrained", "seed1"),
+                                          os.path.join("result", "classifier_2cnn", "seed1")]

@@ -64,7 +64,7 @@ def main():
                         help="synthetic voices to draw beside them, e.g. espeak='wav/*_en*.wav' "
                              "neural='wav/*_joe-*.wav'")
     parser.add_argument("--model", action="append", metavar="DIR", help="classifier folder(s), an ensemble "
-                        "(default: every seed of both 3-CNNs, inference.default_models())")
+                        "(default: {}, inference.default_models())".format(inference.DEFAULT_ENSEMBLE_HELP))
     parser.add_argument("--top", type=int, default=4, help="confusions drawn, the most frequent first")
     parser.add_argument("--per-digit", type=int, default=100,
                         help="recordings per digit of each synthetic voice (about; evenly spaced in name order)")

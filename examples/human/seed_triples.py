@@ -6,9 +6,10 @@ with the test-time views of ``evaluate.py`` on each folder of recordings (labels
 
 With six seeds of the same recipe this prints the twenty ensembles of three's mean and range, the figure
 to compare recipes by (docs/human.md, section 2). ``--sizes 3 5`` adds the same line for the ensembles of
-five: what more seeds per model would give. The recogniser of `make human` is three seeds of the 3-CNN and
-three of the pretrained 3-CNN: ``--partner DIR`` (six times, the second model's seeds) scores every such
-ensemble instead, K of the ``--model`` folders with K of the partners (400 for six of each).
+five: what more seeds per model would give. The recogniser of `make human` is three seeds of each model
+make classify trains (the 3-CNN, the pretrained 3-CNN, the 2-CNN): ``--partner DIR`` (six times, the second
+model's seeds) scores every ensemble of K of the ``--model`` folders with K of the partners (400 for six of
+each), and ``--third DIR`` (six times more) adds K of a third model's (8000).
 ``--warps`` and ``--lengths`` score with other test-time views than evaluate.py's 12."""
 import argparse
 import itertools
@@ -41,6 +42,8 @@ def main():
     parser.add_argument("--partner", action="append", default=[], metavar="DIR",
                         help="a classifier of a second model (as many as --sizes asks for): each ensemble is then "
                              "K of the --model folders and K of these")
+    parser.add_argument("--third", action="append", default=[], metavar="DIR",
+                        help="with --partner, a classifier of a third model: each ensemble then adds K of these")
     parser.add_argument("--warps", type=float, nargs="+", default=list(inference.TEST_WARPS), metavar="ALPHA",
                         help="the test-time views' vocal-tract warps (default: evaluate.py's %(default)s)")
     parser.add_argument("--lengths", type=int, nargs="+", metavar="FRAMES",
@@ -53,29 +56,31 @@ def main():
         parser.error("give three or more --model folders")
     if not all(2 <= size <= len(args.model) for size in args.sizes):
         parser.error("each of --sizes must lie between 2 and the number of --model folders")
-    if args.partner and not all(size <= len(args.partner) for size in args.sizes):
-        parser.error("each of --sizes must be at most the number of --partner folders")
+    for option, folders in (("--partner", args.partner), ("--third", args.third)):
+        if folders and not all(size <= len(folders) for size in args.sizes):
+            parser.error("each of --sizes must be at most the number of {} folders".format(option))
+    if args.third and not args.partner:
+        parser.error("--third needs --partner")
     views = dict(warps=tuple(args.warps), word_frames=tuple(frames or None for frames in args.lengths))
     try:
-        classifiers, params = inference.load_classifiers(args.model + args.partner)
+        classifiers, params = inference.load_classifiers(args.model + args.partner + args.third)
     except inference.ModelError as error:
         sys.exit("seed_triples.py: error: {}".format(error))
     for folder in args.folders:
         images, labels = labelled_images([folder], params, args.jobs, "seed_triples.py")
         each = [inference.probabilities([classifier], images, test_time_variations=True, **views)
                 for classifier in classifiers]
-        models, partners = each[:len(args.model)], each[len(args.model):]
+        models, partners = each[:len(args.model)], each[len(args.model):len(args.model) + len(args.partner)]
+        thirds = each[len(args.model) + len(args.partner):]
         alone = [accuracy(p, labels) for p in each]
         print("{}: {} recordings".format(folder, len(labels)))
         print("  each model: {} (mean {:.2f} %)".format(" ".join("{:.2f}".format(a) for a in alone), np.mean(alone)))
         for size in args.sizes:
-            choices = [list(members) for members in itertools.combinations(models, size)]
-            name = NUMBER_WORDS.get(size, size)
-            if partners:
-                choices = [mine + theirs for mine in choices
-                           for theirs in map(list, itertools.combinations(partners, size))]
-                name = "{0} + {0}".format(name)
-            ensembles = [accuracy(np.mean(members, axis=0), labels) for members in choices]
+            # each model's K seeds summed once per choice of them, then every combination of those sums
+            groups = [group for group in (models, partners, thirds) if group]
+            sums = [[np.sum(members, axis=0) for members in itertools.combinations(group, size)] for group in groups]
+            name = " + ".join([NUMBER_WORDS.get(size, size)] * len(groups))
+            ensembles = [accuracy(sum(chosen), labels) for chosen in itertools.product(*sums)]
             print("  the {} ensembles of {}: mean {:.2f} %, from {:.2f} to {:.2f}; the first {} {:.2f} %; "
                   "all {} together {:.2f} %".format(len(ensembles), name, np.mean(ensembles), min(ensembles),
                                                     max(ensembles), name, ensembles[0], len(each),

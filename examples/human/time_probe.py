@@ -43,7 +43,7 @@ def probe_parser(description, out):
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="labelled recordings ({digit}_*.wav)")
     parser.add_argument("--model", action="append", help="classifier folder; several are averaged "
-                        "(default: every seed of both 3-CNNs, inference.default_models())")
+                        "(default: {}, inference.default_models())".format(inference.DEFAULT_ENSEMBLE_HELP))
     parser.add_argument("--out", default=out)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     return parser
