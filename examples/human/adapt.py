@@ -61,7 +61,6 @@ def main():
         cnns, params = inference.load_classifiers(args.model)
         check_params(params, features.FeatureParams.from_dict(manifest["params"]),
                      "{} (the model and the data set must share one front end)".format(args.dataset))
-        info = checkpoints.load_model_info(args.model[0])
     except (inference.ModelError, ValueError) as error:
         errors.fail(error)
     members = len(args.model) if args.members is None else args.members
@@ -85,7 +84,9 @@ def main():
         scorers = []
         for member, (member_dir, source) in enumerate(zip(member_dirs, start_from)):
             command_line.seed_everything(args.seed + number + 1000 * member, device)
-            cnn, _ = inference.load_classifier(os.path.dirname(source))  # its model.json says how to build it
+            # its own model.json says how to build it: the members may differ (the 2-CNN beside the 3-CNNs)
+            cnn, _ = inference.load_classifier(os.path.dirname(source))
+            info = checkpoints.load_model_info(os.path.dirname(source))
             round_args = copy.copy(args)
             round_args.out = os.path.join(out, "round{}".format(number), member_dir)
             round_args.seed = args.seed + 1000 * member
