@@ -61,6 +61,7 @@ def main():
         cnns, params = inference.load_classifiers(args.model)
         check_params(params, features.FeatureParams.from_dict(manifest["params"]),
                      "{} (the model and the data set must share one front end)".format(args.dataset))
+        input_size = checkpoints.load_model_info(args.model[0])["input_size"]  # one front end: one image size
     except (inference.ModelError, ValueError) as error:
         errors.fail(error)
     members = len(args.model) if args.members is None else args.members
@@ -86,13 +87,11 @@ def main():
             command_line.seed_everything(args.seed + number + 1000 * member, device)
             # its own model.json says how to build it: the members may differ (the 2-CNN beside the 3-CNNs)
             cnn, _ = inference.load_classifier(os.path.dirname(source))
-            info = checkpoints.load_model_info(os.path.dirname(source))
             round_args = copy.copy(args)
             round_args.out = os.path.join(out, "round{}".format(number), member_dir)
             round_args.seed = args.seed + 1000 * member
-            round_info = dict(kind="cnn", n_layers=info["n_layers"], input_size=info["input_size"],
-                              channels=cnn.channels,
-                              frequency_pool=info.get("frequency_pool", 1), init="adapted", init_from=source,
+            round_info = dict(kind="cnn", n_layers=cnn.n_layers, input_size=input_size, channels=cnn.channels,
+                              frequency_pool=cnn.frequency_pool, init="adapted", init_from=source,
                               adaptation_round=number)
             classifier_training.train_classifier(L.Classifier(cnn), round_args, device, round_arrays, manifest,
                                                  round_info)
