@@ -463,6 +463,12 @@ def test_adapt_adapts_every_member_of_an_ensemble_and_its_folder_reads_as_one(ti
     unlabelled.mkdir()
     for index, name in enumerate(sorted(os.listdir(tiny_corpus / "wav"))[::4]):
         os.symlink(tiny_corpus / "wav" / name, unlabelled / "recording{:03d}.wav".format(index))
+    # two copies of one model: the members draw their own batches, so they part
+    run_script("examples/human/adapt.py", "--model", synthetic_model, "--model", synthetic_model,
+               "--dataset", tiny_corpus / "DataSet", "--epoch", 1, "--batchsize", 20, "--fractions", 0.5,
+               "--jobs", 1, "--out", tmp_path / "copies", unlabelled)
+    first, second = (np.load(tmp_path / "copies" / m / "model.npz") for m in ("member1", "member2"))
+    assert not np.array_equal(first["fc/W"], second["fc/W"])
     # the members may be different models, as the recogniser's are: a 2-CNN beside the 3-CNN, over two rounds,
     # so that round 2 rebuilds each member from what round 1 wrote of it
     two_layers = tmp_path / "two_layers"
