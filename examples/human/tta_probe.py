@@ -29,7 +29,8 @@ VIEW_SETS = {
     "as recorded": ((1.0,), (None,)),
     "5 warps": (WARPS, (None,)),
     "6 lengths": ((1.0,), WORD_FRAMES),
-    "3 warps x 4 lengths (the default)": (inference.TEST_WARPS, inference.TEST_WORD_FRAMES),
+    "4 lengths (the default)": (inference.TEST_WARPS, inference.TEST_WORD_FRAMES),
+    "3 warps x 4 lengths (the default until 529fc15)": ((1.0, 0.92, 1.08), inference.TEST_WORD_FRAMES),
     "5 warps x 6 lengths": (WARPS, WORD_FRAMES),
 }
 
