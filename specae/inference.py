@@ -19,7 +19,8 @@ DEFAULT_MODEL = os.path.join("result", "classifier_3cnn", "seed1")
 # pretrained 3-CNN and the 2-CNN. They learn different features (from labels alone, from the autoencoders'
 # reconstructions, with one layer less), so they err on different recordings. Over six data-set draws with
 # six seeds of each (docs/human.md, section 2), three seeds of each read 89.9 % on FSDD and 99.05 % on
-# held-out espeak voices, the held-out figure higher with every draw than the two 3-CNNs' 89.9 and 98.9 %;
+# held-out espeak voices in the 12 test-time views of then (90.1 and 99.12 % in today's 4), the held-out
+# figure higher with every draw than the two 3-CNNs' 89.9 and 98.9 %;
 # the 2-CNN alone reads 87.4 and 99.0 %: the weakest on people, the strongest on synthetic voices it has not
 # heard, and beside the 3-CNNs it adds there without taking from people.
 DEFAULT_ENSEMBLE = (os.path.dirname(DEFAULT_MODEL), os.path.join("result", "classifier_pretrained"),
