@@ -3,7 +3,7 @@
 #                 section appears
 REPORT := examples/report
 REPORT_FLAGS = --result $(RESULT) --dataset $(DATA_DIR) --spec $(SPEC_DIR)
-$(RESULT)/index.html: $(RESULT)/comparison.md $(REPORT)/make_report.py $(REPORT)/report.py \
+$(RESULT)/index.html: $(RESULT)/comparison.md $(MODELS_FREQPOOL) $(REPORT)/make_report.py $(REPORT)/report.py \
 		$(REPORT)/templates/report.html $(REPORT)/templates/report.css | $(INSTALLED)
 	$(PY) $(REPORT)/make_report.py $(REPORT_FLAGS)
 

@@ -67,15 +67,19 @@ def test_pretrain_writes_three_autoencoders(run):
 
 def test_classify_trains_every_model_and_seed_and_compares(run):
     result = made(run, "classify")
-    for model in ("classifier_2cnn", "classifier_3cnn", "classifier_pretrained"):
+    for model in ("classifier_2cnn", "classifier_3cnn", "classifier_pretrained", "classifier_3cnn_freqpool"):
         for seed in SEEDS:
             out = result / model / "seed{}".format(seed)
             assert (out / "model.npz").exists() and is_png(out / "accuracy.png")
             assert 0.0 <= load(out / "log")[-1]["validation/main/accuracy"] <= 1.0
             assert load(out / "model.json")["dropout"] == 0.5  # the Makefile's DROPOUT
             assert load(out / "model.json")["label_smoothing"] == 0.2  # and LABEL_SMOOTHING
+            assert load(out / "model.json")["frequency_pool"] == (2 if model.endswith("freqpool") else 1)
     comparison = load(result / "comparison.json")
-    assert {"classifier_2cnn", "classifier_3cnn", "classifier_pretrained"} <= set(json.dumps(comparison).split('"'))
+    # The comparison keeps the original's three architectures; the fourth member is the recogniser's alone.
+    models_compared = set(json.dumps(comparison).split('"'))
+    assert {"classifier_2cnn", "classifier_3cnn", "classifier_pretrained"} <= models_compared
+    assert "classifier_3cnn_freqpool" not in models_compared
     assert "pretrained" in (result / "comparison.md").read_text()
     assert is_png(result / "loss-accuracy_comparison.png") and is_png(result / "loss-accuracy_comparison_pre-train.png")
     assert "<html" in (result / "index.html").read_text().lower()
@@ -92,7 +96,8 @@ def test_robustness_scores_every_condition(run):
 
 
 # The recogniser that MODEL names by default: every seed of every model (specae/inference.DEFAULT_ENSEMBLE)
-RECOGNISER = ["{}/seed{}".format(model, seed) for model in ("classifier_3cnn", "classifier_pretrained", "classifier_2cnn")
+RECOGNISER = ["{}/seed{}".format(model, seed) for model in ("classifier_3cnn", "classifier_pretrained", "classifier_2cnn",
+                                                           "classifier_3cnn_freqpool")
               for seed in SEEDS]
 
 
@@ -271,7 +276,7 @@ def test_dropout_reaches_every_classifier_and_no_autoencoder(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     classifiers = [line for line in lines if "cnn_classifier" in line]
-    assert len(classifiers) == 3 * len(SEEDS)
+    assert len(classifiers) == 4 * len(SEEDS)
     assert all(re.search(r"--dropout 0(\s|$)", line) for line in classifiers)
     autoencoders = [line for line in lines if "cnn_autoencoder" in line]
     assert len(autoencoders) == 3 and not any("--dropout" in line for line in autoencoders)

@@ -343,7 +343,8 @@ def test_default_is_every_trained_seed_of_every_model(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert inference.default_models() == [inference.DEFAULT_MODEL]
     for model, seed in (("classifier_2cnn", 1), ("classifier_pretrained", 1), ("classifier_3cnn", 2),
-                        ("classifier_3cnn", 1), ("classifier_vae", 1)):  # the VAE extension's is not in the recogniser
+                        ("classifier_3cnn_freqpool", 2), ("classifier_3cnn", 1),
+                        ("classifier_vae", 1)):  # the VAE extension's is not in the recogniser
         folder = tmp_path / "result" / model / "seed{}".format(seed)
         folder.mkdir(parents=True)
         (folder / "model.npz").write_bytes(b"")
@@ -351,4 +352,5 @@ def test_default_is_every_trained_seed_of_every_model(tmp_path, monkeypatch):
     assert inference.default_models() == [os.path.join("result", "classifier_3cnn", "seed1"),
                                           os.path.join("result", "classifier_3cnn", "seed2"),
                                           os.path.join("result", "classifier_pretrained", "seed1"),
-                                          os.path.join("result", "classifier_2cnn", "seed1")]
+                                          os.path.join("result", "classifier_2cnn", "seed1"),
+                                          os.path.join("result", "classifier_3cnn_freqpool", "seed2")]

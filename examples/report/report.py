@@ -40,6 +40,8 @@ AUTOENCODERS = [("autoencoder{}".format(k), "AE layer {}".format(k)) for k in (1
 CLASSIFIERS = [("classifier_2cnn", "2-CNN"), ("classifier_3cnn", "3-CNN"),
                ("classifier_pretrained", "pretrained 3-CNN")]
 MODEL_NAMES = dict(CLASSIFIERS)
+# Trained by make classify for the recogniser only, outside the comparison: its time and its name on the page.
+RECOGNISER_ONLY = [("classifier_3cnn_freqpool", "frequency-pooled 3-CNN")]
 COMPARISON_FIGURES = [("loss-accuracy_comparison.png", "2-CNN against 3-CNN from scratch"),
                       ("loss-accuracy_comparison_pre-train.png", "3-CNN from scratch against pretrained 3-CNN")]
 ROBUSTNESS_COLUMNS = ("clean", "telephone", "noise", "reverb", "voice", "mixed", "mean_degraded")
@@ -345,7 +347,7 @@ def training_stages(result):
     """Time (Chainer's elapsed_time) and command (run.json) of the autoencoders and classifiers, and
     the settings the first run of each kind recorded."""
     stages, commands, settings = [], [], {}
-    for folder, name in AUTOENCODERS + CLASSIFIERS:
+    for folder, name in AUTOENCODERS + CLASSIFIERS + RECOGNISER_ONLY:
         directory = os.path.join(result, folder)
         greedy = folder.startswith("autoencoder")
         runs = [directory] if greedy else sorted(glob.glob(os.path.join(glob.escape(directory), "seed*")),
@@ -616,7 +618,8 @@ def _model_label(path, result):
     if absolute.startswith(root + os.sep):
         name = os.path.relpath(absolute, root)
         folder = name.split(os.sep)[0]
-        return name.replace(folder, MODEL_NAMES[folder], 1) if folder in MODEL_NAMES else name
+        names = dict(CLASSIFIERS + RECOGNISER_ONLY)
+        return name.replace(folder, names[folder], 1) if folder in names else name
     return path
 
 
