@@ -7,9 +7,10 @@ with the test-time views of ``evaluate.py`` on each folder of recordings (labels
 With six seeds of the same recipe this prints the twenty ensembles of three's mean and range, the figure
 to compare recipes by (docs/human.md, section 2). ``--sizes 3 5`` adds the same line for the ensembles of
 five: what more seeds per model would give. The recogniser of `make human` is three seeds of each model
-make classify trains (the 3-CNN, the pretrained 3-CNN, the 2-CNN): ``--partner DIR`` (six times, the second
-model's seeds) scores every ensemble of K of the ``--model`` folders with K of the partners (400 for six of
-each), and ``--third DIR`` (six times more) adds K of a third model's (8000).
+make classify trains (the 3-CNN, the pretrained 3-CNN, the 2-CNN and, since 3627038, the frequency-pooled
+3-CNN): ``--partner DIR`` (six times, the second model's seeds) scores every ensemble of K of the ``--model``
+folders with K of the partners (400 for six of each), and ``--third DIR`` (six times more) adds K of a third
+model's (8000); the four-model recogniser was judged by sampling its ensembles (docs/human.md, section 2).
 ``--warps`` and ``--lengths`` score with other test-time views than evaluate.py's 4 (``--warps 1 0.92 1.08``:
 the 12 of its default until 529fc15)."""
 import argparse

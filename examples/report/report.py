@@ -42,6 +42,7 @@ CLASSIFIERS = [("classifier_2cnn", "2-CNN"), ("classifier_3cnn", "3-CNN"),
 MODEL_NAMES = dict(CLASSIFIERS)
 # Trained by make classify for the recogniser only, outside the comparison: its time and its name on the page.
 RECOGNISER_ONLY = [("classifier_3cnn_freqpool", "frequency-pooled 3-CNN")]
+RUN_NAMES = dict(CLASSIFIERS + RECOGNISER_ONLY)  # every classifier run folder make classify writes
 COMPARISON_FIGURES = [("loss-accuracy_comparison.png", "2-CNN against 3-CNN from scratch"),
                       ("loss-accuracy_comparison_pre-train.png", "3-CNN from scratch against pretrained 3-CNN")]
 ROBUSTNESS_COLUMNS = ("clean", "telephone", "noise", "reverb", "voice", "mixed", "mean_degraded")
@@ -618,8 +619,7 @@ def _model_label(path, result):
     if absolute.startswith(root + os.sep):
         name = os.path.relpath(absolute, root)
         folder = name.split(os.sep)[0]
-        names = dict(CLASSIFIERS + RECOGNISER_ONLY)
-        return name.replace(folder, names[folder], 1) if folder in names else name
+        return name.replace(folder, RUN_NAMES[folder], 1) if folder in RUN_NAMES else name
     return path
 
 
