@@ -178,7 +178,7 @@ $(RESULT)/classifier_3cnn_freqpool/seed%/model.npz: $(DATA_DIR)/manifest.json cn
 # On two slots (JOBS=2, the 2-core machine) the fifteen trainings run in two lanes, each a chain whose runs
 # wait, order-only, for the one before: the autoencoder chain (the longest path of the whole job), the
 # pretrained seeds and the last frequency-pooled seed; beside it every other classifier from scratch. The
-# lanes take about the same time (5.6 min each on the AMD EPYC), so neither slot idles before the end;
+# lanes take about the same time (5.8 min each on the AMD EPYC), so neither slot idles before the end;
 # left to choose, make had run the last 3-CNN seed and the last frequency-pooled seed each alone (80 s of
 # a slot idle: 7 min 26 s). With other slot counts the runs take the slots as they come.
 chain = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call chain,$(wordlist 2,$(words $(1)),$(1))))

@@ -282,6 +282,39 @@ def test_dropout_reaches_every_classifier_and_no_autoencoder(tmp_path):
     assert len(autoencoders) == 3 and not any("--dropout" in line for line in autoencoders)
 
 
+def training_waits(tmp_path, jobs):
+    """``{run: the training runs it waits for}`` of ``make pretrain classify``, read from make's database:
+    its normal prerequisites (the autoencoder before) and its order-only ones."""
+    variables = [v for v in make_variables(tmp_path, stamps(tmp_path)) if not v.startswith("JOBS=")]
+    result = make(variables + ["JOBS={}".format(jobs), "-p"], "pretrain", "classify", dry_run=True)
+    assert result.returncode == 0, result.stderr
+    run = r"{}/((?:autoencoder|classifier_)[^/%\s]*(?:/seed\d+)?)/model\.npz".format(re.escape(str(tmp_path / "result")))
+    return {name: set(re.findall(run, prerequisites))
+            for name, prerequisites in re.findall(r"^{}: (.*)$".format(run), result.stdout, re.M)}
+
+
+def test_two_slots_run_the_trainings_in_two_lanes(tmp_path):
+    """With two slots (JOBS=2) the training runs form two lanes, each run waiting for the one before it in
+    its lane, so that make runs one of each lane side by side: the autoencoder chain, the pretrained seeds
+    and the last frequency-pooled seed; beside it the other classifiers from scratch, which wait for
+    nothing of the first. With three slots only the pretrained classifiers and the autoencoders wait."""
+    seeds = ["seed{}".format(seed) for seed in SEEDS]
+    lanes = [["autoencoder1", "autoencoder2", "autoencoder3"] + ["classifier_pretrained/" + s for s in seeds]
+             + ["classifier_3cnn_freqpool/" + seeds[-1]],
+             ["classifier_2cnn/" + s for s in seeds] + ["classifier_3cnn/" + s for s in seeds]
+             + ["classifier_3cnn_freqpool/" + s for s in seeds[:-1]]]
+    waits = training_waits(tmp_path, 2)
+    assert sorted(waits) == sorted(lanes[0] + lanes[1])
+    for lane, other in (lanes, lanes[::-1]):
+        assert all(before in waits[after] for before, after in zip(lane, lane[1:]))
+        assert not any(waits[name] & set(other) for name in lane)
+    (tmp_path / "three").mkdir()
+    three = training_waits(tmp_path / "three", 3)
+    assert {name: before for name, before in three.items() if before} == {
+        "autoencoder2": {"autoencoder1"}, "autoencoder3": {"autoencoder2"},
+        **{"classifier_pretrained/" + s: {"autoencoder3"} for s in seeds}}
+
+
 @pytest.mark.parametrize("goal", DRY_RUN_GOALS)
 def test_long_goals_have_commands(goal, tmp_path):
     result = make(make_variables(tmp_path, stamps(tmp_path)), goal, dry_run=True)
