@@ -175,16 +175,17 @@ $(RESULT)/classifier_pretrained/seed%/model.npz: $(RESULT)/autoencoder3/model.np
 $(RESULT)/classifier_3cnn_freqpool/seed%/model.npz: $(DATA_DIR)/manifest.json cnn_classifier1.py $(TRAIN_CODE) $(CLF_STAMP)
 	$(PY) cnn_classifier1.py --layers 3 --frequency-pool 2 $(CLASSIFIER_FLAGS) --epoch $(CLF_EPOCHS) --seed $* --out $(@D)
 
-# On two slots (JOBS=2, the 2-core machine) the fifteen trainings run in two lanes, each a chain whose runs
-# wait, order-only, for the one before: the autoencoder chain (the longest path of the whole job), the
-# pretrained seeds and the last frequency-pooled seed; beside it every other classifier from scratch. The
-# lanes take about the same time (5.8 min each on the AMD EPYC), so neither slot idles before the end;
-# left to choose, make had run the last 3-CNN seed and the last frequency-pooled seed each alone (80 s of
-# a slot idle: 7 min 26 s). With other slot counts the runs take the slots as they come.
+# On two slots (JOBS=2, the 2-core machine) the trainings run in two lanes, each a chain whose runs wait,
+# order-only, for the one before: the autoencoder chain (the longest path of the whole job, about four
+# classifier runs), the pretrained seeds and the frequency-pooled seeds after the second; beside it the
+# 2-CNN's and 3-CNN's seeds and the first two frequency-pooled ones. With any number of SEEDS from two the
+# lanes then hold the same work (about 5.7 min each on the AMD EPYC with three), so neither slot idles
+# before the end; left to choose, make had run the last 3-CNN seed and the last frequency-pooled seed each
+# alone (80 s of a slot idle: 7 min 26 s). With other slot counts the runs take the slots as they come.
 chain = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call chain,$(wordlist 2,$(words $(1)),$(1))))
 ifeq ($(JOBS),2)
-$(call chain,$(RESULT)/autoencoder3/model.npz $(MODELS_PRETRAINED) $(lastword $(MODELS_FREQPOOL)))
-$(call chain,$(MODELS_2CNN) $(MODELS_3CNN) $(filter-out $(lastword $(MODELS_FREQPOOL)),$(MODELS_FREQPOOL)))
+$(call chain,$(RESULT)/autoencoder3/model.npz $(MODELS_PRETRAINED) $(wordlist 3,$(words $(SEEDS)),$(MODELS_FREQPOOL)))
+$(call chain,$(MODELS_2CNN) $(MODELS_3CNN) $(wordlist 1,2,$(MODELS_FREQPOOL)))
 endif
 
 $(RESULT)/comparison.md: $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED) plot_comparison.py specae/plots.py \

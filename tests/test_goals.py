@@ -282,37 +282,40 @@ def test_dropout_reaches_every_classifier_and_no_autoencoder(tmp_path):
     assert len(autoencoders) == 3 and not any("--dropout" in line for line in autoencoders)
 
 
-def training_waits(tmp_path, jobs):
+def training_waits(folder, jobs, seeds):
     """``{run: the training runs it waits for}`` of ``make pretrain classify``, read from make's database:
     its normal prerequisites (the autoencoder before) and its order-only ones."""
-    variables = [v for v in make_variables(tmp_path, stamps(tmp_path)) if not v.startswith("JOBS=")]
-    result = make(variables + ["JOBS={}".format(jobs), "-p"], "pretrain", "classify", dry_run=True)
+    folder.mkdir(exist_ok=True)
+    variables = [v for v in make_variables(folder, stamps(folder)) if not v.startswith(("JOBS=", "SEEDS="))]
+    result = make(variables + ["JOBS={}".format(jobs), "SEEDS=" + " ".join(map(str, seeds)), "-p"],
+                  "pretrain", "classify", dry_run=True)
     assert result.returncode == 0, result.stderr
-    run = r"{}/((?:autoencoder|classifier_)[^/%\s]*(?:/seed\d+)?)/model\.npz".format(re.escape(str(tmp_path / "result")))
+    run = r"{}/((?:autoencoder|classifier_)[^/%\s]*(?:/seed\d+)?)/model\.npz".format(re.escape(str(folder / "result")))
     return {name: set(re.findall(run, prerequisites))
             for name, prerequisites in re.findall(r"^{}: (.*)$".format(run), result.stdout, re.M)}
 
 
-def test_two_slots_run_the_trainings_in_two_lanes(tmp_path):
+@pytest.mark.parametrize("seeds", [(1, 2), (1, 2, 3), (1, 2, 3, 4, 5)])
+def test_two_slots_run_the_trainings_in_two_lanes_of_equal_work(tmp_path, seeds):
     """With two slots (JOBS=2) the training runs form two lanes, each run waiting for the one before it in
-    its lane, so that make runs one of each lane side by side: the autoencoder chain, the pretrained seeds
-    and the last frequency-pooled seed; beside it the other classifiers from scratch, which wait for
-    nothing of the first. With three slots only the pretrained classifiers and the autoencoders wait."""
-    seeds = ["seed{}".format(seed) for seed in SEEDS]
-    lanes = [["autoencoder1", "autoencoder2", "autoencoder3"] + ["classifier_pretrained/" + s for s in seeds]
-             + ["classifier_3cnn_freqpool/" + seeds[-1]],
-             ["classifier_2cnn/" + s for s in seeds] + ["classifier_3cnn/" + s for s in seeds]
-             + ["classifier_3cnn_freqpool/" + s for s in seeds[:-1]]]
-    waits = training_waits(tmp_path, 2)
-    assert sorted(waits) == sorted(lanes[0] + lanes[1])
-    for lane, other in (lanes, lanes[::-1]):
+    its lane, so that make runs one of each side by side: the autoencoder chain, the pretrained seeds and
+    the frequency-pooled seeds after the second; beside it the other classifiers from scratch, which wait
+    for nothing of the first. Counting the autoencoder chain as four classifier runs (its 2.7 minutes),
+    the two lanes hold the same work. With three slots only the pretrained runs and the autoencoders wait."""
+    names = {model: ["classifier_{}/seed{}".format(model, seed) for seed in seeds]
+             for model in ("2cnn", "3cnn", "pretrained", "3cnn_freqpool")}
+    chain = ["autoencoder1", "autoencoder2", "autoencoder3"] + names["pretrained"] + names["3cnn_freqpool"][2:]
+    scratch = names["2cnn"] + names["3cnn"] + names["3cnn_freqpool"][:2]
+    assert len(chain) + 1 == len(scratch)
+    waits = training_waits(tmp_path / "two", 2, seeds)
+    assert sorted(waits) == sorted(chain + scratch)
+    for lane, other in ((chain, scratch), (scratch, chain)):
         assert all(before in waits[after] for before, after in zip(lane, lane[1:]))
         assert not any(waits[name] & set(other) for name in lane)
-    (tmp_path / "three").mkdir()
-    three = training_waits(tmp_path / "three", 3)
+    three = training_waits(tmp_path / "three", 3, seeds)
     assert {name: before for name, before in three.items() if before} == {
         "autoencoder2": {"autoencoder1"}, "autoencoder3": {"autoencoder2"},
-        **{"classifier_pretrained/" + s: {"autoencoder3"} for s in seeds}}
+        **{name: {"autoencoder3"} for name in names["pretrained"]}}
 
 
 @pytest.mark.parametrize("goal", DRY_RUN_GOALS)
