@@ -182,10 +182,10 @@ $(RESULT)/classifier_3cnn_freqpool/seed%/model.npz: $(DATA_DIR)/manifest.json cn
 # lanes then hold the same work (about 5.7 min each on the AMD EPYC with three), so neither slot idles
 # before the end; left to choose, make had run the last 3-CNN seed and the last frequency-pooled seed each
 # alone (80 s of a slot idle: 7 min 26 s). With other slot counts the runs take the slots as they come.
-chain = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call chain,$(wordlist 2,$(words $(1)),$(1))))
+lane = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call lane,$(wordlist 2,$(words $(1)),$(1))))
 ifeq ($(JOBS),2)
-$(call chain,$(RESULT)/autoencoder3/model.npz $(MODELS_PRETRAINED) $(wordlist 3,$(words $(SEEDS)),$(MODELS_FREQPOOL)))
-$(call chain,$(MODELS_2CNN) $(MODELS_3CNN) $(wordlist 1,2,$(MODELS_FREQPOOL)))
+$(call lane,$(RESULT)/autoencoder3/model.npz $(MODELS_PRETRAINED) $(wordlist 3,$(words $(SEEDS)),$(MODELS_FREQPOOL)))
+$(call lane,$(MODELS_2CNN) $(MODELS_3CNN) $(wordlist 1,2,$(MODELS_FREQPOOL)))
 endif
 
 $(RESULT)/comparison.md: $(MODELS_2CNN) $(MODELS_3CNN) $(MODELS_PRETRAINED) plot_comparison.py specae/plots.py \
