@@ -11,8 +11,9 @@ Makefile's epochs and seeds is extrapolated from the per-epoch times in their lo
 stage(E) = fixed + E × epoch, fixed = wall − (time of the epochs run), and × the number of seeds for
 the classifiers. Stages run one at a time with the BLAS threads the Makefile gives them (THREADS), and
 the wall time of ``make pretrain classify`` is estimated by replaying the Makefile's schedule on JOBS
-slots: data stages in turn, then the autoencoder chain beside the lane of classifiers from scratch,
-then the pretrained classifiers on whichever slot is free, then the plots.
+slots: data stages in turn, then the trainings (on two slots the Makefile's two lanes: the autoencoder
+chain, the pretrained seeds and the frequency-pooled seeds after the second, beside the other classifiers
+from scratch; on other counts each on the first free slot once what it waits for is done), then the plots.
 ``--full`` instead runs ``make pretrain classify`` itself (real epochs, seeds and parallelism) and
 reports its wall time, CPU time and peak memory (the figure for the README).
 
@@ -60,9 +61,11 @@ def stage_env(threads):
 
 
 def lane(name):
-    """Which of the Makefile's lanes a stage belongs to (see the Makefile's scratch_lane)."""
+    """What kind of stage this is for the Makefile's schedule (see its ``lane`` function)."""
     if name.startswith("cnn_autoencoder"):
         return "autoencoders"
+    if name.startswith("cnn_classifier1") and "--frequency-pool" in name:
+        return "freqpool"
     if name.startswith("cnn_classifier1"):
         return "scratch"
     if name.startswith("cnn_classifier2"):
@@ -70,41 +73,52 @@ def lane(name):
     return "serial"
 
 
+def training_waits(kinds, slots):
+    """``{job: the jobs it waits for}`` for the training jobs of these ``kinds`` (in the Makefile's order), as
+    the Makefile makes them wait: each autoencoder for the one before, the pretrained classifiers for the
+    last; on two slots also the two lanes, each job for the one before it in its lane (the autoencoders,
+    the pretrained seeds and the frequency-pooled seeds after the second; the classifiers from scratch and
+    the first two frequency-pooled seeds)."""
+    of = {kind: [i for i, k in enumerate(kinds) if k == kind]
+          for kind in ("autoencoders", "scratch", "pretrained", "freqpool")}
+    waits = {i: set() for i in range(len(kinds))}
+    chains = [of["autoencoders"]]
+    if slots == 2:
+        chains = [of["autoencoders"] + of["pretrained"] + of["freqpool"][2:], of["scratch"] + of["freqpool"][:2]]
+    for chain in chains:
+        for before, after in zip(chain, chain[1:]):
+            waits[after].add(before)
+    for job in of["pretrained"]:
+        waits[job].update(of["autoencoders"][-1:])
+    return waits
+
+
 def make_schedule(jobs, slots):
     """Wall time of running ``jobs`` [(name, seconds)] (in the Makefile's order) as make -j ``slots`` does.
 
-    Serial stages (data before training, plots after) run alone; the autoencoders run in order in
-    their lane, the classifiers from scratch in order in theirs (one at a time, beside the
-    autoencoders), and the pretrained classifiers, once the last autoencoder is done, each on the
-    first free slot. A free slot takes the first ready job in the order autoencoders, scratch,
-    pretrained (make's goal order)."""
+    Serial stages (data before training, plots after) run alone; a free slot takes the first training
+    job, in the Makefile's order, whose waits (``training_waits``) are over."""
     before = [t for name, t in jobs if lane(name) == "serial" and not name.startswith(("plot_", "make_report"))]
     after = [t for name, t in jobs if name.startswith(("plot_", "make_report"))]
-    queues = {key: [t for name, t in jobs if lane(name) == key] for key in ("autoencoders", "scratch", "pretrained")}
+    training = [(name, t) for name, t in jobs if lane(name) != "serial"]
+    waits = training_waits([lane(name) for name, _ in training], slots)
     clock = sum(before)
     free = [clock] * max(1, slots)
-    ends, autoencoders_done, lane_free = [], clock, {"autoencoders": clock, "scratch": clock}
-    while any(queues.values()):
+    ends, pending = {}, list(range(len(training)))
+    while pending:
         slot = min(range(len(free)), key=free.__getitem__)
         now = free[slot]
-        ready = [key for key in ("autoencoders", "scratch") if queues[key] and lane_free[key] <= now]
-        if queues["pretrained"] and not queues["autoencoders"] and autoencoders_done <= now:
-            ready.append("pretrained")
-        if not ready:  # wait for the next lane or the autoencoders to finish
-            waits = [lane_free[k] for k in ("autoencoders", "scratch") if queues[k]]
-            if queues["pretrained"] and not queues["autoencoders"]:
-                waits.append(autoencoders_done)
-            free[slot] = min(t for t in waits if t > now) if any(t > now for t in waits) else now
+        ready = [job for job in pending if all(ends.get(other, float("inf")) <= now for other in waits[job])]
+        if not ready:  # this slot waits for the next running job to end
+            later = [end for end in ends.values() if end > now]
+            if not later:
+                raise RuntimeError("the training jobs wait for each other in a circle")
+            free[slot] = min(later)
             continue
-        key = ready[0]
-        end = now + queues[key].pop(0)
-        free[slot] = end
-        if key in lane_free:
-            lane_free[key] = end
-        if key == "autoencoders":
-            autoencoders_done = end
-        ends.append(end)
-    return max(ends + [clock]) + sum(after)
+        job = ready[0]
+        pending.remove(job)
+        ends[job] = free[slot] = now + training[job][1]
+    return max(list(ends.values()) + [clock]) + sum(after)
 
 
 def stage_commands(folders, speakers, ae_epochs, clf_epochs, seeds):
@@ -131,8 +145,11 @@ def stage_name(command):
     name = match.group(1)
     layers = re.search(r"--layers (\d)", command)
     seed = re.search(r"--seed (\d+)", command)
+    pool = re.search(r"--frequency-pool (\d)", command)
     if name == "cnn_classifier1.py" and layers:
         name += " --layers " + layers.group(1)
+    if name == "cnn_classifier1.py --layers 3" and pool:
+        name += " --frequency-pool " + pool.group(1)
     if name.startswith("cnn_classifier") and seed:
         name += " (seed {})".format(seed.group(1))
     return name

@@ -7,6 +7,7 @@ the repository. A goal is added in GOALS (tests/goals.py).
 """
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,9 @@ import pytest
 from conftest import ROOT
 from goals import DRY_RUN_GOALS, GOALS, SEEDS, make, make_variables, stamps
 from specae import tables
+
+sys.path.insert(0, str(ROOT / "bench"))
+import bench_pipeline  # noqa: E402  (the benchmark's replay of the Makefile's schedule)
 
 # The session's run of the goals is made on one xdist worker, the tests that read it with it.
 pytestmark = pytest.mark.xdist_group("goals")
@@ -316,6 +320,13 @@ def test_two_slots_run_the_trainings_in_two_lanes_of_equal_work(tmp_path, seeds)
     assert {name: before for name, before in three.items() if before} == {
         "autoencoder2": {"autoencoder1"}, "autoencoder3": {"autoencoder2"},
         **{name: {"autoencoder3"} for name in names["pretrained"]}}
+    # bench/bench_pipeline.py replays the same waits when it estimates the wall time
+    order = ["autoencoder1", "autoencoder2", "autoencoder3"] + names["2cnn"] + names["3cnn"] + names["pretrained"] \
+        + names["3cnn_freqpool"]
+    kinds = ["autoencoders"] * 3 + ["scratch"] * 2 * len(seeds) + ["pretrained"] * len(seeds) + ["freqpool"] * len(seeds)
+    for slots, made in ((2, waits), (3, three)):
+        replayed = bench_pipeline.training_waits(kinds, slots)
+        assert {order[job]: {order[other] for other in before} for job, before in replayed.items()} == made
 
 
 @pytest.mark.parametrize("goal", DRY_RUN_GOALS)
