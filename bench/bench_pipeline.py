@@ -60,7 +60,7 @@ def stage_env(threads):
     return env
 
 
-def lane(name):
+def stage_kind(name):
     """What kind of stage this is for the Makefile's schedule (see its ``lane`` function)."""
     if name.startswith("cnn_autoencoder"):
         return "autoencoders"
@@ -98,10 +98,10 @@ def make_schedule(jobs, slots):
 
     Serial stages (data before training, plots after) run alone; a free slot takes the first training
     job, in the Makefile's order, whose waits (``training_waits``) are over."""
-    before = [t for name, t in jobs if lane(name) == "serial" and not name.startswith(("plot_", "make_report"))]
+    before = [t for name, t in jobs if stage_kind(name) == "serial" and not name.startswith(("plot_", "make_report"))]
     after = [t for name, t in jobs if name.startswith(("plot_", "make_report"))]
-    training = [(name, t) for name, t in jobs if lane(name) != "serial"]
-    waits = training_waits([lane(name) for name, _ in training], slots)
+    training = [(name, t) for name, t in jobs if stage_kind(name) != "serial"]
+    waits = training_waits([stage_kind(name) for name, _ in training], slots)
     clock = sum(before)
     free = [clock] * max(1, slots)
     ends, pending = {}, list(range(len(training)))

@@ -321,11 +321,12 @@ def test_two_slots_run_the_trainings_in_two_lanes_of_equal_work(tmp_path, seeds)
         "autoencoder2": {"autoencoder1"}, "autoencoder3": {"autoencoder2"},
         **{name: {"autoencoder3"} for name in names["pretrained"]}}
     # bench/bench_pipeline.py replays the same waits when it estimates the wall time
-    order = ["autoencoder1", "autoencoder2", "autoencoder3"] + names["2cnn"] + names["3cnn"] + names["pretrained"] \
-        + names["3cnn_freqpool"]
-    kinds = ["autoencoders"] * 3 + ["scratch"] * 2 * len(seeds) + ["pretrained"] * len(seeds) + ["freqpool"] * len(seeds)
+    jobs = [(name, "autoencoders") for name in ("autoencoder1", "autoencoder2", "autoencoder3")] \
+        + [(name, "scratch") for name in names["2cnn"] + names["3cnn"]] \
+        + [(name, "pretrained") for name in names["pretrained"]] + [(name, "freqpool") for name in names["3cnn_freqpool"]]
+    order = [name for name, _ in jobs]
     for slots, made in ((2, waits), (3, three)):
-        replayed = bench_pipeline.training_waits(kinds, slots)
+        replayed = bench_pipeline.training_waits([kind for _, kind in jobs], slots)
         assert {order[job]: {order[other] for other in before} for job, before in replayed.items()} == made
 
 
