@@ -45,6 +45,7 @@ configuration ``chainer.config.specae_onednn = False`` (within one process, e.g.
 """
 
 import collections
+import contextlib
 import ctypes
 import os
 import sys
@@ -73,6 +74,7 @@ _F32 = 3
 _FORMAT_ANY = 1
 _FORWARD_TRAINING = 64
 _CONVOLUTION_DIRECT = 1
+_ELTWISE_RELU = 0x20
 _ELTWISE_RELU_USE_DST_FOR_BWD = 0x100    # ReLU whose backward reads its output, not its input
 _QUERY_IMPL_INFO_STR = 8
 _QUERY_EXEC_ARG_MD = 255
@@ -120,6 +122,11 @@ def _signatures(lib):
                                                        i32),
         'dnnl_eltwise_backward_primitive_desc_create': (
             [out, p, i32, p, p, p, ctypes.c_float, ctypes.c_float, p, p], i32),
+        'dnnl_primitive_attr_create': ([out], i32),
+        'dnnl_primitive_attr_set_post_ops': ([p, p], i32),
+        'dnnl_post_ops_create': ([out], i32),
+        'dnnl_post_ops_append_eltwise': ([p, i32, ctypes.c_float, ctypes.c_float], i32),
+        'dnnl_post_ops_destroy': ([p], i32),
         'dnnl_primitive_desc_query': ([p, i32, i32, p], i32),
         'dnnl_primitive_desc_query_md': ([p, i32, i32], p),
         'dnnl_primitive_desc_next_impl': ([p], i32),
@@ -147,6 +154,14 @@ class _Library(object):
         _signatures(self.lib)
         self.engine = self.make('dnnl_engine_create', _ENGINE_CPU, 0)
         self.stream = self.make('dnnl_stream_create', self.engine, _STREAM_DEFAULT_FLAGS)
+        # The attribute of a convolution followed by a ReLU in the same primitive (a post-op: applied to
+        # each output as it is stored, the same max(y, 0) as the element-wise primitive's); kept for the
+        # life of the library (a descriptor copies what it needs of it).
+        self.relu_after = self.make('dnnl_primitive_attr_create')
+        post_ops = self.make('dnnl_post_ops_create')
+        self.call('dnnl_post_ops_append_eltwise', post_ops, _ELTWISE_RELU, 0.0, 0.0)
+        self.call('dnnl_primitive_attr_set_post_ops', self.relu_after, post_ops)
+        self.call('dnnl_post_ops_destroy', post_ops)
         # The GNU OpenMP runtime oneDNN runs on (already loaded with it): its current thread count.
         self.openmp = ctypes.CDLL('libgomp.so.1')
         self.openmp.omp_get_max_threads.restype = ctypes.c_int
@@ -219,6 +234,19 @@ chainer.global_config.specae_onednn_bf16 = False
 def bf16_for_training():
     """Whether training runs read bfloat16: unless ``SPECAE_ONEDNN_BF16`` says 0/no/off/false."""
     return os.environ.get(BF16_VARIABLE, '1').strip().lower() not in ('0', 'no', 'off', 'false')
+
+
+def blas_on_one_thread():
+    """A context in which numpy's BLAS (OpenBLAS) keeps to one thread while oneDNN runs the convolutions
+    (``enabled()``), through threadpoolctl; elsewhere (the numpy convolutions of the fallback are BLAS
+    products) one that changes nothing. What is left for BLAS in training is small (the fully connected
+    layers' products, the varied images' 64 x 64 ones), and with two threads its idle worker busy-waits
+    for the next product on the core that oneDNN's second OpenMP thread needs: a 2-CNN training step on
+    2 cores took 3.42 ms with it and 3.06 ms without (docs/speed.md)."""
+    if not enabled():
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(1, user_api='blas')
 
 
 def available():
@@ -430,9 +458,9 @@ class _Convolution(object):
                 pass
         self.primitives = {}
 
-    def _forward_descriptor(self, src, weights, bias):
+    def _forward_descriptor(self, src, weights, bias, attr=None):
         return self.lib.make('dnnl_convolution_forward_primitive_desc_create', self.lib.engine, _FORWARD_TRAINING,
-                             _CONVOLUTION_DIRECT, src, weights, bias, self.dst, *self.geometry, None)
+                             _CONVOLUTION_DIRECT, src, weights, bias, self.dst, *self.geometry, attr)
 
     def __del__(self):
         try:
@@ -451,6 +479,8 @@ class _Convolution(object):
             self.lib.call('dnnl_memory_desc_destroy', md)
 
     def primitive(self, kind, with_bias):
+        """The primitive ``kind`` ('forward', 'forward_relu': the forward with a ReLU on its output,
+        'backward_data', 'backward_weights'), made the first time it is asked for."""
         key = (kind, with_bias)
         made = self.primitives.get(key)
         if made is None:
@@ -461,15 +491,17 @@ class _Convolution(object):
         return made
 
     def _make(self, kind, with_bias, bf16):
-        """The primitive ``kind`` ('forward', 'backward_data', 'backward_weights'); with ``bf16`` on AMX, or
-        None where oneDNN's first choice for it is not an AMX kernel."""
+        """The primitive ``kind`` (see ``primitive``); with ``bf16`` on AMX, or None where oneDNN's first
+        choice for it is not an AMX kernel."""
         lib = self.lib
         bias = self.bias if with_bias else None
         src, weights, dst = self.bf16_inputs if bf16 else (self.src, self.any_weights, self.dst)
         hint = self.bf16_hint if bf16 else self.hint
-        if kind == 'forward':
+        if kind in ('forward', 'forward_relu'):
+            attr = lib.relu_after if kind == 'forward_relu' else None
+
             def create():
-                return self._forward_descriptor(src, weights, bias)
+                return self._forward_descriptor(src, weights, bias, attr)
             user = {ARG_SRC: self.src, ARG_WEIGHTS: self.weights, ARG_DST: self.dst}
             if with_bias:
                 user[ARG_BIAS] = self.bias
@@ -585,9 +617,10 @@ def _needs_cover_all(small_shape, large_shape, ksize, stride, pad):
     return tuple(small_shape[2:]) != _output_size(large_shape[2], large_shape[3], kh, kw, stride, pad, False)
 
 
-def forward(x, W, b, stride, pad, cover_all=False):
+def forward(x, W, b, stride, pad, cover_all=False, relu=False):
     """Convolution of ``x (N, C, H, W)`` with ``W (O, C, kh, kw)`` (+ ``b``): an NCHW view of NHWC.
-    ``x`` is read as it is if it is channels-last (see ``_channels_last``), else copied."""
+    ``x`` is read as it is if it is channels-last (see ``_channels_last``), else copied. With ``relu``,
+    ``max(y, 0)`` in the same primitive (a NaN of ``y`` becomes 0 there, as in oneDNN's own ReLU)."""
     x = _channels_last(x)
     n, _, h, w = x.shape
     o, _, kh, kw = W.shape
@@ -599,7 +632,7 @@ def forward(x, W, b, stride, pad, cover_all=False):
     arrays = {ARG_SRC: x, ARG_WEIGHTS: numpy.ascontiguousarray(W), ARG_DST: y}
     if b is not None:
         arrays[ARG_BIAS] = numpy.ascontiguousarray(b)
-    convolution.primitive('forward', b is not None)(arrays)
+    convolution.primitive('forward_relu' if relu else 'forward', b is not None)(arrays)
     return y
 
 
@@ -1003,6 +1036,27 @@ def relu(x):
     return y
 
 
+# A bound on every sum of a stack's layers at or below which float32 cannot overflow, with room for rounding
+# (a sum of n float32 terms can exceed the exact sum of their magnitudes by a factor of about 1 + n * 2**-24).
+_LARGEST_SAFE_SUM = float(numpy.finfo(numpy.float32).max) / 2
+
+
+def _cannot_overflow(x, weights, biases):
+    """Whether no output of a stack of convolutions and transposed convolutions with ReLUs can be NaN or
+    infinite, by a bound on the magnitudes: each output of a layer is its bias plus a sum of products of
+    inputs and weights, each weight at most once, so ``|y| <= max|x| * sum|W| + max|b|``, and the ReLU keeps
+    that bound for the next layer. A NaN can only come from a NaN or an infinity in ``x`` or a parameter, or
+    from a sum that overflows; where the bound stays finite and below ``_LARGEST_SAFE_SUM`` neither can happen
+    (a NaN anywhere makes the bound NaN, which fails the test). Costs two passes over ``x`` and one over each
+    parameter: less than the pass over each layer's output that ``_relu_into`` makes to find a NaN."""
+    bound = float(numpy.maximum(x.max(), -x.min())) if x.size else 0.0
+    for W, b in zip(weights, biases):
+        bound = bound * float(numpy.abs(W).sum()) + (float(numpy.abs(b).max()) if b.size else 0.0)
+        if not bound <= _LARGEST_SAFE_SUM:
+            return False
+    return bound <= _LARGEST_SAFE_SUM
+
+
 StackLayer = collections.namedtuple('StackLayer', 'transposed stride pad outsize')
 StackLayer.__doc__ = """One layer of a ``ConvolutionReLUStack``: a convolution, or with ``transposed`` a transposed
 convolution to ``outsize`` (``(H, W)``, either None for the smallest, as the link's), then a ReLU."""
@@ -1030,17 +1084,33 @@ class ConvolutionReLUStack(function_node.FunctionNode):
     def forward(self, inputs):
         self.retain_inputs(tuple(range(len(inputs))))
         self.activations, self.has_nan = [_channels_last(inputs[0])], []
+        # Where no sum can overflow, no layer makes a NaN, so a convolution's ReLU can run inside its primitive
+        # (see _cannot_overflow); otherwise each output goes through _relu_into, which keeps a NaN. Proving it
+        # costs a pass over the input, so only where the first layer's output is the larger (the classifiers
+        # and AE1: 4096-element images to 14400-element maps; AE2 and AE3 read more than they write).
+        fused = (not self.layers[0].transposed and self._first_output_size(inputs) > inputs[0].size
+                 and _cannot_overflow(inputs[0], inputs[1::2], inputs[2::2]))
         for index, layer in enumerate(self.layers):
             x, W, b = self.activations[-1], inputs[1 + 2 * index], inputs[2 + 2 * index]
             if layer.transposed:
                 out_hw = Deconvolution2DFunction(layer.stride, layer.pad, layer.outsize)._outsize(x.shape, W.shape)
                 y = backward_data(x, W, out_hw, layer.stride, layer.pad)
                 y.transpose(0, 2, 3, 1)[...] += b       # as Deconvolution2DFunction adds it
+            elif fused:
+                y = forward(x, W, b, layer.stride, layer.pad, relu=True)
+                self.has_nan.append(False)
+                self.activations.append(y)
+                continue
             else:
                 y = forward(x, W, b, layer.stride, layer.pad)
             self.has_nan.append(_relu_into(y, y))        # in place: the convolution's output is not needed again
             self.activations.append(y)
         return self.activations[-1],
+
+    def _first_output_size(self, inputs):
+        (n, _, h, w), (o, _, kh, kw), layer = inputs[0].shape, inputs[1].shape, self.layers[0]
+        oh, ow = _output_size(h, w, kh, kw, layer.stride, layer.pad, False)
+        return n * o * oh * ow
 
     def backward(self, indexes, grad_outputs):
         # the inputs go in too, so that a second derivative reaches StackGradient's backward and fails there

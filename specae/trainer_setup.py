@@ -210,8 +210,9 @@ def run(trainer):
     if trainer.stop_trigger.period == 0:
         return
     try:
-        # bfloat16 convolutions where oneDNN has AMX kernels (specae.onednn), for the training alone
-        with chainer.using_config('specae_onednn_bf16', onednn.bf16_for_training()):
+        # bfloat16 convolutions where oneDNN has AMX kernels (specae.onednn), for the training alone; numpy's
+        # BLAS on one thread beside oneDNN's (onednn.blas_on_one_thread)
+        with chainer.using_config('specae_onednn_bf16', onednn.bf16_for_training()), onednn.blas_on_one_thread():
             trainer.run(show_loop_exception_msg=False)
     except DivergenceError as error:
         fail(str(error))

@@ -554,17 +554,60 @@ def test_a_stack_of_convolutions_in_one_node_equals_them_node_by_node(channels, 
     with chainer.using_config('specae_onednn_bf16', bf16):
         top = fastconv.convolutions_with_relu(x, links).shape
         gy = _x(rng, top)                                   # NCHW, as a fully connected layer hands it back
-        fused = _stack_run(links, x, gy, one_node=True)
+        with _forward_calls() as calls:
+            fused = _stack_run(links, x, gy, one_node=True)
         separate = _stack_run(links, x, gy, one_node=False)
         without_x = _stack_run(links, x, gy, one_node=True, x_needs_gradient=False)
+    assert calls == [True] * len(channels)                  # each ReLU inside its convolution's primitive
     for mine, theirs in zip(fused, separate):
-        np.testing.assert_array_equal(mine, theirs)
+        np.testing.assert_array_equal(mine.view(np.uint32), theirs.view(np.uint32))     # signed zeros too
     assert without_x[1] is None
     for mine, theirs in zip(without_x[2:], separate[2:]):
         np.testing.assert_array_equal(mine, theirs)
     if bf16:
         return
     _assert_stock_agrees(_cnn_links(rng, channels, with_fastconv=False), links, x, gy, fused)
+
+
+class _forward_calls(object):
+    """Records, for each convolution forward that ``onednn.forward`` runs, whether its ReLU ran inside it."""
+
+    def __enter__(self):
+        self.calls, self.original = [], onednn.forward
+
+        def forward(*args, relu=False, **kwargs):
+            self.calls.append(relu)
+            return self.original(*args, relu=relu, **kwargs)
+        onednn.forward = forward
+        return self.calls
+
+    def __exit__(self, *exc):
+        onednn.forward = self.original
+
+
+@needs_library
+def test_a_stack_whose_sums_overflow_keeps_their_nan_as_the_nodes_do():
+    # Finite inputs and weights whose products overflow float32: a sum of +inf and -inf products is NaN. The
+    # ReLU inside a convolution's primitive would make that NaN a 0 and the run go on unseen, so the stack may
+    # run it there only where a bound proves no sum can overflow; here it must not.
+    rng = np.random.default_rng(34)
+    links = _cnn_links(rng, (16, 32))
+    links[0].W.array[...] *= np.float32(1e36)
+    x = _x(rng, (2, 1, 64, 64)) * np.float32(1e3)
+    assert np.isfinite(x).all() and np.isfinite(links[0].W.array).all()
+    gy = _x(rng, (2, 32, 13, 13))
+    with _forward_calls() as calls:
+        fused = _stack_run(links, x, gy, one_node=True)
+    separate = _stack_run(links, x, gy, one_node=False)
+    assert calls == [False, False]
+    assert np.isnan(fused[0]).any()
+    for mine, theirs in zip(fused, separate):
+        np.testing.assert_array_equal(mine, theirs)
+    # and the bound itself: the same stack with ordinary weights passes it, with an infinite input it fails
+    assert onednn._cannot_overflow(x / np.float32(1e3), [links[0].W.array / np.float32(1e36), links[1].W.array],
+                                   [links[0].b.array, links[1].b.array])
+    x[0, 0, 0, 0] = np.inf
+    assert not onednn._cannot_overflow(x, [links[1].W.array], [links[1].b.array])
 
 
 @needs_library
