@@ -720,3 +720,41 @@ def test_mean_squared_error_double_backward_checks_numerically():
     ggx = [_x(rng, x0.shape).astype(np.float32) for _ in range(2)]
     chainer.gradient_check.check_double_backward(onednn.mean_squared_error, (x0, x1), gy, ggx,
                                                  dtype=np.float64, atol=1e-3, rtol=1e-3)
+
+
+def _numpy_blas_threads():
+    from threadpoolctl import threadpool_info
+    counts = [pool['num_threads'] for pool in threadpool_info()
+              if pool['user_api'] == 'blas' and 'numpy' in pool['filepath']]
+    assert counts, 'numpy BLAS not found by threadpoolctl'
+    return counts[0]
+
+
+@needs_library
+def test_training_keeps_numpy_blas_on_one_thread_only_beside_onednn():
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(2, user_api='blas'):
+        with onednn.blas_on_one_thread():
+            assert _numpy_blas_threads() == 1
+        assert _numpy_blas_threads() == 2                   # given back
+        with chainer.using_config('specae_onednn', False):   # the numpy convolutions need BLAS's threads
+            with onednn.blas_on_one_thread():
+                assert _numpy_blas_threads() == 2
+
+
+@needs_library
+def test_a_training_run_keeps_numpy_blas_on_one_thread(tmp_path):
+    from threadpoolctl import threadpool_limits
+    from specae import trainer_setup
+    model = L.Classifier(L.Linear(3, 2))
+    optimizer = chainer.optimizers.SGD()
+    optimizer.setup(model)
+    data = chainer.datasets.TupleDataset(np.zeros((4, 3), np.float32), np.zeros(4, np.int32))
+    updater = chainer.training.updaters.StandardUpdater(chainer.iterators.SerialIterator(data, 2), optimizer)
+    trainer = chainer.training.Trainer(updater, (2, 'iteration'), out=str(tmp_path))
+    seen = []
+    trainer.extend(lambda _: seen.append(_numpy_blas_threads()), trigger=(1, 'iteration'))
+    with threadpool_limits(2, user_api='blas'):
+        trainer_setup.run(trainer)
+        assert _numpy_blas_threads() == 2
+    assert seen == [1, 1]
