@@ -11,9 +11,9 @@ Makefile's epochs and seeds is extrapolated from the per-epoch times in their lo
 stage(E) = fixed + E × epoch, fixed = wall − (time of the epochs run), and × the number of seeds for
 the classifiers. Stages run one at a time with the BLAS threads the Makefile gives them (THREADS), and
 the wall time of ``make pretrain classify`` is estimated by replaying the Makefile's schedule on JOBS
-slots: data stages in turn, then the trainings (on two slots the Makefile's two lanes: the autoencoder
-chain, the pretrained seeds and the frequency-pooled seeds after the second, beside the other classifiers
-from scratch; on other counts each on the first free slot once what it waits for is done), then the plots.
+slots: data stages in turn, then the trainings, each on the first free slot once the runs it waits for
+are done (the waits read from make's own database, ``make -p -n``, for the real seeds and slots: on two
+slots the Makefile's two lanes), then the plots.
 ``--full`` instead runs ``make pretrain classify`` itself (real epochs, seeds and parallelism) and
 reports its wall time, CPU time and peak memory (the figure for the README).
 
@@ -60,74 +60,58 @@ def stage_env(threads):
     return env
 
 
-def stage_kind(name):
-    """What kind of stage this is for the Makefile's schedule (see its ``lane`` function)."""
-    if name.startswith("cnn_autoencoder"):
-        return "autoencoders"
-    if name.startswith("cnn_classifier1") and "--frequency-pool" in name:
-        return "freqpool"
-    if name.startswith("cnn_classifier1"):
-        return "scratch"
-    if name.startswith("cnn_classifier2"):
-        return "pretrained"
-    return "serial"
+def training_waits(database, result):
+    """``{run: the training runs it waits for}`` from make's database (the output of ``make -p -n pretrain
+    classify``): a run is a model's folder under the folder ``result`` (``autoencoder2``,
+    ``classifier_2cnn/seed1``), what it waits for its normal prerequisites among the runs (the autoencoder
+    before it) and its order-only ones (the Makefile's two lanes when JOBS=2)."""
+    run = r"{}/((?:autoencoder|classifier_)[^/%\s]*(?:/seed\d+)?)/model\.npz".format(re.escape(result))
+    return {name: set(re.findall(run, prerequisites))
+            for name, prerequisites in re.findall(r"^{}: (.*)$".format(run), database, re.M)}
 
 
-def training_waits(kinds, slots):
-    """``{job: the jobs it waits for}`` for the training jobs of these ``kinds`` (in the Makefile's order), as
-    the Makefile makes them wait: each autoencoder for the one before, the pretrained classifiers for the
-    last; on two slots also the two lanes, each job for the one before it in its lane (the autoencoders,
-    the pretrained seeds and the frequency-pooled seeds after the second; the classifiers from scratch and
-    the first two frequency-pooled seeds)."""
-    of = {kind: [i for i, k in enumerate(kinds) if k == kind]
-          for kind in ("autoencoders", "scratch", "pretrained", "freqpool")}
-    waits = {i: set() for i in range(len(kinds))}
-    chains = [of["autoencoders"]]
-    if slots == 2:
-        chains = [of["autoencoders"] + of["pretrained"] + of["freqpool"][2:], of["scratch"] + of["freqpool"][:2]]
-    for chain in chains:
-        for before, after in zip(chain, chain[1:]):
-            waits[after].add(before)
-    for job in of["pretrained"]:
-        waits[job].update(of["autoencoders"][-1:])
-    return waits
+def make_schedule(jobs, slots, waits):
+    """Wall time of running ``jobs`` [(run or None, seconds)] (in the Makefile's order) as make -j ``slots``
+    does, each training run waiting for its ``waits`` (``training_waits``).
 
-
-def make_schedule(jobs, slots):
-    """Wall time of running ``jobs`` [(name, seconds)] (in the Makefile's order) as make -j ``slots`` does.
-
-    Serial stages (data before training, plots after) run alone; a free slot takes the first training
-    job, in the Makefile's order, whose waits (``training_waits``) are over."""
-    before = [t for name, t in jobs if stage_kind(name) == "serial" and not name.startswith(("plot_", "make_report"))]
-    after = [t for name, t in jobs if name.startswith(("plot_", "make_report"))]
-    training = [(name, t) for name, t in jobs if stage_kind(name) != "serial"]
-    waits = training_waits([stage_kind(name) for name, _ in training], slots)
+    Stages that are no training run (None: data before the trainings, plots after) run alone; a free slot
+    takes the first training run, in the Makefile's order, whose waits are over."""
+    first = next((i for i, (run, _) in enumerate(jobs) if run is not None), len(jobs))
+    before = [t for run, t in jobs[:first] if run is None]
+    after = [t for run, t in jobs[first:] if run is None]
+    training = [(run, t) for run, t in jobs if run is not None]
     clock = sum(before)
     free = [clock] * max(1, slots)
-    ends, pending = {}, list(range(len(training)))
+    ends, pending = {}, [run for run, _ in training]
+    seconds = dict(training)
     while pending:
         slot = min(range(len(free)), key=free.__getitem__)
         now = free[slot]
-        ready = [job for job in pending if all(ends.get(other, float("inf")) <= now for other in waits[job])]
+        ready = [run for run in pending if all(ends.get(other, float("inf")) <= now for other in waits.get(run, ()))]
         if not ready:  # this slot waits for the next running job to end
             later = [end for end in ends.values() if end > now]
             if not later:
-                raise RuntimeError("the training jobs wait for each other in a circle")
+                raise RuntimeError("the training runs wait for each other in a circle")
             free[slot] = min(later)
             continue
-        job = ready[0]
-        pending.remove(job)
-        ends[job] = free[slot] = now + training[job][1]
+        run = ready[0]
+        pending.remove(run)
+        ends[run] = free[slot] = now + seconds[run]
     return max(list(ends.values()) + [clock]) + sum(after)
+
+
+def make_command(folders, speakers, ae_epochs, clf_epochs, seeds, *options):
+    """``make [options] pretrain classify`` with these output folders, corpus size, epochs and seeds."""
+    variables = ["{}={}".format(key, value) for key, value in folders.items()]
+    variables += ["SPEAKERS={}".format(speakers), "AE_EPOCHS={}".format(ae_epochs),
+                  "CLF_EPOCHS={}".format(clf_epochs), "SEEDS={}".format(seeds)]
+    return subprocess.run(["make", *options, "--no-print-directory", "pretrain", "classify", *variables],
+                          cwd=ROOT, capture_output=True, text=True, check=True, env=clean_env()).stdout
 
 
 def stage_commands(folders, speakers, ae_epochs, clf_epochs, seeds):
     """The recipe lines of ``make pretrain classify`` for these folders, in order."""
-    variables = ["{}={}".format(key, value) for key, value in folders.items()]
-    variables += ["SPEAKERS={}".format(speakers), "AE_EPOCHS={}".format(ae_epochs),
-                  "CLF_EPOCHS={}".format(clf_epochs), "SEEDS={}".format(seeds)]
-    output = subprocess.run(["make", "-n", "--no-print-directory", "pretrain", "classify", *variables],
-                            cwd=ROOT, capture_output=True, text=True, check=True, env=clean_env()).stdout
+    output = make_command(folders, speakers, ae_epochs, clf_epochs, seeds, "-n")
     lines, current = [], ""
     for line in output.splitlines():
         current += line.rstrip("\\").strip() + " " if line.endswith("\\") else line.strip()
@@ -209,9 +193,21 @@ def run_scale(scale, args, report, targets):
                 stage["fixed_s"]) if "epoch_s" in stage and stage["estimated_s"] != stage["wall_s"] else ""),
             flush=True)
     serial = sum(stage["estimated_s"] for stage in stages)
-    jobs = [(stage["stage"], stage["estimated_s"] / stage.get("seeds", 1))
-            for stage in stages for _ in range(stage.get("seeds", 1))]
-    total = make_schedule(jobs, slots)
+    # the schedule replayed with the Makefile's own waits for the real number of seeds and slots
+    all_seeds = " ".join(str(seed) for seed in range(1, seed_target + 1))
+    waits = training_waits(make_command(folders, speakers, ae_target, clf_target, all_seeds, "-p", "-n",
+                                        "JOBS={}".format(slots)), folders["RESULT"])
+    jobs = []
+    for stage in stages:
+        out = re.search(r"--out (\S+)", stage["command"])
+        run = os.path.relpath(out.group(1), folders["RESULT"]) if stage["stage"].startswith(TRAINING) else None
+        for seed in range(1, stage.get("seeds", 1) + 1):
+            jobs.append((run and re.sub(r"/seed1$", "/seed{}".format(seed), run),
+                         stage["estimated_s"] / stage.get("seeds", 1)))
+    missing = sorted({run for run, _ in jobs if run is not None and run not in waits})
+    if missing:
+        raise RuntimeError("make's database names no rule for the runs {}".format(", ".join(missing)))
+    total = make_schedule(jobs, slots, waits)
     total_cpu = sum(stage["estimated_cpu_s"] for stage in stages)
     peak = max(stage["peak_rss_mib"] for stage in stages)
     with open(os.path.join(ROOT, folders["DATA_DIR"], "manifest.json")) as stream:

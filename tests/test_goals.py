@@ -294,9 +294,7 @@ def training_waits(folder, jobs, seeds):
     result = make(variables + ["JOBS={}".format(jobs), "SEEDS=" + " ".join(map(str, seeds)), "-p"],
                   "pretrain", "classify", dry_run=True)
     assert result.returncode == 0, result.stderr
-    run = r"{}/((?:autoencoder|classifier_)[^/%\s]*(?:/seed\d+)?)/model\.npz".format(re.escape(str(folder / "result")))
-    return {name: set(re.findall(run, prerequisites))
-            for name, prerequisites in re.findall(r"^{}: (.*)$".format(run), result.stdout, re.M)}
+    return bench_pipeline.training_waits(result.stdout, str(folder / "result"))  # what the benchmark replays
 
 
 @pytest.mark.parametrize("seeds", [(1, 2), (1, 2, 3), (1, 2, 3, 4, 5)])
@@ -320,14 +318,16 @@ def test_two_slots_run_the_trainings_in_two_lanes_of_equal_work(tmp_path, seeds)
     assert {name: before for name, before in three.items() if before} == {
         "autoencoder2": {"autoencoder1"}, "autoencoder3": {"autoencoder2"},
         **{name: {"autoencoder3"} for name in names["pretrained"]}}
-    # bench/bench_pipeline.py replays the same waits when it estimates the wall time
-    jobs = [(name, "autoencoders") for name in ("autoencoder1", "autoencoder2", "autoencoder3")] \
-        + [(name, "scratch") for name in names["2cnn"] + names["3cnn"]] \
-        + [(name, "pretrained") for name in names["pretrained"]] + [(name, "freqpool") for name in names["3cnn_freqpool"]]
-    order = [name for name, _ in jobs]
-    for slots, made in ((2, waits), (3, three)):
-        replayed = bench_pipeline.training_waits([kind for _, kind in jobs], slots)
-        assert {order[job]: {order[other] for other in before} for job, before in replayed.items()} == made
+    # bench/bench_pipeline.py's replay of these waits: with every classifier run one unit and the autoencoder
+    # chain four, two slots end together after half the work, neither idle; three slots after the longest
+    # path (the chain, then a pretrained run) or a third of the work, whichever is longer
+    units = {"autoencoder1": 1, "autoencoder2": 2, "autoencoder3": 1}
+    jobs = [(None, 0.0)] + [(name, float(units.get(name, 1))) for name in ["autoencoder1", "autoencoder2", "autoencoder3"]
+                            + names["2cnn"] + names["3cnn"] + names["pretrained"] + names["3cnn_freqpool"]]
+    work = sum(seconds for _, seconds in jobs)
+    assert bench_pipeline.make_schedule(jobs, 2, waits) == work / 2
+    assert bench_pipeline.make_schedule(jobs, 3, three) >= max(work / 3, 5)
+    assert bench_pipeline.make_schedule(jobs, 1, {}) == work
 
 
 @pytest.mark.parametrize("goal", DRY_RUN_GOALS)
