@@ -1096,14 +1096,12 @@ class ConvolutionReLUStack(function_node.FunctionNode):
                 out_hw = Deconvolution2DFunction(layer.stride, layer.pad, layer.outsize)._outsize(x.shape, W.shape)
                 y = backward_data(x, W, out_hw, layer.stride, layer.pad)
                 y.transpose(0, 2, 3, 1)[...] += b       # as Deconvolution2DFunction adds it
-            elif fused:
-                y = forward(x, W, b, layer.stride, layer.pad, relu=True)
-                self.has_nan.append(False)
-                self.activations.append(y)
-                continue
+                ran_relu = False
             else:
-                y = forward(x, W, b, layer.stride, layer.pad)
-            self.has_nan.append(_relu_into(y, y))        # in place: the convolution's output is not needed again
+                y = forward(x, W, b, layer.stride, layer.pad, relu=fused)
+                ran_relu = fused
+            # in place: the convolution's output is not needed again
+            self.has_nan.append(False if ran_relu else _relu_into(y, y))
             self.activations.append(y)
         return self.activations[-1],
 
