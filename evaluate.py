@@ -16,8 +16,8 @@ import sys
 
 import numpy as np
 
-from specae import inference, plots
-from specae.files import LabelError, list_audio_files, parse_name, save_json
+from specae import inference, scoring
+from specae.files import labelled_audio_files
 
 
 def main():
@@ -40,13 +40,8 @@ def main():
         print("error: {}".format(error), file=sys.stderr)
         return 1
 
-    labelled, speaker_of, skipped = {}, {}, []
-    for path in list_audio_files(args.paths):
-        try:
-            labelled[path], speaker_of[path], _ = parse_name(path)
-        except LabelError as error:
-            skipped.append((path, str(error)))
-    results, unusable = inference.classify_files(sorted(labelled), cnns, params, jobs=args.jobs,
+    labels, skipped = labelled_audio_files(args.paths)
+    results, unusable = inference.classify_files(sorted(labels), cnns, params, jobs=args.jobs,
                                                  test_time_variations=args.test_time_variations)
     inference.report_skipped(skipped + unusable)
     if not results:
@@ -54,8 +49,8 @@ def main():
         print("error: no usable labelled WAV file in {}".format(" ".join(args.paths)), file=sys.stderr)
         return 1
 
-    truth = np.array([labelled[path] for path, _ in results])
-    speakers = np.array([speaker_of[path] for path, _ in results])
+    truth = np.array([labels[path][0] for path, _ in results])
+    speakers = np.array([labels[path][1] for path, _ in results])
     probabilities = np.stack([probability for _, probability in results])
     if args.balance != "none":
         groups = {speaker: speakers == speaker for speaker in sorted(set(speakers.tolist()))} \
@@ -70,32 +65,11 @@ def main():
             probabilities[group] = inference.balance_priors(probabilities[group])
         results = [(path, probability) for (path, _), probability in zip(results, probabilities)]
     predicted = probabilities.argmax(axis=1)
-    right = truth == predicted
-    per_speaker = {speaker: {"accuracy": float(right[speakers == speaker].mean()),
-                             "correct": int(right[speakers == speaker].sum()),
-                             "total": int((speakers == speaker).sum())}
-                   for speaker in sorted(set(speakers.tolist()))}
-    confusion = np.zeros((10, 10), dtype=np.int64)
-    np.add.at(confusion, (truth, predicted), 1)
-    plots.confusion_matrix(confusion, os.path.join(args.out, "confusion.png"),
-                           "{}: accuracy {:.2%} on {} files".format(" + ".join(models), right.mean(), len(truth)))
-    save_json(os.path.join(args.out, "report.json"), {
-        "model": " + ".join(models), "models": models, "balance": args.balance,
-        "test_time_variations": args.test_time_variations, "accuracy": float(right.mean()),
-        "correct": int(right.sum()), "total": len(truth), "confusion": confusion.tolist(), "speakers": per_speaker,
-        "files": [{"path": path, "label": int(label), "predicted": int(guess),
-                   "confidence": float(probability[guess])}
-                  for (path, probability), label, guess in zip(results, truth, predicted)],
-        "skipped": [{"path": path, "reason": reason} for path, reason in skipped + unusable]})
-    print("processed {} files, skipped {}".format(len(results), len(skipped) + len(unusable)))
-    for digit in range(10):
-        count = confusion[digit].sum()
-        if count:
-            print("digit {}: {:.4f} ({}/{})".format(digit, confusion[digit, digit] / count, confusion[digit, digit], count))
-    if len(per_speaker) > 1:
-        for speaker, score in per_speaker.items():
-            print("speaker {}: {:.4f} ({}/{})".format(speaker, score["accuracy"], score["correct"], score["total"]))
-    print("accuracy {:.4f} ({}/{})".format(right.mean(), int(right.sum()), len(truth)))
+    scoring.report(args.out, " + ".join(models), [path for path, _ in results], truth, predicted, speakers,
+                   skipped + unusable, file_fields=[{"confidence": float(probability[guess])}
+                                                    for (_, probability), guess in zip(results, predicted)],
+                   model=" + ".join(models), models=models, balance=args.balance,
+                   test_time_variations=args.test_time_variations)
     return 0
 
 

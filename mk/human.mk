@@ -10,6 +10,9 @@
 #                      models adapted (make adapt's way, no label read) to the other groups' audio: what the
 #                      adaptation learns of human speech, on people it never heard (result/human_unseen/);
 #                      JOBS groups adapt side by side
+#   make human-peer    the peer: off-the-shelf PocketSphinx (its pip wheel and bundled US-English model, a grammar
+#                      of the ten digit words) scored on HUMAN_DIR as make human scores ours (result/human_peer/);
+#                      benchmark-only, in .venv-bench (requirements-bench.txt)
 # Variables: HUMAN_DIR (default ../shared/data/fsdd/recordings when it exists), ADAPT_DIR (default HUMAN_DIR),
 #            ADAPT_FRACTIONS (0.3 0.5 0.7 0.9 1.0), ADAPT_EPOCHS (3), FOLD_EPOCHS (10), UNSEEN_GROUPS (6: one
 #            speaker per group where HUMAN_DIR has six, as FSDD does).
@@ -25,7 +28,7 @@ no folder of human recordings: set HUMAN_DIR to a folder of {digit}_{speaker}_*.
 endef
 need_human_dir = @test -d "$(1)" || { echo "make $@: $(NO_HUMAN_DIR)" >&2; exit 2; }
 
-.PHONY: human adapt human-folds human-unseen
+.PHONY: human adapt human-folds human-unseen human-peer
 human: | $(INSTALLED)
 	$(call need_human_dir,$(HUMAN_DIR))
 	$(PY) evaluate.py $(foreach m,$(MODEL),--model $(m)) --out $(RESULT)/human $(HUMAN_DIR)
@@ -48,3 +51,7 @@ human-unseen: $(MODEL_FILES) | $(INSTALLED)
 	$(PY) $(HUMAN_SCRIPTS)/unseen_speakers.py --recordings $(HUMAN_DIR) $(foreach m,$(MODEL),--model $(m)) \
 		--groups $(UNSEEN_GROUPS) --dataset $(DATA_DIR) --epoch $(ADAPT_EPOCHS) --fractions $(ADAPT_FRACTIONS) \
 		--device $(DEVICE) --batchsize $(BATCH) --seed $(SEED) --jobs $(JOBS) --out $(RESULT)/human_unseen
+
+human-peer: $(BENCH_INSTALLED)
+	$(call need_human_dir,$(HUMAN_DIR))
+	$(BENCH_PY) $(HUMAN_SCRIPTS)/peer_pocketsphinx.py --jobs $(JOBS) --out $(RESULT)/human_peer $(HUMAN_DIR)

@@ -72,6 +72,21 @@ def list_audio_files(paths):
     return sorted(found)
 
 
+
+def labelled_audio_files(paths):
+    """``(labels, skipped)`` for the audio files under ``paths`` (`list_audio_files`): ``labels`` maps each one
+    whose name starts with ``{digit}_`` to its ``(digit, speaker)``; ``skipped`` holds ``(path, reason)`` for
+    the others, in path order."""
+    labels, skipped = {}, []
+    for path in list_audio_files(paths):
+        try:
+            digit, speaker, _ = parse_name(path)
+        except LabelError as error:
+            skipped.append((path, str(error)))
+            continue
+        labels[path] = digit, speaker
+    return labels, skipped
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""

@@ -12,7 +12,7 @@ GOALS = ["pretrain", "classify", "robustness", "evaluate", "listen", "denoise", 
          "separate", "curve", "report", "human", "adapt", "human-folds",
          "human-unseen"]
 # Goals that download packages or run for a long time: only their commands are checked (make -n).
-DRY_RUN_GOALS = ["bench", "bench-scale", "mpi"]
+DRY_RUN_GOALS = ["bench", "bench-scale", "mpi", "human-peer"]
 SEEDS = (1, 2)  # two seeds, so that every goal that takes the classifier gets an ensemble
 
 

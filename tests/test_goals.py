@@ -337,6 +337,21 @@ def test_long_goals_have_commands(goal, tmp_path):
     assert result.stdout.strip()
 
 
+def readme_goals():
+    """Every goal the README tells a user to make: the words after ``make`` in its inline code and its code
+    blocks, without variables, options and the rest of a line's comment."""
+    text = (ROOT / "README.md").read_text()
+    commands = re.findall(r"`make ([^`]*)`", text) + re.findall(r"^\s*make ([^#\n]*)", "\n".join(
+        re.findall(r"```\n(.*?)```", text, re.S)), re.M)
+    return {word for command in commands for word in command.split() if re.fullmatch(r"[a-z][a-z-]*", word)}
+
+
+def test_every_goal_the_readme_names_is_run_or_checked_here():
+    goals = readme_goals()
+    assert {"pretrain", "classify", "test", "human", "human-peer"} <= goals
+    assert sorted(goals - set(GOALS + DRY_RUN_GOALS + ["test", "help"])) == []
+
+
 def test_help_names_every_goal_and_variable(tmp_path):
     """make help prints the header of the Makefile and of each mk/*.mk: every variable a user may set
     (?=) and every goal above is named there."""
