@@ -1,6 +1,7 @@
 # ---- human speech (docs/human.md): the recogniser on real recordings -------------------------------
 #   make human         evaluate.py with the default models on HUMAN_DIR: accuracy per digit and per speaker,
-#                      confusion matrix (result/human/)
+#                      confusion matrix (result/human/); make report then shows it beside make adapt's and
+#                      make human-peer's on the report page
 #   make adapt         examples/human/adapt.py: self-training on the unlabelled WAVs in ADAPT_DIR (no label
 #                      read); the adapted classifiers (one per MODEL) in result/adapted/, then scored on HUMAN_DIR
 #   make human-folds   your own labelled recordings: leave-one-speaker-out over HUMAN_DIR, a 3-CNN from

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT, run_script
 from examples.report import report
-from specae import tables
+from specae import scoring, tables
 
 ODD = "mix<1>&\"b'"  # a clip name that would break the page if it were not escaped
 
@@ -253,6 +253,25 @@ def test_report_tables_and_audio_groups(tmp_path):
     assert report.duration(3 * 3600 + 125) == "3 h 02 min"
 
 
+def test_human_section_puts_the_recogniser_beside_the_peer(tmp_path, capsys):
+    result = tmp_path / "result"
+    link = report.Linker(str(result))
+    assert report.human_section(str(result), link) is None  # no make human yet: no section
+    truth, speakers = [3, 3, 5, 5], ["ann", "bob", "ann", "bob"]
+    paths = ["/data/fsdd/{}_{}_0.wav".format(d, s) for d, s in zip(truth, speakers)]
+    scoring.report(result / "human", "ours", paths, truth, [3, 3, 5, 8], speakers)
+    scoring.report(result / "human_peer", "peer", paths, truth, [3, scoring.NO_ANSWER, 8, 8], speakers)
+    capsys.readouterr()
+    section = report.human_section(str(result), link)
+    assert section["tables"][0]["rows"] == [
+        ["this project's recogniser (make human)", "75.00 %", "3", "4", "0", "0"],
+        ["off-the-shelf PocketSphinx, digit grammar (make human-peer)", "25.00 %", "1", "4", "1", "0"]]
+    assert section["tables"][1]["rows"] == [["ann", "100.0 %", "50.0 %"], ["bob", "50.0 %", "0.0 %"]]
+    assert section["lead"] == ["this project's recogniser: 75.0 %; off-the-shelf PocketSphinx, digit grammar: 25.0 % "
+                               "on 4 recordings of 2 speakers in /data/fsdd."]
+    assert [item["src"] for item in section["figures"]] == ["human/confusion.png", "human_peer/confusion.png"]
+
+
 def players(section):
     return [cell["src"] for group in section["audio"] for row in group["rows"] for cell in row["cells"] if cell]
 
@@ -268,8 +287,18 @@ def test_extension_sections_show_their_report_json(goals, tmp_path):
         assert results[goal].returncode == 0, results[goal].stderr[-2000:]
     link = report.Linker(str(result))
     sections = [section(str(result), link) for section in report.EXTENSION_SECTIONS]
-    assert [section["id"] for section in sections] == ["denoise", "anomaly", "deep", "morph", "separate", "curve"]
+    assert [section["id"] for section in sections] == ["human", "denoise", "anomaly", "deep", "morph", "separate",
+                                                       "curve"]
     sections = {section["id"]: section for section in sections}
+    # make human and make adapt: evaluate.py's report.json of each, one row each, and their confusion matrices
+    human = sections["human"]
+    scored = [json.loads((result / folder / "report.json").read_text()) for folder in ("human", "human_adapted")]
+    assert human["tables"][0]["rows"] == [
+        [name, "{:.2f} %".format(100 * run_["accuracy"]), str(run_["correct"]), str(run_["total"]), "0", "0"]
+        for (_, name), run_ in zip(report.HUMAN_RUNS, scored)]
+    assert [row[0] for row in human["tables"][1]["rows"]] == sorted(scored[0]["speakers"]) and len(scored[0]["speakers"]) == 2
+    assert [item["src"] for item in human["figures"]] == ["human/confusion.png", "human_adapted/confusion.png"]
+    assert "{:.1f} %".format(100 * scored[0]["accuracy"]) in human["lead"][0]
     folders = {"denoise": "denoise", "anomaly": "anomaly", "deep": "deep", "morph": "vae", "separate": "separate",
                "curve": "curve"}
     data = {key: json.loads((result / folder / "report.json").read_text()) for key, folder in folders.items()}

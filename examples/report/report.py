@@ -810,8 +810,45 @@ def curve_section(result, link, directory, report):
         "each (make curve).", directory, report, result, link, lead)
 
 
+# The human-speech runs, each the report.json that evaluate.py or the peer wrote (specae.scoring), in the
+# order the section shows them: its folder under the result folder and how the section names it.
+HUMAN_RUNS = (("human", "this project's recogniser (make human)"),
+              ("human_adapted", "adapted to the recordings without their labels (make adapt)"),
+              ("human_peer", "off-the-shelf PocketSphinx, digit grammar (make human-peer)"))
+
+
+def human_section(result, link):
+    """make human, make adapt and make human-peer (examples/human): the recogniser, the adapted recogniser and
+    the peer on the same folder of human recordings, side by side, from the report.json each wrote."""
+    runs = [(folder, name, load_optional(os.path.join(result, folder, "report.json"))) for folder, name in HUMAN_RUNS]
+    runs = [(folder, name, report) for folder, name, report in runs
+            if isinstance(report, dict) and "speakers" in report and report.get("total")]
+    if not runs:
+        return None
+    rows = [[name, percent(report["accuracy"]), report["correct"], report["total"], report.get("no_answer", 0),
+             len(report.get("skipped", []))] for _, name, report in runs]
+    tables = [table(["recogniser", "accuracy", "right", "recordings", "no answer", "skipped"], rows)]
+    speakers = sorted({speaker for _, _, report in runs for speaker in report["speakers"]})
+    if len(speakers) > 1:
+        tables.append(table(["speaker"] + [name for _, name, _ in runs], [
+            [speaker] + [percent(report["speakers"][speaker]["accuracy"], 1) if speaker in report["speakers"] else "–"
+                         for _, _, report in runs] for speaker in speakers], caption="accuracy per speaker"))
+    folders = sorted({os.path.dirname(entry["path"]) for _, _, report in runs for entry in report.get("files", [])})
+    lead = "{} on {} recordings of {} speaker{}{}.".format(
+        "; ".join("{}: {}".format(name.split(" (make")[0], percent(report["accuracy"], 1)) for _, name, report in runs),
+        runs[0][2]["total"], len(speakers), "" if len(speakers) == 1 else "s",
+        " in {}".format(folders[0]) if len(folders) == 1 else "")
+    figures = [figure(link, os.path.join(result, folder, "confusion.png"), "confusion matrix: " + name)
+               for folder, name, _ in runs]
+    return {"id": "human", "title": "Human speech",
+            "description": "The recogniser on recordings of people (HUMAN_DIR), the same recordings scored by the "
+                           "models adapted to their audio without labels, and by an off-the-shelf peer.",
+            "lead": [lead], "paragraphs": [], "figures": [item for item in figures if item], "tables": tables,
+            "audio": [], "audio_left_out": 0, "commands": [], "folder": os.path.relpath(os.path.join(result, runs[0][0]))}
+
+
 # The extension sections in the order the page shows them: one line per extension.
-EXTENSION_SECTIONS = [denoise_section, anomaly_section, deep_section, morph_section, separate_section,
+EXTENSION_SECTIONS = [human_section, denoise_section, anomaly_section, deep_section, morph_section, separate_section,
                       curve_section]
 
 
