@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from specae import inference, scoring
+from specae import errors, inference, scoring
 from specae.files import labelled_audio_files
 
 
@@ -43,11 +43,9 @@ def main():
     labels, skipped = labelled_audio_files(args.paths)
     results, unusable = inference.classify_files(sorted(labels), cnns, params, jobs=args.jobs,
                                                  test_time_variations=args.test_time_variations)
-    inference.report_skipped(skipped + unusable)
+    errors.report_skipped(skipped + unusable)
     if not results:
-        print("processed 0 files, skipped {}".format(len(skipped) + len(unusable)))
-        print("error: no usable labelled WAV file in {}".format(" ".join(args.paths)), file=sys.stderr)
-        return 1
+        return errors.no_usable_labelled_file(args.paths, len(skipped) + len(unusable))
 
     truth = np.array([labels[path][0] for path, _ in results])
     speakers = np.array([labels[path][1] for path, _ in results])

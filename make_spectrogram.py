@@ -18,7 +18,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from specae import features, plots  # noqa: E402
+from specae import errors, features, plots  # noqa: E402
 from specae.files import (LabelError, list_audio_files, load_npy, parse_name, rate_of,  # noqa: E402
                           remove_stale_temporaries, save_json, write_npy)
 
@@ -101,13 +101,10 @@ def main():
         digit, speaker, rate = labels[path]
         entries.append(dict(info, wav=os.path.abspath(path), npy=name, digit=digit, speaker=speaker, rate=rate))
 
-    skipped.sort()
-    for path, reason in skipped:
-        print("skipped {}: {}".format(path, reason), file=sys.stderr)
+    skipped.sort()  # index.json lists them in path order too
+    errors.report_skipped(skipped)
     if not entries:
-        print("processed 0 files, skipped {}".format(len(skipped)))
-        print("error: no usable labelled WAV file in {}".format(" ".join(args.wav)), file=sys.stderr)
-        return 1
+        return errors.no_usable_labelled_file(args.wav, len(skipped))
     duplicates = collections.Counter(entry["npy"] for entry in entries)
     clashing = sorted(name for name, count in duplicates.items() if count > 1)
     if clashing:

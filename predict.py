@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from specae import anomaly, inference
+from specae import anomaly, errors, inference
 from specae.files import list_audio_files
 
 
@@ -48,7 +48,7 @@ def main():
             print("{}\t-\t{:.5f}".format(path, scores[path]))
             continue
         print("{}\t{}\t{:.4f}".format(path, digit, probability[digit]))
-    inference.report_skipped(skipped)
+    errors.report_skipped(skipped)
     print("processed {} files, skipped {}".format(len(results), len(skipped)), file=sys.stderr)
     if not results:
         print("error: no usable WAV file in {}".format(" ".join(args.paths)), file=sys.stderr)

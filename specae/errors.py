@@ -10,6 +10,20 @@ def fail(message):
     sys.exit(1)
 
 
+def report_skipped(skipped):
+    """One line per unusable file on stderr, in path order: ``skipped PATH: REASON``."""
+    for path, reason in sorted(skipped):
+        print("skipped {}: {}".format(path, reason), file=sys.stderr)
+
+
+def no_usable_labelled_file(paths, skipped_count):
+    """What a script that scores or converts labelled WAVs says when none of ``paths`` could be used (each
+    skipped file named already): the count, then the one-line error. Returns the exit status, 1."""
+    print("processed 0 files, skipped {}".format(skipped_count))
+    print("error: no usable labelled WAV file in {}".format(" ".join(map(str, paths))), file=sys.stderr)
+    return 1
+
+
 def abort_other_processes():
     """End every MPI process when there are several (mpi4py is loaded only by a ChainerMN run)."""
     mpi = sys.modules.get("mpi4py.MPI")

@@ -1,7 +1,6 @@
 """Apply a trained classifier to audio files with the front end it was trained with."""
 import glob
 import os
-import sys
 
 import chainer
 import chainer.functions as F
@@ -171,13 +170,8 @@ def recording_images(paths, params, jobs):
     folders, searched for *.wav); unusable files are named on stderr, and none usable is a one-line error.
     No file name is parsed: labelled or not, any WAV is taken as audio only."""
     usable_paths, images, skipped = usable_images(list_audio_files(paths), params, jobs)
-    report_skipped(skipped)
+    errors.report_skipped(skipped)
     if not images:
         errors.fail("no usable WAV file in {}".format(" ".join(paths)))
     return usable_paths, np.stack(images)[:, np.newaxis]
 
-
-def report_skipped(skipped):
-    """One line per unusable file on stderr, in path order: ``skipped PATH: REASON``."""
-    for path, reason in sorted(skipped):
-        print("skipped {}: {}".format(path, reason), file=sys.stderr)

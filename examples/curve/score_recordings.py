@@ -51,7 +51,7 @@ def main():
         except LabelError as error:
             skipped.append((path, str(error)))
     paths, images, unusable = inference.usable_images([path for path, _ in labelled], params, args.jobs)
-    inference.report_skipped(skipped + unusable)
+    errors.report_skipped(skipped + unusable)
     if not images:
         errors.fail("no usable labelled WAV file in {}".format(args.recordings))
     label_of = dict(labelled)

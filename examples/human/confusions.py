@@ -31,7 +31,7 @@ from specae.files import save_json  # noqa: E402
 def scored(files, cnns, params, jobs):
     """``(images, digits, speakers, answers)`` of the usable files, answers from the ensemble."""
     paths, images, skipped = inference.usable_images([path for path, _, _ in files], params, jobs)
-    inference.report_skipped(skipped)
+    errors.report_skipped(skipped)
     label = {path: (digit, speaker) for path, digit, speaker in files}
     images = np.stack(images) if images else np.zeros((0, params.n_mels, params.n_frames), np.float32)
     answers = inference.probabilities(cnns, images).argmax(axis=1)

@@ -23,7 +23,7 @@ import numpy as np
 
 # specae/ is at the repository root, two folders up: the one shared way examples import it (examples/README.md)
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-from specae import scoring  # noqa: E402
+from specae import errors, scoring  # noqa: E402
 from specae.audio import AudioError, load_audio  # noqa: E402
 from specae.files import labelled_audio_files  # noqa: E402
 from specae.synth import DIGIT_WORDS  # noqa: E402
@@ -96,12 +96,9 @@ def main():
         answers = [recognise(path) for path in paths]
     usable = [(path, digit, text) for path, digit, text in answers if digit is not None]
     skipped += [(path, reason) for path, digit, reason in answers if digit is None]
-    for path, reason in sorted(skipped):
-        print("skipped {}: {}".format(path, reason), file=sys.stderr)
+    errors.report_skipped(skipped)
     if not usable:
-        print("processed 0 files, skipped {}".format(len(skipped)))
-        print("error: no usable labelled WAV file in {}".format(" ".join(args.paths)), file=sys.stderr)
-        return 1
+        return errors.no_usable_labelled_file(args.paths, len(skipped))
     scoring.report(args.out, "PocketSphinx, digit grammar", [path for path, _, _ in usable],
                    [labels[path][0] for path, _, _ in usable], [digit for _, digit, _ in usable],
                    [labels[path][1] for path, _, _ in usable], skipped,

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 import numpy as np  # noqa: E402
 
-from specae import inference  # noqa: E402
+from specae import errors, inference  # noqa: E402
 from specae.features import fit_frames  # noqa: E402
 from specae.files import LabelError, list_audio_files, parse_name, save_json  # noqa: E402
 
@@ -70,7 +70,7 @@ def labelled_images(inputs, params, jobs, script):
         except LabelError as error:
             skipped.append((path, str(error)))
     paths, images, unusable = inference.usable_images([path for path, _ in labelled], params, jobs=jobs)
-    inference.report_skipped(skipped + unusable)
+    errors.report_skipped(skipped + unusable)
     if not paths:
         sys.exit("{}: error: no usable recording named {{digit}}_*.wav in {}".format(script, " ".join(inputs)))
     label_of = dict(labelled)
