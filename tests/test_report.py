@@ -294,8 +294,8 @@ def test_extension_sections_show_their_report_json(goals, tmp_path):
     human = sections["human"]
     scored = [json.loads((result / folder / "report.json").read_text()) for folder in ("human", "human_adapted")]
     assert human["tables"][0]["rows"] == [
-        [name, "{:.2f} %".format(100 * run_["accuracy"]), str(run_["correct"]), str(run_["total"]), "0", "0"]
-        for (_, name), run_ in zip(report.HUMAN_RUNS, scored)]
+        ["{} ({})".format(name, goal), "{:.2f} %".format(100 * run_["accuracy"]), str(run_["correct"]),
+         str(run_["total"]), "0", "0"] for (_, name, goal), run_ in zip(report.HUMAN_RUNS, scored)]
     assert [row[0] for row in human["tables"][1]["rows"]] == sorted(scored[0]["speakers"]) and len(scored[0]["speakers"]) == 2
     assert [item["src"] for item in human["figures"]] == ["human/confusion.png", "human_adapted/confusion.png"]
     assert "{:.1f} %".format(100 * scored[0]["accuracy"]) in human["lead"][0]

@@ -811,35 +811,36 @@ def curve_section(result, link, directory, report):
 
 
 # The human-speech runs, each the report.json that evaluate.py or the peer wrote (specae.scoring), in the
-# order the section shows them: its folder under the result folder and how the section names it.
-HUMAN_RUNS = (("human", "this project's recogniser (make human)"),
-              ("human_adapted", "adapted to the recordings without their labels (make adapt)"),
-              ("human_peer", "off-the-shelf PocketSphinx, digit grammar (make human-peer)"))
+# order the section shows them: its folder under the result folder, how the section names it, the goal.
+HUMAN_RUNS = (("human", "this project's recogniser", "make human"),
+              ("human_adapted", "adapted to the recordings without their labels", "make adapt"),
+              ("human_peer", "off-the-shelf PocketSphinx, digit grammar", "make human-peer"))
 
 
 def human_section(result, link):
     """make human, make adapt and make human-peer (examples/human): the recogniser, the adapted recogniser and
     the peer on the same folder of human recordings, side by side, from the report.json each wrote."""
-    runs = [(folder, name, load_optional(os.path.join(result, folder, "report.json"))) for folder, name in HUMAN_RUNS]
-    runs = [(folder, name, report) for folder, name, report in runs
+    runs = [(folder, name, goal, load_optional(os.path.join(result, folder, "report.json")))
+            for folder, name, goal in HUMAN_RUNS]
+    runs = [(folder, name, "{} ({})".format(name, goal), report) for folder, name, goal, report in runs
             if isinstance(report, dict) and "speakers" in report and report.get("total")]
     if not runs:
         return None
-    rows = [[name, percent(report["accuracy"]), report["correct"], report["total"], report.get("no_answer", 0),
-             len(report.get("skipped", []))] for _, name, report in runs]
+    rows = [[label, percent(report["accuracy"]), report["correct"], report["total"], report.get("no_answer", 0),
+             len(report.get("skipped", []))] for _, _, label, report in runs]
     tables = [table(["recogniser", "accuracy", "right", "recordings", "no answer", "skipped"], rows)]
-    speakers = sorted({speaker for _, _, report in runs for speaker in report["speakers"]})
+    speakers = sorted({speaker for *_, report in runs for speaker in report["speakers"]})
     if len(speakers) > 1:
-        tables.append(table(["speaker"] + [name for _, name, _ in runs], [
+        tables.append(table(["speaker"] + [label for _, _, label, _ in runs], [
             [speaker] + [percent(report["speakers"][speaker]["accuracy"], 1) if speaker in report["speakers"] else "–"
-                         for _, _, report in runs] for speaker in speakers], caption="accuracy per speaker"))
-    folders = sorted({os.path.dirname(entry["path"]) for _, _, report in runs for entry in report.get("files", [])})
+                         for *_, report in runs] for speaker in speakers], caption="accuracy per speaker"))
+    folders = sorted({os.path.dirname(entry["path"]) for *_, report in runs for entry in report.get("files", [])})
     lead = "{} on {} recordings of {} speaker{}{}.".format(
-        "; ".join("{}: {}".format(name.split(" (make")[0], percent(report["accuracy"], 1)) for _, name, report in runs),
-        runs[0][2]["total"], len(speakers), "" if len(speakers) == 1 else "s",
+        "; ".join("{}: {}".format(name, percent(report["accuracy"], 1)) for _, name, _, report in runs),
+        runs[0][3]["total"], len(speakers), "" if len(speakers) == 1 else "s",
         " in {}".format(folders[0]) if len(folders) == 1 else "")
-    figures = [figure(link, os.path.join(result, folder, "confusion.png"), "confusion matrix: " + name)
-               for folder, name, _ in runs]
+    figures = [figure(link, os.path.join(result, folder, "confusion.png"), "confusion matrix: " + label)
+               for folder, _, label, _ in runs]
     return {"id": "human", "title": "Human speech",
             "description": "The recogniser on recordings of people (HUMAN_DIR), the same recordings scored by the "
                            "models adapted to their audio without labels, and by an off-the-shelf peer.",
