@@ -1,5 +1,6 @@
 """Stopping a script with a one-line error (no traceback) and, under MPI, every process with it: one
-process of several that stops alone leaves the others waiting in a collective operation for ever."""
+process of several that stops alone leaves the others waiting in a collective operation for ever. Also
+the lines that name each unusable input file and its reason, and the error when none was usable."""
 import sys
 
 

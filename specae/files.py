@@ -72,7 +72,6 @@ def list_audio_files(paths):
     return sorted(found)
 
 
-
 def labelled_audio_files(paths):
     """``(labels, skipped)`` for the audio files under ``paths`` (`list_audio_files`): ``labels`` maps each one
     whose name starts with ``{digit}_`` to its ``(digit, speaker)``; ``skipped`` holds ``(path, reason)`` for
@@ -86,6 +85,7 @@ def labelled_audio_files(paths):
             continue
         labels[path] = digit, speaker
     return labels, skipped
+
 
 @contextlib.contextmanager
 def atomic_path(path):
