@@ -13,7 +13,7 @@
 #                      JOBS groups adapt side by side
 #   make human-peer    the peer: off-the-shelf PocketSphinx (its pip wheel and bundled US-English model, a grammar
 #                      of the ten digit words) scored on HUMAN_DIR as make human scores ours (result/human_peer/);
-#                      benchmark-only, in .venv-bench (requirements-bench.txt)
+#                      benchmark-only, in .venv-bench (requirements-peer.txt)
 # Variables: HUMAN_DIR (default ../shared/data/fsdd/recordings when it exists), ADAPT_DIR (default HUMAN_DIR),
 #            ADAPT_FRACTIONS (0.3 0.5 0.7 0.9 1.0), ADAPT_EPOCHS (3), FOLD_EPOCHS (10), UNSEEN_GROUPS (6: one
 #            speaker per group where HUMAN_DIR has six, as FSDD does).
@@ -53,6 +53,14 @@ human-unseen: $(MODEL_FILES) | $(INSTALLED)
 		--groups $(UNSEEN_GROUPS) --dataset $(DATA_DIR) --epoch $(ADAPT_EPOCHS) --fractions $(ADAPT_FRACTIONS) \
 		--device $(DEVICE) --batchsize $(BATCH) --seed $(SEED) --jobs $(JOBS) --out $(RESULT)/human_unseen
 
-human-peer: $(BENCH_INSTALLED)
+# The peer's packages go into the benchmarks' venv, without the benchmarks' own (PyTorch, librosa).
+PEER_INSTALLED := $(BENCH_VENV)/.peer-installed
+$(PEER_INSTALLED): requirements.txt requirements-peer.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install -q "setuptools<70" wheel
+	$(BENCH_PY) -m pip install -q --no-build-isolation -r requirements.txt -r requirements-peer.txt
+	touch $@
+
+human-peer: $(PEER_INSTALLED)
 	$(call need_human_dir,$(HUMAN_DIR))
 	$(BENCH_PY) $(HUMAN_SCRIPTS)/peer_pocketsphinx.py --jobs $(JOBS) --out $(RESULT)/human_peer $(HUMAN_DIR)

@@ -131,5 +131,5 @@ def test_without_pocketsphinx_the_peer_says_where_it_comes_from(tmp_path):
                             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(blocker)), capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "error: pocketsphinx is not installed: it is a benchmark-only peer (requirements-bench.txt); "
+        "error: pocketsphinx is not installed: it is a benchmark-only peer (requirements-peer.txt); "
         "run make human-peer, which installs it into .venv-bench"]

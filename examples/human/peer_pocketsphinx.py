@@ -10,7 +10,7 @@ returns no word counts as wrong.
 
 Prints per-digit and per-speaker accuracy and ``accuracy 0.7620 (2286/3000)``, writes ``confusion.png`` and
 ``report.json`` under ``--out`` (specae.scoring, the same counts as evaluate.py). A benchmark-only peer:
-pocketsphinx is in requirements-bench.txt and ``make human-peer`` runs this in .venv-bench; nothing in the
+pocketsphinx is in requirements-peer.txt and ``make human-peer`` runs this in .venv-bench; nothing in the
 pipeline imports it.
 """
 import argparse
@@ -83,7 +83,7 @@ def main():
     try:
         import pocketsphinx  # noqa: F401
     except ImportError:
-        print("error: pocketsphinx is not installed: it is a benchmark-only peer (requirements-bench.txt); "
+        print("error: pocketsphinx is not installed: it is a benchmark-only peer (requirements-peer.txt); "
               "run make human-peer, which installs it into .venv-bench", file=sys.stderr)
         return 1
 
