@@ -10,9 +10,16 @@ BENCH_PY := env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS $(BENCH_VENV)/bin/pyt
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
 BENCH_ROUNDS ?= 3
 
-$(BENCH_INSTALLED): requirements.txt requirements-bench.txt requirements-bench-torch.txt
+# .venv-bench in two steps: the pipeline's packages with the peer's (requirements-peer.txt, all that make
+# human-peer needs, mk/human.mk), then the benchmarks' own (librosa, PyTorch).
+PEER_INSTALLED := $(BENCH_VENV)/.peer-installed
+$(PEER_INSTALLED): requirements.txt requirements-peer.txt
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_PY) -m pip install -q "setuptools<70" wheel
+	$(BENCH_PY) -m pip install -q --no-build-isolation -r requirements.txt -r requirements-peer.txt
+	touch $@
+
+$(BENCH_INSTALLED): $(PEER_INSTALLED) requirements-bench.txt requirements-bench-torch.txt
 	$(BENCH_PY) -m pip install -q --no-build-isolation -r requirements.txt -r requirements-bench.txt
 	$(BENCH_PY) -m pip install -q --no-deps -r requirements-bench-torch.txt
 	touch $@

@@ -53,14 +53,7 @@ human-unseen: $(MODEL_FILES) | $(INSTALLED)
 		--groups $(UNSEEN_GROUPS) --dataset $(DATA_DIR) --epoch $(ADAPT_EPOCHS) --fractions $(ADAPT_FRACTIONS) \
 		--device $(DEVICE) --batchsize $(BATCH) --seed $(SEED) --jobs $(JOBS) --out $(RESULT)/human_unseen
 
-# The peer's packages go into the benchmarks' venv, without the benchmarks' own (PyTorch, librosa).
-PEER_INSTALLED := $(BENCH_VENV)/.peer-installed
-$(PEER_INSTALLED): requirements.txt requirements-peer.txt
-	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_PY) -m pip install -q "setuptools<70" wheel
-	$(BENCH_PY) -m pip install -q --no-build-isolation -r requirements.txt -r requirements-peer.txt
-	touch $@
-
+# The peer's packages only, in the benchmarks' venv (mk/bench.mk): neither PyTorch nor librosa.
 human-peer: $(PEER_INSTALLED)
 	$(call need_human_dir,$(HUMAN_DIR))
 	$(BENCH_PY) $(HUMAN_SCRIPTS)/peer_pocketsphinx.py --jobs $(JOBS) --out $(RESULT)/human_peer $(HUMAN_DIR)
