@@ -97,6 +97,10 @@ def test_robustness_scores_every_condition(run):
     rows = load(result / "robustness.json")
     accuracies = [value for value in json.dumps(rows).replace(",", " ").split() if value[:1].isdigit()]
     assert rows and accuracies
+    # last, the recogniser that MODEL names, as predict.py answers: every member, each column a fraction
+    assert recogniser(rows["recogniser"]["models"]) == RECOGNISER
+    assert all(0.0 <= rows["recogniser"][column] <= 1.0 for column in ("clean", "telephone", "mixed", "mean_degraded"))
+    assert "| the recogniser ({} models) |".format(len(RECOGNISER)) in table
 
 
 # The recogniser that MODEL names by default: every seed of every model (specae/inference.DEFAULT_ENSEMBLE)

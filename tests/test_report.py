@@ -272,6 +272,25 @@ def test_human_section_puts_the_recogniser_beside_the_peer(tmp_path, capsys):
     assert [item["src"] for item in section["figures"]] == ["human/confusion.png", "human_peer/confusion.png"]
 
 
+def test_robustness_tables_keep_runs_averages_and_the_recogniser_apart(tmp_path):
+    result = tmp_path / "result"
+    result.mkdir()
+    def row(clean, degraded):
+        return {"clean": clean, "telephone": degraded, "noise": degraded, "reverb": degraded, "voice": degraded,
+                "mixed": degraded, "mean_degraded": degraded}
+    one, two = str(result / "classifier_3cnn" / "seed1"), str(result / "classifier_3cnn" / "seed2")
+    rows = {one: row(0.9, 0.8), two: row(0.8, 0.6), one + " + " + two: row(0.95, 0.85),
+            "recogniser": dict(row(0.99, 0.9), models=[one, two, "x", "y"])}
+    (result / "robustness.json").write_text(json.dumps(rows))
+    robust = report.evaluation_section(str(result), report.Linker(str(result)))["robustness"]
+    assert [r[:3] for r in robust["table"]["rows"]] == [["3-CNN/seed1", "90.0 %", "80.0 %"],
+                                                       ["3-CNN/seed2", "80.0 %", "60.0 %"]]
+    assert [r[:4] for r in robust["grouped"]["rows"]] == [["3-CNN", "2", "85.0 ± 5.0 %", "70.0 ± 10.0 %"]]
+    assert [r[:3] for r in robust["averaged"]["rows"]] == [
+        ["3-CNN, 2 runs averaged", "95.0 %", "85.0 %"],
+        ["the recogniser: 4 models averaged, in the test-time views", "99.0 %", "90.0 %"]]
+
+
 def players(section):
     return [cell["src"] for group in section["audio"] for row in group["rows"] for cell in row["cells"] if cell]
 

@@ -25,6 +25,7 @@ import urllib.parse
 import jinja2
 import numpy as np
 
+from examples.robustness.robustness_report import RECOGNISER_KEY
 from specae.features import FeatureParams
 from specae.files import atomic_path, load_json
 
@@ -595,19 +596,30 @@ def evaluation_section(result, link):
     robustness = load_optional(os.path.join(result, "robustness.json"))
     robust = None
     if isinstance(robustness, dict) and robustness:
+        # robustness_report.py's rows: one per run, one per folder's runs averaged (the runs joined by " + ",
+        # --ensemble) and the recogniser's (--recogniser)
+        per_run = {model: row for model, row in robustness.items() if model != RECOGNISER_KEY and " + " not in model}
         columns = [c for c in ROBUSTNESS_COLUMNS if any(c in row for row in robustness.values())]
         header = ["model"] + [c.replace("_", " ") + " (accuracy)" for c in columns]
         rows = [[_model_label(model, result)] + [percent(row.get(c), 1) for c in columns]
-                for model, row in robustness.items()]
+                for model, row in per_run.items()]
         groups = collections.OrderedDict()
-        for model, row in robustness.items():
+        for model, row in per_run.items():
             groups.setdefault(_model_label(os.path.dirname(os.path.normpath(model)), result), []).append(row)
         grouped = None
         if any(len(members) > 1 for members in groups.values()):
             grouped = table(["models", "runs"] + header[1:], [
                 [group, len(members)] + [mean_std_percent([m[c] for m in members if c in m]) for c in columns]
                 for group, members in groups.items()], caption="mean ± std over the runs in each folder")
-        robust = {"table": table(header, rows), "grouped": grouped}
+        averaged = [["{}, {} runs averaged".format(_model_label(os.path.dirname(os.path.normpath(model.split(" + ")[0])),
+                                                                result), model.count(" + ") + 1)]
+                     + [percent(row.get(c), 1) for c in columns] for model, row in robustness.items() if " + " in model]
+        if RECOGNISER_KEY in robustness:
+            row = robustness[RECOGNISER_KEY]
+            averaged.append(["the recogniser: {} models averaged, in the test-time views".format(len(row.get("models", [])))]
+                            + [percent(row.get(c), 1) for c in columns])
+        robust = {"table": table(header, rows), "grouped": grouped,
+                  "averaged": table(["models"] + header[1:], averaged) if averaged else None}
     if not runs and robust is None:
         return None
     return {"runs": runs, "robustness": robust}

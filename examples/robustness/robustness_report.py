@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Accuracy of classifiers on the held-out espeak voices, clean and degraded: the table that stands in
 for real recordings. Rows are model directories, columns the clean test split of each model's DataSet
-and each condition folder written by make_degraded.py.
+and each condition folder written by make_degraded.py. Each clip is scored as it is; with --recogniser, a
+last row scores those models averaged in the test-time views, as predict.py and evaluate.py answer.
 """
 import argparse
 import os
@@ -17,19 +18,21 @@ from specae.dataset import load_manifest
 from specae.files import list_audio_files, parse_name, save_json
 
 CONDITIONS = ("telephone", "noise", "reverb", "voice", "mixed")
+RECOGNISER_KEY = "recogniser"  # robustness.json's row of the --recogniser models
 
 
-def accuracy(cnns, params, paths):
-    results, skipped = inference.classify_files(paths, cnns, params, jobs=os.cpu_count())
+def accuracy(cnns, params, paths, test_time_variations=False):
+    results, skipped = inference.classify_files(paths, cnns, params, jobs=os.cpu_count(),
+                                                 test_time_variations=test_time_variations)
     truth = np.array([parse_name(path)[0] for path, _ in results])
     guesses = np.array([int(probability.argmax()) for _, probability in results])
     return float((truth == guesses).mean())
 
 
-def score(models, columns):
+def score(models, columns, test_time_variations=False):
     """Accuracy per column of one model, or of several averaged (an ensemble), and the degraded mean."""
     cnns, params = inference.load_classifiers(models)
-    row = {name: accuracy(cnns, params, paths) for name, paths in columns.items()}
+    row = {name: accuracy(cnns, params, paths, test_time_variations) for name, paths in columns.items()}
     row["mean_degraded"] = float(np.mean([row[c] for c in CONDITIONS]))
     return row
 
@@ -51,6 +54,9 @@ def main():
     parser.add_argument("--ensemble", action="store_true",
                         help="also score, for each folder of several runs, their average (predict.py --model "
                              "given once per run)")
+    parser.add_argument("--recogniser", action="append", metavar="DIR",
+                        help="a member of the recogniser (give it once per member, as predict.py's --model): "
+                             "a last row scores them averaged, in the test-time views as predict.py answers")
     args = parser.parse_args()
     clean = [entry["wav"] for entry in load_manifest(args.dataset)["test"]["files"]]
     columns = {"clean": clean}
@@ -82,6 +88,13 @@ def main():
                 if len(members) > 1:
                     rows[" + ".join(members)] = row = score(members, columns)
                     print("| {} | {} | {} |".format(group, len(members), percentages(row, columns)))
+        if args.recogniser:
+            print("\nThe recogniser: {} models averaged, in the test-time views:\n".format(len(args.recogniser)))
+            print("| models | " + " | ".join(columns) + " | mean degraded |")
+            print("|---" * (len(columns) + 2) + "|")
+            rows[RECOGNISER_KEY] = row = dict(score(args.recogniser, columns, test_time_variations=True),
+                                              models=args.recogniser)
+            print("| the recogniser ({} models) | {} |".format(len(args.recogniser), percentages(row, columns)))
     except inference.ModelError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1
