@@ -25,7 +25,6 @@ import urllib.parse
 import jinja2
 import numpy as np
 
-from examples.robustness.robustness_report import RECOGNISER_KEY
 from specae.features import FeatureParams
 from specae.files import atomic_path, load_json
 
@@ -597,8 +596,8 @@ def evaluation_section(result, link):
     robust = None
     if isinstance(robustness, dict) and robustness:
         # robustness_report.py's rows: one per run, one per folder's runs averaged (the runs joined by " + ",
-        # --ensemble) and the recogniser's (--recogniser)
-        per_run = {model: row for model, row in robustness.items() if model != RECOGNISER_KEY and " + " not in model}
+        # --ensemble) and the recogniser's ("recogniser", --recogniser)
+        per_run = {model: row for model, row in robustness.items() if model != "recogniser" and " + " not in model}
         columns = [c for c in ROBUSTNESS_COLUMNS if any(c in row for row in robustness.values())]
         header = ["model"] + [c.replace("_", " ") + " (accuracy)" for c in columns]
         rows = [[_model_label(model, result)] + [percent(row.get(c), 1) for c in columns]
@@ -614,8 +613,8 @@ def evaluation_section(result, link):
         averaged = [["{}, {} runs averaged".format(_model_label(os.path.dirname(os.path.normpath(model.split(" + ")[0])),
                                                                 result), model.count(" + ") + 1)]
                      + [percent(row.get(c), 1) for c in columns] for model, row in robustness.items() if " + " in model]
-        if RECOGNISER_KEY in robustness:
-            row = robustness[RECOGNISER_KEY]
+        if "recogniser" in robustness:
+            row = robustness["recogniser"]
             averaged.append(["the recogniser: {} models averaged, in the test-time views".format(len(row.get("models", [])))]
                             + [percent(row.get(c), 1) for c in columns])
         robust = {"table": table(header, rows), "grouped": grouped,

@@ -18,7 +18,6 @@ from specae.dataset import load_manifest
 from specae.files import list_audio_files, parse_name, save_json
 
 CONDITIONS = ("telephone", "noise", "reverb", "voice", "mixed")
-RECOGNISER_KEY = "recogniser"  # robustness.json's row of the --recogniser models
 
 
 def accuracy(cnns, params, paths, test_time_variations=False):
@@ -92,7 +91,7 @@ def main():
             print("\nThe recogniser: {} models averaged, in the test-time views:\n".format(len(args.recogniser)))
             print("| models | " + " | ".join(columns) + " | mean degraded |")
             print("|---" * (len(columns) + 2) + "|")
-            rows[RECOGNISER_KEY] = row = dict(score(args.recogniser, columns, test_time_variations=True),
+            rows["recogniser"] = row = dict(score(args.recogniser, columns, test_time_variations=True),
                                               models=args.recogniser)
             print("| the recogniser ({} models) | {} |".format(len(args.recogniser), percentages(row, columns)))
     except inference.ModelError as error:
