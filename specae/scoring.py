@@ -24,6 +24,7 @@ def report(out, title, paths, truth, predicted, speakers, skipped=(), file_field
                              "total": int((speakers == speaker).sum())}
                    for speaker in sorted(set(speakers.tolist()))}
     answered = predicted != NO_ANSWER
+    no_answer = int((~answered).sum())
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (truth[answered], predicted[answered]), 1)
     plots.confusion_matrix(confusion, os.path.join(out, "confusion.png"),
@@ -33,8 +34,8 @@ def report(out, title, paths, truth, predicted, speakers, skipped=(), file_field
     data = dict(fields, accuracy=float(right.mean()), correct=int(right.sum()), total=len(truth),
                 confusion=confusion.tolist(), speakers=per_speaker, files=files,
                 skipped=[{"path": path, "reason": reason} for path, reason in skipped])
-    if not answered.all():
-        data["no_answer"] = int((~answered).sum())
+    if no_answer:
+        data["no_answer"] = no_answer
     save_json(os.path.join(out, "report.json"), data)
     print("processed {} files, skipped {}".format(len(truth), len(skipped)))
     for digit in range(10):
@@ -45,7 +46,7 @@ def report(out, title, paths, truth, predicted, speakers, skipped=(), file_field
     if len(per_speaker) > 1:
         for speaker, score in per_speaker.items():
             print("speaker {}: {:.4f} ({}/{})".format(speaker, score["accuracy"], score["correct"], score["total"]))
-    if not answered.all():
-        print("no answer: {} files".format(int((~answered).sum())))
+    if no_answer:
+        print("no answer: {} files".format(no_answer))
     print("accuracy {:.4f} ({}/{})".format(right.mean(), int(right.sum()), len(truth)))
     return data

@@ -40,6 +40,12 @@ def percentages(row, columns):
     return " | ".join("{:.1f} %".format(100 * row[c]) for c in list(columns) + ["mean_degraded"])
 
 
+def print_header(names, columns):
+    """A markdown table's header: the ``names`` columns, one per condition, and the degraded mean."""
+    print("| " + " | ".join(list(names) + list(columns)) + " | mean degraded |")
+    print("|---" * (len(names) + len(columns) + 1) + "|")
+
+
 def folder_of(model):
     return os.path.dirname(os.path.normpath(model))
 
@@ -62,8 +68,7 @@ def main():
     for condition in CONDITIONS:
         columns[condition] = list_audio_files([os.path.join(args.degraded, condition)])
     rows, groups = {}, {}
-    print("| model | " + " | ".join(columns) + " | mean degraded |")
-    print("|---" * (len(columns) + 2) + "|")
+    print_header(["model"], columns)
     try:
         for model in args.models:
             rows[model] = score([model], columns)
@@ -71,8 +76,7 @@ def main():
             print("| {} | {} |".format(model, percentages(rows[model], columns)))
         if any(len(members) > 1 for members in groups.values()):
             print("\nMean ± std over the runs in each folder:\n")
-            print("| models | runs | " + " | ".join(columns) + " | mean degraded |")
-            print("|---" * (len(columns) + 3) + "|")
+            print_header(["models", "runs"], columns)
             for group, members in groups.items():
                 cells = []
                 for column in list(columns) + ["mean_degraded"]:
@@ -81,16 +85,14 @@ def main():
                 print("| {} | {} | ".format(group, len(members)) + " | ".join(cells) + " |")
         if args.ensemble:
             print("\nEnsembles: the probabilities of the runs in each folder averaged:\n")
-            print("| models | runs | " + " | ".join(columns) + " | mean degraded |")
-            print("|---" * (len(columns) + 3) + "|")
+            print_header(["models", "runs"], columns)
             for group, members in groups.items():
                 if len(members) > 1:
                     rows[" + ".join(members)] = row = score(members, columns)
                     print("| {} | {} | {} |".format(group, len(members), percentages(row, columns)))
         if args.recogniser:
             print("\nThe recogniser: {} models averaged, in the test-time views:\n".format(len(args.recogniser)))
-            print("| models | " + " | ".join(columns) + " | mean degraded |")
-            print("|---" * (len(columns) + 2) + "|")
+            print_header(["models"], columns)
             rows["recogniser"] = row = dict(score(args.recogniser, columns, test_time_variations=True),
                                               models=args.recogniser)
             print("| the recogniser ({} models) | {} |".format(len(args.recogniser), percentages(row, columns)))
