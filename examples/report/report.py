@@ -602,16 +602,17 @@ def evaluation_section(result, link):
         header = ["model"] + [c.replace("_", " ") + " (accuracy)" for c in columns]
         rows = [[_model_label(model, result)] + [percent(row.get(c), 1) for c in columns]
                 for model, row in per_run.items()]
+        def folder_label(model):
+            return _model_label(os.path.dirname(os.path.normpath(model)), result)
         groups = collections.OrderedDict()
         for model, row in per_run.items():
-            groups.setdefault(_model_label(os.path.dirname(os.path.normpath(model)), result), []).append(row)
+            groups.setdefault(folder_label(model), []).append(row)
         grouped = None
         if any(len(members) > 1 for members in groups.values()):
             grouped = table(["models", "runs"] + header[1:], [
                 [group, len(members)] + [mean_std_percent([m[c] for m in members if c in m]) for c in columns]
                 for group, members in groups.items()], caption="mean ± std over the runs in each folder")
-        averaged = [["{}, {} runs averaged".format(_model_label(os.path.dirname(os.path.normpath(model.split(" + ")[0])),
-                                                                result), model.count(" + ") + 1)]
+        averaged = [["{}, {} runs averaged".format(folder_label(model.split(" + ")[0]), model.count(" + ") + 1)]
                      + [percent(row.get(c), 1) for c in columns] for model, row in robustness.items() if " + " in model]
         if "recogniser" in robustness:
             row = robustness["recogniser"]
