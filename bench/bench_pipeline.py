@@ -103,7 +103,8 @@ def make_schedule(jobs, slots, waits):
 def make_command(folders, speakers, ae_epochs, clf_epochs, seeds, *options):
     """``make [options] pretrain classify`` with these output folders, corpus size, epochs and seeds."""
     variables = ["{}={}".format(key, value) for key, value in folders.items()]
-    variables += ["SPEAKERS={}".format(speakers), "AE_EPOCHS={}".format(ae_epochs),
+    # the random voices grow with the stock ones, as many of each as in the Makefile's default
+    variables += ["SPEAKERS={}".format(speakers), "RANDOM_VOICES={}".format(speakers), "AE_EPOCHS={}".format(ae_epochs),
                   "CLF_EPOCHS={}".format(clf_epochs), "SEEDS={}".format(seeds)]
     return subprocess.run(["make", *options, "--no-print-directory", "pretrain", "classify", *variables],
                           cwd=ROOT, capture_output=True, text=True, check=True, env=clean_env()).stdout
@@ -234,7 +235,8 @@ def run_scale(scale, args, report, targets):
 
 def run_make(folders, speakers, targets, report, root, keep):
     """``make pretrain classify`` itself, with the Makefile's epochs, seeds and parallelism."""
-    variables = ["{}={}".format(key, value) for key, value in folders.items()] + ["SPEAKERS={}".format(speakers)]
+    variables = ["{}={}".format(key, value) for key, value in folders.items()] + [
+        "SPEAKERS={}".format(speakers), "RANDOM_VOICES={}".format(speakers)]
     print("1× corpus ({} speakers): make pretrain classify, the Makefile's epochs, seeds and -j{}".format(
         speakers, targets[4]), flush=True)
     result = run_timed(["make", "--no-print-directory", "pretrain", "classify", *variables], env=clean_env())
