@@ -76,7 +76,8 @@ CORPUS ?= wav
 WAV_DIR ?= $(CORPUS)
 SPEAKERS ?= 480
 # Beside the stock voices, speakers whose formants, voicing source, breath and roughness are drawn at random:
-# each classifier then knows more of espeak-ng's voices at no cost on people (docs/human.md, section 2).
+# each classifier alone then reads higher on unseen espeak-ng voices and level on people, and the recogniser
+# meets both of the human-speech goals in a fresh clone, for about 3 minutes more (docs/human.md, section 2).
 RANDOM_VOICES ?= 480
 RATES ?= 10
 RATES_PER_SPEAKER ?= 1
