@@ -100,12 +100,17 @@ def make_schedule(jobs, slots, waits):
     return max(list(ends.values()) + [clock]) + sum(after)
 
 
+def corpus_variables(folders, speakers):
+    """The make variables of a run: its output folders and a corpus of ``speakers`` stock espeak-ng voices,
+    with as many random voices beside them as the Makefile's default has (the two grow together)."""
+    return ["{}={}".format(key, value) for key, value in folders.items()] + [
+        "SPEAKERS={}".format(speakers), "RANDOM_VOICES={}".format(speakers)]
+
+
 def make_command(folders, speakers, ae_epochs, clf_epochs, seeds, *options):
     """``make [options] pretrain classify`` with these output folders, corpus size, epochs and seeds."""
-    variables = ["{}={}".format(key, value) for key, value in folders.items()]
-    # the random voices grow with the stock ones, as many of each as in the Makefile's default
-    variables += ["SPEAKERS={}".format(speakers), "RANDOM_VOICES={}".format(speakers), "AE_EPOCHS={}".format(ae_epochs),
-                  "CLF_EPOCHS={}".format(clf_epochs), "SEEDS={}".format(seeds)]
+    variables = corpus_variables(folders, speakers) + [
+        "AE_EPOCHS={}".format(ae_epochs), "CLF_EPOCHS={}".format(clf_epochs), "SEEDS={}".format(seeds)]
     return subprocess.run(["make", *options, "--no-print-directory", "pretrain", "classify", *variables],
                           cwd=ROOT, capture_output=True, text=True, check=True, env=clean_env()).stdout
 
@@ -235,8 +240,7 @@ def run_scale(scale, args, report, targets):
 
 def run_make(folders, speakers, targets, report, root, keep):
     """``make pretrain classify`` itself, with the Makefile's epochs, seeds and parallelism."""
-    variables = ["{}={}".format(key, value) for key, value in folders.items()] + [
-        "SPEAKERS={}".format(speakers), "RANDOM_VOICES={}".format(speakers)]
+    variables = corpus_variables(folders, speakers)
     print("1× corpus ({} speakers): make pretrain classify, the Makefile's epochs, seeds and -j{}".format(
         speakers, targets[4]), flush=True)
     result = run_timed(["make", "--no-print-directory", "pretrain", "classify", *variables], env=clean_env())
